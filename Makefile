@@ -1,0 +1,60 @@
+# jiesu — the two commands are `make run` and `make test`; everything else is here for operators and developers.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES_ENV := .data/services.env
+# Reads one variable of .data/services.env (written by scripts/services.sh).
+service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
+
+.PHONY: help venv run up services services-down migrate test test-unit lint typecheck check clean-data
+
+help:
+	@echo "make run            the whole pipeline in one process (embedded bus, local Postgres) on 127.0.0.1:\$${PORT:-8000}"
+	@echo "make test           venv + Kafka + Postgres + the whole test suite"
+	@echo "make services       start Kafka and Postgres in the background (.data/services.env has their addresses)"
+	@echo "make services-down  stop them"
+	@echo "make up             services + gateway + two workers in the foreground (Ctrl-C stops all)"
+	@echo "make lint           ruff and mypy"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+services: venv
+	scripts/services.sh up
+
+services-down:
+	scripts/services.sh down
+
+# Apply migrations to DATABASE_URL (from the environment, else the local Postgres).
+migrate: venv
+	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(VENV)/bin/alembic upgrade head
+
+# The embedded default: in-process bus unless KAFKA_BOOTSTRAP_SERVERS is set, local Postgres unless DATABASE_URL is.
+run: venv
+	@if [ -z "$${DATABASE_URL:-}" ]; then scripts/services.sh up postgres; fi
+	@$(MAKE) --no-print-directory migrate
+	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(PY) -m jiesu
+
+# Kafka + Postgres + gateway + two workers, in the foreground.
+up: services migrate
+	scripts/up.sh
+
+test: services
+	JIESU_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -rs
+
+test-unit: venv
+	$(VENV)/bin/pytest -q -m "not kafka and not postgres"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+clean-data: services-down
+	rm -rf .data

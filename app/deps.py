@@ -1,0 +1,29 @@
+"""Resources opened in the lifespan and handed to routes through `Annotated[..., Depends()]` aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ingest.bus import BusProducer
+from ingest.settings import Settings
+
+
+@dataclass
+class Resources:
+    """What a request may use: settings, the bus producer, the database engine."""
+
+    settings: Settings
+    producer: BusProducer
+    engine: AsyncEngine
+
+
+def _resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(_resources)]

@@ -1,0 +1,63 @@
+"""The FastAPI application: resources opened in the lifespan, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import problems
+from app.deps import Resources
+from app.routes import complaints, health
+from ingest.bus.factory import make_producer
+from ingest.bus.memory import InProcessBroker
+from ingest.db.engine import make_engine
+from ingest.settings import Settings, get_settings
+
+log = logging.getLogger("jiesu.gateway")
+
+# Something to run beside the gateway for the life of the app, e.g. the embedded worker.
+Companion = Callable[[], AbstractAsyncContextManager[object]]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    broker: InProcessBroker | None = None,
+    companions: Sequence[Companion] = (),
+) -> FastAPI:
+    """The gateway app; with `broker` it produces to that in-process broker instead of Kafka."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            producer = make_producer(settings, broker, client_id="jiesu-gateway")
+            await producer.start()
+            stack.push_async_callback(producer.stop)
+            engine = make_engine(settings)
+            stack.push_async_callback(engine.dispose)
+            app.state.resources = Resources(settings=settings, producer=producer, engine=engine)
+            for companion in companions:
+                await stack.enter_async_context(companion())
+            bus = (
+                "in-process bus (embedded)"
+                if settings.embedded_bus
+                else f"Kafka {settings.kafka_bootstrap_servers}"
+            )
+            log.info("gateway ready on %s", bus)
+            yield
+            log.info("gateway stopping: draining in-flight requests")
+
+    app = FastAPI(
+        title="jiesu intake gateway",
+        version="1",
+        summary="接诉: complaint intake for a 12345 government-service hotline",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(complaints.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,108 @@
+"""`POST /v1/complaints` and `GET /v1/complaints/{ticket_id}`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Response
+from fastapi.responses import JSONResponse
+
+from app.deps import ResourcesDep
+from app.intake import build_record, publish
+from app.metrics import REJECTIONS
+from app.problems import problem
+from app.queries import find_ticket
+from app.views import Accepted, TicketView
+from ingest.bus import BusUnavailable
+from ingest.schemas.submission import Submission
+from ingest.tickets import is_issued_ticket_id
+
+router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+
+_EXAMPLES: dict[str, Any] = {
+    "web": {
+        "value": {
+            "channel": "web",
+            "external_id": "web-0001",
+            "title": "小区门口烧烤摊夜间噪音扰民",
+            "content": "朝阳区望京西园三区门口的烧烤摊每天营业到凌晨两点，油烟和噪音很大。",
+            "citizen": {"phone": "13800138000"},
+            "location": {"district": "朝阳区", "address": "望京西园三区"},
+        }
+    },
+    "wechat": {
+        "value": {
+            "channel": "wechat",
+            "external_id": "wx-msg-0001",
+            "content": "海淀区学院路路口的红绿灯坏了两天了。",
+            "citizen": {"wechat_openid": "oAbC123xyz"},
+        }
+    },
+    "phone": {
+        "value": {
+            "channel": "phone",
+            "external_id": "call-0001",
+            "call": {
+                "call_id": "call-0001",
+                "caller": "13900139000",
+                "duration_s": 182,
+                "transcript": [
+                    {"speaker": "citizen", "text": "我家楼下的路灯坏了一个星期了", "confidence": 0.93},
+                    {"speaker": "agent", "text": "请问具体地址是哪里", "confidence": 0.97},
+                    {"speaker": "citizen", "text": "丰台区方庄芳城园一区十二号楼", "confidence": 0.88},
+                ],
+            },
+        }
+    },
+}
+_UNAVAILABLE = {"description": "The bus did not acknowledge in time; retry after `Retry-After` seconds"}
+
+
+def _status_url(base: str, ticket_id: str) -> str:
+    return f"{base.rstrip('/')}/v1/complaints/{ticket_id}"
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Accepted,
+    responses={422: {"description": "Invalid submission"}, 503: _UNAVAILABLE},
+    summary="Submit one complaint from any channel",
+)
+async def submit(
+    submission: Annotated[Submission, Body(openapi_examples=_EXAMPLES)],
+    resources: ResourcesDep,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> Any:
+    """Accept a submission; answer 202 with its ticket id only after the bus acknowledged the record."""
+    settings = resources.settings
+    record = build_record(submission, idempotency_key, settings.ticket_secret)
+    try:
+        await publish(record, resources)
+    except BusUnavailable as exc:
+        REJECTIONS.labels(reason="bus_unavailable").inc()
+        return problem(
+            503,
+            "Service unavailable",
+            f"not accepted: {exc}; retry later with the same external_id",
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+    body = Accepted(
+        ticket_id=record.ticket_id, status_url=_status_url(settings.public_base_url, record.ticket_id)
+    )
+    return JSONResponse(body.model_dump(), status_code=202)
+
+
+@router.get(
+    "/{ticket_id}",
+    response_model=TicketView,
+    responses={404: {"description": "No such ticket"}},
+    summary="Read a ticket's status and classification",
+)
+async def read(ticket_id: str, resources: ResourcesDep, response: Response) -> Any:
+    """The stored ticket; `received` for an issued id not stored yet; 404 otherwise."""
+    # Ids this deployment never signed are answered without a database query.
+    if not is_issued_ticket_id(resources.settings.ticket_secret, ticket_id):
+        return problem(404, "Not found", f"no ticket {ticket_id!r}")
+    found = await find_ticket(resources.engine, ticket_id)
+    return found if found is not None else TicketView(ticket_id=ticket_id, status="received")

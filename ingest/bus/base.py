@@ -1,0 +1,71 @@
+"""What the gateway and the workers need from a bus, independent of Kafka."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# (topic, partition) → the next offset to read, i.e. the last processed offset + 1.
+Offsets = dict[tuple[str, int], int]
+Headers = list[tuple[str, bytes]]
+
+
+class BusUnavailable(Exception):
+    """The bus did not acknowledge in time; the caller must not claim the record was accepted."""
+
+
+class CommitLost(Exception):
+    """Offsets could not be committed (the partitions moved to another worker); the records come again."""
+
+
+@dataclass(frozen=True)
+class BusMessage:
+    """One record read from a topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Headers = field(default_factory=list)
+    timestamp_ms: int = 0
+
+
+class BusProducer(Protocol):
+    """Writes records and returns only once the bus has acknowledged them."""
+
+    async def start(self) -> None:
+        """Connect."""
+
+    async def stop(self) -> None:
+        """Flush what is pending and disconnect."""
+
+    async def send(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: Headers | None = None
+    ) -> None:
+        """Write one record and wait for its acknowledgement; raise BusUnavailable if it cannot be had."""
+
+    async def ready(self) -> bool:
+        """True when the bus answers right now."""
+
+
+class BusConsumer(Protocol):
+    """Reads a consumer group's share of topics in batches and commits explicitly."""
+
+    async def start(self) -> None:
+        """Join the group."""
+
+    async def stop(self) -> None:
+        """Leave the group."""
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> list[BusMessage]:
+        """The next batch (possibly empty after `timeout_ms`)."""
+
+    async def commit(self, offsets: Offsets) -> None:
+        """Commit `offsets` (next offset to read per partition); raise CommitLost if the group moved on."""
+
+    async def seek_to_committed(self) -> None:
+        """Rewind every assigned partition to its committed offset, so an unprocessed batch is read again."""
+
+    async def lag(self) -> int:
+        """Records not yet consumed on the assigned partitions (best effort)."""

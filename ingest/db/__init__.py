@@ -1,0 +1,1 @@
+"""Postgres: table definitions (the Alembic migrations create them) and the engine."""

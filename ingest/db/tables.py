@@ -1,0 +1,72 @@
+"""Table definitions used by queries; the schema itself is created by the Alembic migrations in migrations/.
+
+`tickets` is range-partitioned by month on `received_at`; a unique key on a partitioned table must include
+the partition key, so `ticket_keys` (not partitioned) is what makes a ticket id unique across all months.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+ticket_keys = Table(
+    "ticket_keys",
+    metadata,
+    Column("ticket_id", Text, primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("ticket_id", Text, primary_key=True),
+    Column("received_at", DateTime(timezone=True), primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("external_id", Text),
+    Column("title", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("citizen_key", Text),
+    Column("district", Text),
+    Column("address", Text),
+    Column("category", Text),
+    Column("category_confidence", Float),
+    Column("needs_review", Boolean, nullable=False),
+    Column("review_reasons", JSONB, nullable=False),
+    Column("urgency", Text, nullable=False),
+    Column("urgency_reason", Text),
+    Column("department", Text),
+    Column("duplicate_of", Text),
+    Column("incident_id", Text),
+    Column("submission", JSONB, nullable=False),
+    Column("source_partition", Integer, nullable=False),
+    Column("source_offset", BigInteger, nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", Text, primary_key=True),
+    Column("bucket", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("category", Text),
+    Column("district", Text),
+    Column("place", Text),
+    Column("size", Integer, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("signature", JSONB, nullable=False),
+)

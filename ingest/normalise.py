@@ -1,0 +1,38 @@
+"""Text and phone-number normalisation applied to every submission before it is accepted."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Control characters (C0, DEL, C1) except tab and newline, plus zero-width and bidi-override characters
+# that are invisible to a reader but would make equal texts compare unequal.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_SPACES = re.compile(r"[ \t\u3000]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+# Mainland mobile numbers, and landlines with an area code; +86 / 0086 prefixes and separators are allowed.
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_LANDLINE = re.compile(r"0\d{2,3}\d{7,8}")
+
+
+def normalise_text(value: str) -> str:
+    """NFKC-fold, drop control and invisible characters, collapse runs of spaces, trim."""
+    text = unicodedata.normalize("NFKC", value).replace("\r\n", "\n").replace("\r", "\n")
+    text = _INVISIBLE.sub("", text)
+    text = _SPACES.sub(" ", text)
+    text = _BLANK_LINES.sub("\n\n", text)
+    return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+
+def normalise_phone(value: str) -> str:
+    """Return the digits of a valid Chinese phone number, or raise ValueError saying why not."""
+    digits = re.sub(r"[\s\-()（）]", "", unicodedata.normalize("NFKC", value))
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix) :]
+    if not digits.isdigit():
+        raise ValueError("phone number may hold only digits, spaces, dashes, brackets and a +86 prefix")
+    if _MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits):
+        return digits
+    raise ValueError("not a valid mobile (1xxxxxxxxxx) or landline (0 + area code + number) phone number")

@@ -1,0 +1,93 @@
+"""The Kafka topics, declared once as data, and the command that creates them.
+
+Run `python -m ingest.topics ensure --bootstrap-servers HOST:PORT` to create any that are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its base name, partition count, what its key is and who reads it."""
+
+    name: str
+    partitions: int
+    key: str
+    purpose: str
+    retention_ms: int = 7 * 24 * 3600 * 1000
+
+
+INTAKE = TopicSpec(
+    "complaints.intake", 12, "shard key (citizen)", "accepted submissions, read by intake workers"
+)
+EVENTS = TopicSpec("complaints.events", 6, "ticket id", "processed tickets for downstream subscribers")
+URGENT = TopicSpec("complaints.urgent", 3, "ticket id", "critical tickets: the dispatch desk's fast lane")
+DLQ = TopicSpec(
+    "complaints.dlq",
+    3,
+    "original key",
+    "records that can never be processed, with the reason in headers",
+    retention_ms=30 * 24 * 3600 * 1000,
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (INTAKE, EVENTS, URGENT, DLQ)
+
+
+def topic_name(spec: TopicSpec, prefix: str = "") -> str:
+    """The full topic name of `spec` under the deployment's prefix."""
+    return f"{prefix}{spec.name}"
+
+
+async def ensure_topics(bootstrap_servers: str, prefix: str = "") -> list[str]:
+    """Create every declared topic that does not exist yet; return the names created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in ALL_TOPICS if topic_name(spec, prefix) not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        name=topic_name(spec, prefix),
+                        num_partitions=spec.partitions,
+                        replication_factor=1,
+                        topic_configs={"retention.ms": str(spec.retention_ms)},
+                    )
+                    for spec in missing
+                ]
+            )
+        return [topic_name(spec, prefix) for spec in missing]
+    finally:
+        await admin.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: `ensure` creates missing topics; `list` prints the declared ones."""
+    parser = argparse.ArgumentParser(prog="python -m ingest.topics")
+    parser.add_argument("command", choices=["ensure", "list"])
+    parser.add_argument("--bootstrap-servers", default="")
+    parser.add_argument("--prefix", default="")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for spec in ALL_TOPICS:
+            print(f"{topic_name(spec, args.prefix)}\t{spec.partitions}\t{spec.key}\t{spec.purpose}")
+        return
+    if not args.bootstrap_servers:
+        from ingest.settings import get_settings
+
+        args.bootstrap_servers = get_settings().kafka_bootstrap_servers
+    if not args.bootstrap_servers:
+        parser.error("--bootstrap-servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
+    created = asyncio.run(ensure_topics(args.bootstrap_servers, args.prefix))
+    print(f"topics created: {', '.join(created) if created else 'none (all existed)'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""`python -m jiesu`: the whole pipeline in one process — gateway, worker, in-process bus — on local Postgres.
+
+With KAFKA_BOOTSTRAP_SERVERS set, the gateway and the worker use Kafka instead of the in-process bus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+
+from app.main import create_app
+from ingest.bus.factory import in_process_broker
+from ingest.logs import configure_logging
+from ingest.settings import get_settings
+from workers.consumer import running_worker
+
+log = logging.getLogger("jiesu")
+
+
+def main() -> None:
+    """Serve the gateway with a worker running beside it."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    broker = in_process_broker(settings) if settings.embedded_bus else None
+
+    @asynccontextmanager
+    async def worker() -> AsyncIterator[object]:
+        async with running_worker(settings, broker) as running:
+            yield running
+
+    app = create_app(settings, broker=broker, companions=[worker])
+    where = "embedded in-process bus" if broker else f"Kafka at {settings.kafka_bootstrap_servers}"
+    log.info("jiesu pipeline starting", extra={"bus": where, "database": settings.database_url})
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

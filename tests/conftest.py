@@ -1,0 +1,148 @@
+"""Fixtures for the real local stack (scripts/services.sh) and for fast unit tests.
+
+Tests that use the `kafka_bootstrap` or `database_url` fixtures are marked `kafka` / `postgres` automatically.
+When the services are not reachable those tests skip — unless JIESU_REQUIRE_SERVICES=1 (as `make test` sets),
+in which case they fail, so CI can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from alembic import command
+from alembic.config import Config
+
+from ingest.settings import REPO_ROOT, Settings
+from ingest.topics import ensure_topics
+
+SERVICES_ENV = REPO_ROOT / ".data" / "services.env"
+_REAL_STACK_MARKERS = {"kafka_bootstrap": "kafka", "database_url": "postgres"}
+
+
+def _service_address(name: str) -> str | None:
+    if os.environ.get(name):
+        return os.environ[name]
+    if SERVICES_ENV.exists():
+        for line in SERVICES_ENV.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == name:
+                return value.strip()
+    return None
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _unavailable(what: str) -> None:
+    message = f"{what} is not reachable; start it with `make services`"
+    if os.environ.get("JIESU_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the real stack, by the fixtures it uses."""
+    for item in items:
+        for fixture, marker in _REAL_STACK_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, marker))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many passed tests ran against the real Kafka and Postgres."""
+    passed = terminalreporter.stats.get("passed", [])
+    kafka = sum(1 for rep in passed if "kafka" in rep.keywords)
+    postgres = sum(1 for rep in passed if "postgres" in rep.keywords)
+    real = sum(1 for rep in passed if "kafka" in rep.keywords or "postgres" in rep.keywords)
+    terminalreporter.write_line(
+        f"jiesu: {len(passed)} passed; {real} against the real stack "
+        f"({kafka} used the real Kafka broker, {postgres} the real Postgres)"
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """Bootstrap servers of the broker scripts/kafka.sh started."""
+    servers = _service_address("KAFKA_BOOTSTRAP_SERVERS")
+    if not servers:
+        _unavailable("Kafka (no KAFKA_BOOTSTRAP_SERVERS)")
+    assert servers
+    host, _, port = servers.split(",")[0].rpartition(":")
+    if not _reachable(host, int(port)):
+        _unavailable(f"Kafka at {servers}")
+    return servers
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database for this test run, migrated to head; dropped afterwards."""
+    server_url = _service_address("DATABASE_URL")
+    if not server_url:
+        _unavailable("Postgres (no DATABASE_URL)")
+    assert server_url
+    settings = Settings(database_url=server_url)
+    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    base, _, _ = dsn.rpartition("/")
+    host_port = base.rsplit("@", 1)[-1]
+    host, _, port = host_port.partition(":")
+    if not _reachable(host, int(port or 5432)):
+        _unavailable(f"Postgres at {host_port}")
+    name = f"jiesu_test_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+    migrate(url)
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Run the Alembic migrations against `url`."""
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, revision)
+
+
+@pytest.fixture(scope="session")
+async def topic_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """A topic prefix of this test run, with all declared topics created under it."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}."
+    await ensure_topics(kafka_bootstrap, prefix)
+    yield prefix
+
+
+@pytest.fixture
+def stack_settings(kafka_bootstrap: str, database_url: str, topic_prefix: str) -> Settings:
+    """Settings for the real stack, isolated by topic prefix, database and consumer group."""
+    return Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        topic_prefix=topic_prefix,
+        consumer_group=f"test-{uuid.uuid4().hex[:8]}",
+        batch_timeout_ms=100,
+    )
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The shared reference data (../shared/data)."""
+    return REPO_ROOT.parent / "shared" / "data"

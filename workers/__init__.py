@@ -1,0 +1,1 @@
+"""Intake workers: consume the intake topic in batches, judge, store, publish, then commit."""

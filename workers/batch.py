@@ -1,0 +1,178 @@
+"""One batch through the worker: decode → classify → one transaction → publish. Offsets are the caller's.
+
+Error split (after getsentry/arroyo): a record that can never succeed (undecodable, invalid, refused by the
+database) goes to the dead-letter topic and the batch moves on; a dependency failure raises TransientError so
+the caller retries the same batch without committing; anything else propagates and stops the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import orjson
+from pydantic import ValidationError
+
+from ingest.bus import BusMessage, BusProducer, BusUnavailable, Offsets
+from ingest.schemas.records import IntakeRecord
+from workers import store
+from workers.dead_letters import DeadLetters, Rejected
+from workers.errors import TransientError
+from workers.events import publish_processed
+from workers.judging import Classifier
+from workers.metrics import BATCH_SECONDS, BATCH_SIZE, REDELIVERED, STORED
+from workers.ticket import TicketRow
+
+log = logging.getLogger("jiesu.worker")
+
+# SQLSTATE classes that mean "the database, not the data": connection (08), resources (53),
+# operator intervention such as a restart (57), transaction rollback like serialization or deadlock (40).
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """True when retrying the same statement later can succeed."""
+    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(getattr(exc, "sqlstate", "") or "")[:2] in _TRANSIENT_SQLSTATE_CLASSES
+    return False
+
+
+@dataclass
+class Decoded:
+    """A record read from the bus, parsed."""
+
+    message: BusMessage
+    record: IntakeRecord
+
+
+def decode(messages: list[BusMessage]) -> tuple[list[Decoded], list[Rejected]]:
+    """Parse every message; the unparseable are rejected with the reason."""
+    good: list[Decoded] = []
+    bad: list[Rejected] = []
+    for msg in messages:
+        try:
+            good.append(Decoded(msg, IntakeRecord.from_bytes(msg.value)))
+        except (ValidationError, orjson.JSONDecodeError, UnicodeDecodeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            bad.append(Rejected(msg, f"{type(exc).__name__}: {reason}", "decode"))
+    return good, bad
+
+
+def next_offsets(messages: list[BusMessage]) -> Offsets:
+    """Per partition, the offset after the last message of the batch."""
+    offsets: Offsets = {}
+    for msg in messages:
+        key = (msg.topic, msg.partition)
+        offsets[key] = max(offsets.get(key, 0), msg.offset + 1)
+    return offsets
+
+
+class BatchProcessor:
+    """Processes batches for one worker: its classifier, database pool, producer and dead-letter sender."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: BusProducer,
+        classifier: Classifier,
+        dead_letters: DeadLetters,
+        topic_prefix: str = "",
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._classifier = classifier
+        self._dead_letters = dead_letters
+        self._prefix = topic_prefix
+        self._known_months: set[datetime] = set()
+
+    def _row(self, item: Decoded, now: datetime) -> TicketRow:
+        rec = item.record
+        verdict = self._classifier.classify(rec.title, rec.content, rec.district)
+        return TicketRow(
+            ticket_id=rec.ticket_id,
+            received_at=rec.received_at,
+            processed_at=now,
+            status="processed",
+            channel=rec.channel,
+            external_id=rec.external_id,
+            title=rec.title,
+            content=rec.content,
+            citizen_key=rec.citizen_key,
+            district=rec.district,
+            address=rec.address,
+            category=verdict.category,
+            category_confidence=verdict.category_confidence,
+            needs_review=verdict.needs_review or bool(rec.review_reasons),
+            review_reasons=list(rec.review_reasons),
+            urgency=verdict.urgency,
+            urgency_reason=verdict.urgency_reason,
+            department=verdict.department,
+            duplicate_of=None,
+            incident_id=None,
+            submission=rec.submission,
+            source_partition=item.message.partition,
+            source_offset=item.message.offset,
+        )
+
+    async def _store(self, rows: list[TicketRow]) -> list[TicketRow]:
+        """One transaction: claim ids, insert the new rows, read back the ones stored before."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await store.ensure_partitions(conn, rows, self._known_months)
+            new_ids = await store.claim_new(conn, rows)
+            new_rows = [r for r in rows if r.ticket_id in new_ids]
+            await store.insert_tickets(conn, new_rows)
+            earlier = await store.load_stored(conn, [r.ticket_id for r in rows if r.ticket_id not in new_ids])
+        STORED.inc(len(new_rows))
+        REDELIVERED.inc(len(earlier))
+        return new_rows + earlier
+
+    async def _store_isolating(
+        self, rows: list[TicketRow], by_id: dict[str, Decoded]
+    ) -> tuple[list[TicketRow], list[Rejected]]:
+        """Store the batch; if the database refuses its data, store row by row and reject the culprits."""
+        try:
+            return await self._store(rows), []
+        except Exception as exc:
+            if is_transient_db_error(exc):
+                raise TransientError(f"database: {exc!r}") from exc
+            if not isinstance(exc, asyncpg.PostgresError):
+                raise
+            log.warning("database refused a batch; storing row by row", extra={"error": str(exc)})
+        stored: list[TicketRow] = []
+        rejected: list[Rejected] = []
+        for row in rows:
+            try:
+                stored.extend(await self._store([row]))
+            except asyncpg.PostgresError as exc:
+                if is_transient_db_error(exc):
+                    raise TransientError(f"database: {exc!r}") from exc
+                rejected.append(
+                    Rejected(by_id[row.ticket_id].message, f"database refused: {exc}", "database")
+                )
+        return stored, rejected
+
+    async def process(self, messages: list[BusMessage]) -> Offsets:
+        """Process a batch fully; return the offsets to commit. Raises TransientError to be retried."""
+        started = time.perf_counter()
+        decoded, rejected = decode(messages)
+        # The same ticket twice in one batch is a client retry: keep the first, the second is a no-op anyway.
+        by_id: dict[str, Decoded] = {}
+        for item in decoded:
+            by_id.setdefault(item.record.ticket_id, item)
+        now = datetime.now(UTC)
+        rows = [self._row(item, now) for item in by_id.values()]
+        stored, refused = await self._store_isolating(rows, by_id) if rows else ([], [])
+        trace_ids = {tid: item.record.trace_id for tid, item in by_id.items()}
+        try:
+            await publish_processed(self._producer, stored, trace_ids, self._prefix, now)
+            await self._dead_letters.send(rejected + refused)
+        except BusUnavailable as exc:
+            raise TransientError(f"bus: {exc}") from exc
+        BATCH_SIZE.observe(len(messages))
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+        return next_offsets(messages)

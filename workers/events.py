@@ -1,0 +1,63 @@
+"""Publishing processed tickets to the downstream topics."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from ingest.bus import BusProducer
+from ingest.schemas.records import EVENT_SCHEMA_VERSION, TicketProcessed
+from ingest.topics import EVENTS, URGENT, topic_name
+from workers.ticket import TicketRow
+
+
+def processed_event(row: TicketRow) -> TicketProcessed:
+    """The `ticket.processed` event of a stored row."""
+    return TicketProcessed(
+        ticket_id=row.ticket_id,
+        channel=row.channel,
+        external_id=row.external_id,
+        received_at=row.received_at,
+        processed_at=row.processed_at,
+        title=row.title,
+        content=row.content,
+        district=row.district,
+        address=row.address,
+        category=row.category,
+        category_confidence=row.category_confidence,
+        needs_review=row.needs_review,
+        review_reasons=row.review_reasons,
+        urgency=row.urgency,
+        urgency_reason=row.urgency_reason,
+        department=row.department,
+        duplicate_of=row.duplicate_of,
+        incident_id=row.incident_id,
+    )
+
+
+def _headers(event_type: str, trace_id: str | None, sent_at: datetime) -> list[tuple[str, bytes]]:
+    headers = [
+        ("schema_version", str(EVENT_SCHEMA_VERSION).encode()),
+        ("event_type", event_type.encode()),
+        ("content_type", b"application/json"),
+        ("produced_at", sent_at.isoformat().encode()),
+    ]
+    if trace_id:
+        headers.append(("trace_id", trace_id.encode()))
+    return headers
+
+
+async def publish_processed(
+    producer: BusProducer, rows: list[TicketRow], trace_ids: dict[str, str], prefix: str, now: datetime
+) -> int:
+    """Send every row's event (critical ones to the urgent topic as well); wait for all acknowledgements."""
+    sends = []
+    for row in rows:
+        event = processed_event(row)
+        value, key = event.to_bytes(), row.ticket_id.encode()
+        headers = _headers(event.event_type, trace_ids.get(row.ticket_id), now)
+        sends.append(producer.send(topic_name(EVENTS, prefix), value, key=key, headers=headers))
+        if row.urgency == "critical":
+            sends.append(producer.send(topic_name(URGENT, prefix), value, key=key, headers=headers))
+    await asyncio.gather(*sends)
+    return len(sends)

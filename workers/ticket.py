@@ -1,0 +1,67 @@
+"""A ticket as the worker stores and publishes it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+# Column order of `tickets`, used by the batched insert.
+COLUMNS = (
+    "ticket_id",
+    "received_at",
+    "processed_at",
+    "status",
+    "channel",
+    "external_id",
+    "title",
+    "content",
+    "citizen_key",
+    "district",
+    "address",
+    "category",
+    "category_confidence",
+    "needs_review",
+    "review_reasons",
+    "urgency",
+    "urgency_reason",
+    "department",
+    "duplicate_of",
+    "incident_id",
+    "submission",
+    "source_partition",
+    "source_offset",
+)
+
+
+@dataclass
+class TicketRow:
+    """One row of `tickets`."""
+
+    ticket_id: str
+    received_at: datetime
+    processed_at: datetime
+    status: str
+    channel: str
+    external_id: str | None
+    title: str
+    content: str
+    citizen_key: str | None
+    district: str | None
+    address: str | None
+    category: str | None
+    category_confidence: float | None
+    needs_review: bool
+    review_reasons: list[str]
+    urgency: str
+    urgency_reason: str | None
+    department: str | None
+    duplicate_of: str | None
+    incident_id: str | None
+    submission: dict[str, Any]
+    source_partition: int
+    source_offset: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as a mapping of column → value."""
+        return asdict(self)
