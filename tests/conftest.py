@@ -122,9 +122,9 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def topic_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
-    """A topic prefix of this test run, with all declared topics created under it."""
+    """A topic prefix of this test alone, with all declared topics created under it."""
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     await ensure_topics(kafka_bootstrap, prefix)
     yield prefix

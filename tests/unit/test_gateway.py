@@ -55,14 +55,18 @@ async def test_retry_gets_the_same_ticket(client: httpx.AsyncClient) -> None:
     assert first == second != other
 
 
-async def test_invalid_body_is_a_problem_naming_the_field(client: httpx.AsyncClient, broker: InProcessBroker) -> None:
+async def test_invalid_body_is_a_problem_naming_the_field(
+    client: httpx.AsyncClient, broker: InProcessBroker
+) -> None:
     resp = await client.post("/v1/complaints", json={**WEB, "citizen": {"phone": "12"}})
     assert resp.status_code == 422
     assert resp.headers["content-type"] == "application/problem+json"
     assert any(err["field"].endswith("citizen.phone") for err in resp.json()["errors"])
     unknown = await client.post("/v1/complaints", json={**WEB, "channel": "fax"})
     assert unknown.status_code == 422
-    broken = await client.post("/v1/complaints", content=b"{not json", headers={"content-type": "application/json"})
+    broken = await client.post(
+        "/v1/complaints", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert broken.status_code == 422
     assert broker.records(INTAKE.name) == []
 

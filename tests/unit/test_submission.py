@@ -9,22 +9,34 @@ from ingest.schemas.submission import PhoneSubmission, Submission, external_id_o
 
 ADAPTER: TypeAdapter[Any] = TypeAdapter(Submission)
 
-WEB = {
-    "channel": "web", "external_id": "web-0001", "title": "小区门口烧烤摊夜间噪音扰民",
+WEB: dict[str, Any] = {
+    "channel": "web",
+    "external_id": "web-0001",
+    "title": "小区门口烧烤摊夜间噪音扰民",
     "content": "朝阳区望京西园三区门口的烧烤摊每天营业到凌晨两点，油烟和噪音很大。",
-    "citizen": {"phone": "13800138000"}, "location": {"district": "朝阳区", "address": "望京西园三区"},
-}  # fmt: skip
-WECHAT = {
-    "channel": "wechat", "external_id": "wx-msg-0001", "content": "海淀区学院路路口的红绿灯坏了两天了。",
+    "citizen": {"phone": "13800138000"},
+    "location": {"district": "朝阳区", "address": "望京西园三区"},
+}
+WECHAT: dict[str, Any] = {
+    "channel": "wechat",
+    "external_id": "wx-msg-0001",
+    "content": "海淀区学院路路口的红绿灯坏了两天了。",
     "citizen": {"wechat_openid": "oAbC123xyz"},
-}  # fmt: skip
-PHONE = {
-    "channel": "phone", "external_id": "call-0001",
-    "call": {"call_id": "call-0001", "caller": "13900139000", "duration_s": 182,
-             "transcript": [{"speaker": "citizen", "text": "我家楼下的路灯坏了一个星期了", "confidence": 0.93},
-                            {"speaker": "agent", "text": "请问具体地址是哪里", "confidence": 0.97},
-                            {"speaker": "citizen", "text": "丰台区方庄芳城园一区十二号楼", "confidence": 0.88}]},
-}  # fmt: skip
+}
+PHONE: dict[str, Any] = {
+    "channel": "phone",
+    "external_id": "call-0001",
+    "call": {
+        "call_id": "call-0001",
+        "caller": "13900139000",
+        "duration_s": 182,
+        "transcript": [
+            {"speaker": "citizen", "text": "我家楼下的路灯坏了一个星期了", "confidence": 0.93},
+            {"speaker": "agent", "text": "请问具体地址是哪里", "confidence": 0.97},
+            {"speaker": "citizen", "text": "丰台区方庄芳城园一区十二号楼", "confidence": 0.88},
+        ],
+    },
+}
 
 
 @pytest.mark.parametrize("body", [WEB, WECHAT, PHONE], ids=["web", "wechat", "phone"])
@@ -53,7 +65,10 @@ def test_phone_content_is_what_the_citizen_said() -> None:
 
 
 def test_low_confidence_transcript_is_accepted_and_flagged() -> None:
-    body = {**PHONE, "call": {**PHONE["call"], "transcript": [{"speaker": "citizen", "text": "嗯", "confidence": 0.2}]}}
+    body = {
+        **PHONE,
+        "call": {**PHONE["call"], "transcript": [{"speaker": "citizen", "text": "嗯", "confidence": 0.2}]},
+    }
     text = intake_text(ADAPTER.validate_python(body))
     assert text.review_reasons and "confidence" in text.review_reasons[0]
 
@@ -72,4 +87,6 @@ def test_refusals_name_the_field() -> None:
     assert any("phone" in loc for loc in _error_locs({**WEB, "citizen": {"phone": "12"}}))
     assert any("content" in loc for loc in _error_locs({**WEB, "content": " \x00 "}))
     assert any("surprise" in loc for loc in _error_locs({**WEB, "surprise": 1}))
-    assert any("transcript" in loc for loc in _error_locs({**PHONE, "call": {**PHONE["call"], "transcript": []}}))
+    assert any(
+        "transcript" in loc for loc in _error_locs({**PHONE, "call": {**PHONE["call"], "transcript": []}})
+    )

@@ -1,0 +1,81 @@
+"""Helpers for tests on the real stack: reading topics, waiting for rows, running the pipeline in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from app.main import create_app
+from ingest.bus.memory import InProcessBroker
+from ingest.settings import Settings
+from workers.consumer import running_worker
+from workers.db import asyncpg_dsn
+
+
+async def read_topic(
+    bootstrap: str, topic: str, expect: int, timeout_s: float = 30
+) -> list[tuple[bytes, bytes]]:
+    """(key, value) of records on `topic` from the beginning, until `expect` seen or the timeout passes."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"reader-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    out: list[tuple[bytes, bytes]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(out) < expect and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            out.extend((r.key, r.value) for recs in batch.values() for r in recs)
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], timeout_s: float = 30, every_s: float = 0.2
+) -> bool:
+    """Poll `check` until it is true or the timeout passes; return its last answer."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(every_s)
+    return await check()
+
+
+async def fetchval(settings: Settings, sql: str, *args: object) -> object:
+    """One value from the test database."""
+    conn = await asyncpg.connect(asyncpg_dsn(settings))
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def pipeline(
+    settings: Settings, broker: InProcessBroker | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Gateway (in-process ASGI) plus one worker on `settings`; yields an HTTP client of the gateway."""
+
+    @asynccontextmanager
+    async def worker() -> AsyncIterator[object]:
+        async with running_worker(settings, broker) as running:
+            yield running
+
+    app: FastAPI = create_app(settings, broker=broker, companions=[worker])
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            yield http
