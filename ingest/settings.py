@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,9 @@ class Settings(BaseSettings):
     host: str = Field(
         default="127.0.0.1", validation_alias=AliasChoices("HOST", "JIESU_HOST"), description="Listen address"
     )
-    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "JIESU_PORT"), description="Listen port")
+    port: int = Field(
+        default=8000, validation_alias=AliasChoices("PORT", "JIESU_PORT"), description="Listen port"
+    )
     public_base_url: str = Field(default="", description="Base of status_url links; empty = relative links")
 
     # Gateway behaviour.
@@ -82,3 +85,23 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def _env_names(name: str, field: FieldInfo) -> str:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return " / ".join(f"`{choice}`" for choice in alias.choices if isinstance(choice, str))
+    return f"`JIESU_{name.upper()}`"
+
+
+def settings_table() -> str:
+    """The configuration table of README.md, generated from the Settings fields."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default not in ("", None) else "(empty)"
+        lines.append(f"| {_env_names(name, field)} | `{default}` | {field.description or ''} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(settings_table())

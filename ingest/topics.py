@@ -68,13 +68,23 @@ async def ensure_topics(bootstrap_servers: str, prefix: str = "") -> list[str]:
         await admin.close()
 
 
+def topics_table() -> str:
+    """The topics table of README.md, generated from the declarations above."""
+    lines = ["| topic | partitions | key | what it carries |", "|---|---|---|---|"]
+    lines += [f"| `{t.name}` | {t.partitions} | {t.key} | {t.purpose} |" for t in ALL_TOPICS]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Command line: `ensure` creates missing topics; `list` prints the declared ones."""
+    """Command line: `ensure` creates missing topics; `list` / `markdown` print the declared ones."""
     parser = argparse.ArgumentParser(prog="python -m ingest.topics")
-    parser.add_argument("command", choices=["ensure", "list"])
+    parser.add_argument("command", choices=["ensure", "list", "markdown"])
     parser.add_argument("--bootstrap-servers", default="")
     parser.add_argument("--prefix", default="")
     args = parser.parse_args(argv)
+    if args.command == "markdown":
+        print(topics_table())
+        return
     if args.command == "list":
         for spec in ALL_TOPICS:
             print(f"{topic_name(spec, args.prefix)}\t{spec.partitions}\t{spec.key}\t{spec.purpose}")
