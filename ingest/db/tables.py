@@ -2,6 +2,9 @@
 
 `tickets` is range-partitioned by month on `received_at`; a unique key on a partitioned table must include
 the partition key, so `ticket_keys` (not partitioned) is what makes a ticket id unique across all months.
+`ticket_status_history` is partitioned the same way (on the ticket's `received_at`), so a month of tickets and
+their history are archived together; `archived_partitions` lists the months retention took out
+(docs/storage.md).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     Integer,
@@ -17,7 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -54,6 +58,32 @@ tickets = Table(
     Column("submission", JSONB, nullable=False),
     Column("source_partition", Integer, nullable=False),
     Column("source_offset", BigInteger, nullable=False),
+    Column("status_seq", Integer, nullable=False, server_default="0"),
+    Column("status_changed_at", DateTime(timezone=True)),
+)
+
+ticket_status_history = Table(
+    "ticket_status_history",
+    metadata,
+    Column("ticket_id", Text, primary_key=True),
+    Column("received_at", DateTime(timezone=True), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("from_status", Text, nullable=False),
+    Column("to_status", Text, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("note", Text),
+    Column("department", Text),
+)
+
+archived_partitions = Table(
+    "archived_partitions",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("tables", ARRAY(Text), nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("archived_at", DateTime(timezone=True), nullable=False),
 )
 
 incidents = Table(

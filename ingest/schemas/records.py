@@ -1,4 +1,4 @@
-"""Records on the intake topic and events on the downstream topics, each carrying a schema version."""
+"""Records on the intake topic, carrying a schema version (the downstream events are in events.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+# The events moved to ingest/schemas/events.py; imported here so that older imports keep working.
+from ingest.schemas.events import EVENT_SCHEMA_VERSION, TicketProcessed
+
 INTAKE_SCHEMA_VERSION = 1
-EVENT_SCHEMA_VERSION = 1
+
+__all__ = ["EVENT_SCHEMA_VERSION", "INTAKE_SCHEMA_VERSION", "IntakeRecord", "TicketProcessed"]
 
 
 class IntakeRecord(BaseModel):
@@ -39,32 +43,3 @@ class IntakeRecord(BaseModel):
     def from_bytes(cls, raw: bytes) -> IntakeRecord:
         """Parse a record read from the bus; raises ValueError (pydantic or orjson) when it is not one."""
         return cls.model_validate(orjson.loads(raw))
-
-
-class TicketProcessed(BaseModel):
-    """`ticket.processed` on `complaints.events` (and `complaints.urgent` when critical)."""
-
-    schema_version: Literal[1] = 1
-    event_type: Literal["ticket.processed"] = "ticket.processed"
-    ticket_id: str
-    channel: str
-    external_id: str | None
-    received_at: datetime
-    processed_at: datetime
-    title: str
-    content: str
-    district: str | None
-    address: str | None
-    category: str | None
-    category_confidence: float | None
-    needs_review: bool
-    review_reasons: list[str]
-    urgency: Literal["critical", "high", "normal"]
-    urgency_reason: str | None
-    department: str | None
-    duplicate_of: str | None
-    incident_id: str | None
-
-    def to_bytes(self) -> bytes:
-        """Serialise for the bus."""
-        return orjson.dumps(self.model_dump(mode="json"))

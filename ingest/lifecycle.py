@@ -1,0 +1,36 @@
+"""A ticket's status lifecycle: received → processed → dispatched → resolved → closed, or rejected.
+
+`received` is the state of an accepted submission the workers have not stored yet; every stored ticket is at
+least `processed`. Downstream systems move tickets on through the API; every move is one of `TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Status = Literal["received", "processed", "dispatched", "resolved", "closed", "rejected"]
+STATUSES: tuple[Status, ...] = ("received", "processed", "dispatched", "resolved", "closed", "rejected")
+
+# resolved → dispatched is the citizen's follow-up call finding the problem still there (reopened).
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    "received": frozenset(),
+    "processed": frozenset({"dispatched", "rejected"}),
+    "dispatched": frozenset({"resolved", "rejected"}),
+    "resolved": frozenset({"closed", "dispatched"}),
+    "closed": frozenset(),
+    "rejected": frozenset(),
+}
+
+
+def can_move(current: Status, target: Status) -> bool:
+    """True when a ticket in `current` may be moved to `target`."""
+    return target in TRANSITIONS[current]
+
+
+def lifecycle_table() -> str:
+    """The transitions as a Markdown table (docs/storage.md)."""
+    lines = ["| from | may move to |", "|---|---|"]
+    for status in STATUSES:
+        targets = ", ".join(f"`{t}`" for t in STATUSES if t in TRANSITIONS[status]) or "— (final)"
+        lines.append(f"| `{status}` | {targets} |")
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""Events on the downstream topics: each a pydantic model whose `schema_version` is its contract's version.
+
+The JSON Schema of every event is generated from these models (`python -m ingest.schemas.contract write`),
+committed under docs/schemas/ and served at `GET /v1/schemas`. Change a model compatibly (a new field) and
+regenerate; change it incompatibly (remove, rename or retype a field) and bump its `schema_version` too —
+tests/unit/test_contract.py fails otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import orjson
+from pydantic import BaseModel, Field
+
+from ingest.lifecycle import Status
+
+# The version of `ticket.processed`, the first event; each event model carries its own in `schema_version`.
+EVENT_SCHEMA_VERSION = 1
+
+Urgency = Literal["critical", "high", "normal"]
+
+
+class TicketProcessed(BaseModel):
+    """`ticket.processed` on `complaints.events` (and `complaints.urgent` when critical)."""
+
+    schema_version: Literal[1] = 1
+    event_type: Literal["ticket.processed"] = "ticket.processed"
+    ticket_id: str
+    channel: str
+    external_id: str | None
+    received_at: datetime
+    processed_at: datetime
+    title: str
+    content: str
+    district: str | None
+    address: str | None
+    category: str | None
+    category_confidence: float | None
+    needs_review: bool
+    review_reasons: list[str]
+    urgency: Urgency
+    urgency_reason: str | None
+    department: str | None
+    duplicate_of: str | None
+    incident_id: str | None
+
+    def to_bytes(self) -> bytes:
+        """Serialise for the bus."""
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+class TicketStatusChanged(BaseModel):
+    """`ticket.status_changed` on `complaints.events`: a downstream system moved a ticket on its lifecycle."""
+
+    schema_version: Literal[1] = 1
+    event_type: Literal["ticket.status_changed"] = "ticket.status_changed"
+    event_id: str = Field(description="`<ticket_id>:<seq>`; the same change always has the same id")
+    ticket_id: str
+    seq: int = Field(ge=1, description="1 for the first change after processing, then 2, 3, …")
+    from_status: Status
+    to_status: Status
+    changed_at: datetime
+    actor: str = Field(description="The downstream system that made the change")
+    note: str | None
+    department: str | None
+    received_at: datetime
+    channel: str
+    category: str | None
+    district: str | None
+    urgency: Urgency
+
+    def to_bytes(self) -> bytes:
+        """Serialise for the bus."""
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+def event_headers(
+    event_type: str, schema_version: int, trace_id: str | None, sent_at: datetime
+) -> list[tuple[str, bytes]]:
+    """The Kafka headers every event carries (subscribers route on them without parsing the value)."""
+    headers = [
+        ("schema_version", str(schema_version).encode()),
+        ("event_type", event_type.encode()),
+        ("content_type", b"application/json"),
+        ("produced_at", sent_at.isoformat().encode()),
+    ]
+    if trace_id:
+        headers.append(("trace_id", trace_id.encode()))
+    return headers
