@@ -1,8 +1,12 @@
-"""Storing a batch of tickets in one transaction, idempotently.
+"""Storing a batch of tickets in one transaction, idempotently, with one round trip per table.
 
 `ticket_keys` decides which tickets are new (INSERT … ON CONFLICT DO NOTHING RETURNING); only those go into
-the month-partitioned `tickets`. A redelivered batch therefore inserts nothing, and the events it publishes
-again are built from the rows already stored, so a ticket's event never changes on redelivery.
+the month-partitioned `tickets`, by binary COPY. A redelivered batch therefore inserts nothing, and the events
+it publishes again are built from the rows already stored, so a ticket's event never changes on redelivery.
+
+COPY of the claimed rows was the fastest idempotent path measured (`python -m workers.bench_store`): faster
+than INSERT … SELECT FROM unnest(arrays) and than COPY into a staging table + INSERT … ON CONFLICT
+(docs/storage.md).
 """
 
 from __future__ import annotations
@@ -16,56 +20,30 @@ import orjson
 from workers.ticket import COLUMNS, TicketRow
 
 _JSON_COLUMNS = {"review_reasons", "submission"}
-_TYPES = {
-    "ticket_id": "text",
-    "received_at": "timestamptz",
-    "processed_at": "timestamptz",
-    "status": "text",
-    "channel": "text",
-    "external_id": "text",
-    "title": "text",
-    "content": "text",
-    "citizen_key": "text",
-    "district": "text",
-    "address": "text",
-    "category": "text",
-    "category_confidence": "float8",
-    "needs_review": "bool",
-    "review_reasons": "jsonb",
-    "urgency": "text",
-    "urgency_reason": "text",
-    "department": "text",
-    "duplicate_of": "text",
-    "incident_id": "text",
-    "submission": "jsonb",
-    "source_partition": "int4",
-    "source_offset": "int8",
-}
-# jsonb travels as text through unnest (asyncpg has no jsonb[] codec by default) and is cast back.
-_UNNEST_ARGS = ", ".join(
-    f"${i}::{'text' if _TYPES[c] == 'jsonb' else _TYPES[c]}[]" for i, c in enumerate(COLUMNS, start=1)
-)
-_SELECT_LIST = ", ".join(f"{c}::jsonb" if _TYPES[c] == "jsonb" else c for c in COLUMNS)
-_INSERT_TICKETS = (
-    f"INSERT INTO tickets ({', '.join(COLUMNS)}) "
-    f"SELECT {_SELECT_LIST} FROM unnest({_UNNEST_ARGS}) AS t({', '.join(COLUMNS)}) "
-    "ON CONFLICT DO NOTHING"
-)
 _CLAIM_KEYS = (
     "INSERT INTO ticket_keys (ticket_id, received_at) SELECT * FROM unnest($1::text[], $2::timestamptz[]) "
     "ON CONFLICT DO NOTHING RETURNING ticket_id"
 )
-_SELECT_STORED = f"SELECT {', '.join(COLUMNS)} FROM tickets WHERE ticket_id = ANY($1::text[])"
+# Through ticket_keys, so that each id probes only its own month's partition (run-time pruning).
+_SELECT_STORED = (
+    f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM ticket_keys k "
+    "JOIN tickets t ON t.ticket_id = k.ticket_id AND t.received_at = k.received_at "
+    "WHERE k.ticket_id = ANY($1::text[])"
+)
 
 
-def _column_arrays(rows: list[TicketRow]) -> list[list[Any]]:
-    arrays: list[list[Any]] = [[] for _ in COLUMNS]
-    for row in rows:
-        values = row.as_dict()
-        for i, col in enumerate(COLUMNS):
-            value = values[col]
-            arrays[i].append(orjson.dumps(value).decode() if col in _JSON_COLUMNS else value)
-    return arrays
+def copy_records(rows: list[TicketRow]) -> list[tuple[Any, ...]]:
+    """The rows as COPY records in COLUMNS order, jsonb as text."""
+    # Attribute access, not dataclasses.asdict: asdict deep-copies every submission, which made the client
+    # side of the write path twice as slow.
+    json_at = [c in _JSON_COLUMNS for c in COLUMNS]
+    return [
+        tuple(
+            orjson.dumps(value).decode() if is_json else value
+            for value, is_json in zip((getattr(row, c) for c in COLUMNS), json_at, strict=True)
+        )
+        for row in rows
+    ]
 
 
 def _month_starts(rows: list[TicketRow]) -> set[datetime]:
@@ -86,9 +64,13 @@ async def claim_new(conn: asyncpg.Connection, rows: list[TicketRow]) -> set[str]
 
 
 async def insert_tickets(conn: asyncpg.Connection, rows: list[TicketRow]) -> None:
-    """Insert rows into `tickets` in one statement."""
+    """COPY rows into `tickets`: only rows `claim_new` returned in this transaction (COPY is not idempotent).
+
+    A row the database refuses (a NUL in text, a month with no partition) fails the whole COPY with a data
+    error, which the caller isolates row by row as before.
+    """
     if rows:
-        await conn.execute(_INSERT_TICKETS, *_column_arrays(rows))
+        await conn.copy_records_to_table("tickets", records=copy_records(rows), columns=COLUMNS)
 
 
 async def load_stored(conn: asyncpg.Connection, ticket_ids: list[str]) -> list[TicketRow]:
