@@ -6,14 +6,18 @@ import re
 import unicodedata
 
 # Control characters (C0, DEL, C1) except tab and newline, plus zero-width and bidi-override characters
-# that are invisible to a reader but would make equal texts compare unequal.
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# that are invisible to a reader but would make equal texts compare unequal, plus lone surrogates (JSON can
+# carry `\ud800`, but no UTF-8 encoder — Kafka's serialiser, Postgres — accepts them).
+_INVISIBLE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ud800-\udfff]"
+)
 _SPACES = re.compile(r"[ \t\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 # Mainland mobile numbers, and landlines with an area code; +86 / 0086 prefixes and separators are allowed.
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-_LANDLINE = re.compile(r"0\d{2,3}\d{7,8}")
+# ASCII digits only: `\d` would also take Arabic-Indic and other script digits, which NFKC leaves alone.
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_LANDLINE = re.compile(r"0[0-9]{2,3}[0-9]{7,8}")
 
 
 def normalise_text(value: str) -> str:
@@ -31,7 +35,7 @@ def normalise_phone(value: str) -> str:
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
             digits = digits[len(prefix) :]
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise ValueError("phone number may hold only digits, spaces, dashes, brackets and a +86 prefix")
     if _MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits):
         return digits

@@ -90,3 +90,91 @@ def test_refusals_name_the_field() -> None:
     assert any(
         "transcript" in loc for loc in _error_locs({**PHONE, "call": {**PHONE["call"], "transcript": []}})
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "content", "reason"),
+    [
+        ({"msg_type": "voice", "media_ids": ["m1"]}, "[语音消息]", "listen"),
+        ({"msg_type": "voice", "recognition": "路灯不亮"}, "路灯不亮", "recognition"),
+        ({"msg_type": "image", "pic_url": "https://mmbiz.qpic.cn/a.jpg"}, "[图片消息]", "picture"),
+        (
+            {"msg_type": "location", "location": {"latitude": 39.9, "longitude": 116.4, "address": "学院路"}},
+            "[位置消息] 学院路",
+            "location",
+        ),
+    ],
+)
+def test_wechat_messages_without_text_are_taken_and_flagged(
+    body: dict[str, Any], content: str, reason: str
+) -> None:
+    sub = ADAPTER.validate_python({"channel": "wechat", "external_id": "m", **body})
+    text = intake_text(sub)
+    assert text.content == content
+    assert reason in text.review_reasons[0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"msg_type": "text"},
+        {"msg_type": "voice"},
+        {"msg_type": "image"},
+        {"msg_type": "location", "location": {"address": "学院路"}},
+        {"msg_type": "video", "content": "x"},
+        {"content": "x", "media_ids": ["bad id!"]},
+    ],
+)
+def test_wechat_messages_without_substance_are_refused(body: dict[str, Any]) -> None:
+    assert _error_locs({"channel": "wechat", **body})
+
+
+def test_web_contact_form_fields_and_attachments() -> None:
+    sub = ADAPTER.validate_python(
+        {
+            **WEB,
+            "citizen": {"phone": "+86 138-0013-8000", "email": "a@example.com", "name": "  王\u200b女士 "},
+            "category_hint": "环境保护",
+            "attachments": ["https://example.com/a.jpg"],
+            "form_fields": {"reply_by": "ＳＭＳ"},
+        }
+    )
+    assert sub.citizen.phone == "13800138000"
+    assert sub.citizen.name == "王女士"
+    assert sub.form_fields == {"reply_by": "SMS"}
+    assert any("email" in loc for loc in _error_locs({**WEB, "citizen": {"email": "not-an-address"}}))
+    assert any("attachments" in loc for loc in _error_locs({**WEB, "attachments": ["javascript:alert(1)"]}))
+    assert any("attachments" in loc for loc in _error_locs({**WEB, "attachments": ["https://e.com/"] * 11}))
+
+
+def test_text_is_bounded() -> None:
+    long = {**WEB, "title": "标" * 300, "content": "文" * 9000}
+    text = intake_text(ADAPTER.validate_python(long))
+    assert (len(text.title), len(text.content)) == (200, 8000)
+    assert _error_locs({**WEB, "content": "文" * 16001})
+
+
+def test_silent_call_is_taken_and_flagged() -> None:
+    body = {
+        **PHONE,
+        "call": {
+            **PHONE["call"],
+            "transcript": [{"speaker": "citizen", "text": "\u200b", "confidence": 0.1}],
+        },
+    }
+    text = intake_text(ADAPTER.validate_python(body))
+    assert text.content
+    assert any("empty transcript" in r for r in text.review_reasons)
+
+
+def test_non_finite_numbers_are_refused() -> None:
+    assert _error_locs({**WEB, "location": {"latitude": float("nan")}})
+
+
+def test_only_ascii_digits_make_a_phone_number() -> None:
+    # NFKC folds full-width digits to ASCII but leaves other scripts' digits alone.
+    assert (
+        ADAPTER.validate_python({**WEB, "citizen": {"phone": "１３８００１３８０００"}}).citizen.phone
+        == "13800138000"
+    )
+    assert _error_locs({**WEB, "citizen": {"phone": "١٣٨٠٠١٣٨٠٠٠"}})
