@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 
 # Attributes every LogRecord has; anything else passed through `extra=` is emitted as a field.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
