@@ -1,0 +1,86 @@
+"""`python -m loadtest`: run the surge-day simulator and print the headline figures.
+
+Exit status: 0 when every check passed, 1 when one failed (e.g. a missing or duplicated ticket), 2 when the
+run could not start (bad arguments, target not ready, target not on this machine without --allow-remote).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from typing import Any
+
+from loadtest.client import is_loopback
+from loadtest.config import build_parser, config_from_args
+from loadtest.runner import PreflightError, run
+
+_RUN_ID = re.compile(r"^[\w.-]{1,64}$")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def summary(report: dict[str, Any]) -> str:
+    """The headline figures of a report, a few lines of text."""
+    lat, e2e, rec, dd = (report[k] for k in ("latency_ms", "e2e_latency_ms", "reconciliation", "dedupe"))
+    lines = [
+        f"sent {_fmt(report['sent'])}  accepted {_fmt(report['accepted'])}"
+        f"  4xx {_fmt(report['rejected_4xx'])}  5xx {_fmt(report['errors_5xx'])}"
+        f"  timeouts {_fmt(report['timeouts'])}"
+        f"  not sent {_fmt(report['not_sent'])}  in {_fmt(report['duration_s'])} s"
+        f"  ({_fmt(report['throughput_rps'])} responses/s)",
+        "latency ms (from intended send): "
+        + "  ".join(f"{k} {_fmt(lat[k])}" for k in ("p50", "p90", "p99", "p999", "max")),
+        f"e2e ms ({e2e['source']}, {_fmt(e2e['count'])}): p50 {_fmt(e2e['p50'])}  p99 {_fmt(e2e['p99'])}",
+        f"reconciliation: accepted {_fmt(rec['accepted'])}  stored {_fmt(rec['stored'])}  "
+        f"missing {_fmt(rec['missing'])}  duplicate_rows {_fmt(rec['duplicate_rows'])}"
+        + (f"  ({rec['skipped']})" if rec.get("skipped") else ""),
+        f"dedupe: retries_sent {_fmt(dd['retries_sent'])}  retries_linked {_fmt(dd['retries_linked'])}  "
+        f"burst_sent {_fmt(dd['burst_sent'])}  burst_largest_incident {_fmt(dd['burst_largest_incident'])}",
+    ]
+    lines += [f"note: {n}" for n in dd.get("notes", [])]
+    lines += [f"warning: {w}" for w in report.get("warnings", [])]
+    failed = [name for name, ok in report["checks"].items() if ok is False]
+    lines.append("checks: " + ("all passed" if not failed else "FAILED " + ", ".join(failed)))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not is_loopback(args.target) and not args.allow_remote:
+        parser.error(f"--target {args.target} is not this machine; pass --allow-remote for a staging host")
+    if args.run_id and not _RUN_ID.fullmatch(args.run_id):
+        parser.error("--run-id may hold only letters, digits, '_', '.', '-' (at most 64)")
+    try:
+        cfg = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        report = asyncio.run(run(cfg))
+    except (PreflightError, ValueError) as exc:
+        print(f"loadtest: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("loadtest: interrupted", file=sys.stderr)
+        sys.exit(130)
+    print(summary(report))
+    print(f"report: {cfg.report}" + (f" and {cfg.report.with_suffix('.html')}" if cfg.html else ""))
+    sys.exit(0 if report["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""The HTML report: one self-contained file (inline SVG and CSS, no scripts) that opens offline."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from loadtest.svg import PALETTE, Series, line_chart
+
+_CHANNEL_COLORS = {"wechat": "#07c160", "phone": "#1f77b4", "web": "#ff7f0e"}
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","WenQuanYi Zen Hei",sans-serif;
+margin:24px auto;max-width:960px;color:#222;background:#fafafa}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
+.sub{color:#666;margin-bottom:14px}.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:8px}
+.card{background:#fff;border:1px solid #e2e2e2;border-radius:6px;padding:8px 10px}
+.card b{display:block;font-size:20px}.card span{color:#666;font-size:12px}
+.ok{color:#1a7f37}.bad{color:#cf222e}.na{color:#888}
+table{border-collapse:collapse;background:#fff;margin:6px 0;width:100%}
+td,th{border:1px solid #e2e2e2;padding:3px 8px;text-align:right}th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left}
+.chart{background:#fff;border:1px solid #e2e2e2;border-radius:6px;margin:6px 0}
+.chart .title{font-weight:600;font-size:13px}.chart .tick{font-size:11px;fill:#555}
+.chart .axis{font-size:11px;fill:#555}.chart .legend{font-size:11px}.chart .shade{font-size:11px;fill:#8a6d00}
+.chart .grid{stroke:#eee}ul{margin:4px 0}code{background:#eee;padding:1px 4px;border-radius:3px}
+"""
+
+
+def _v(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        text = f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.3g}"
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return escape(text + unit)
+
+
+def _card(label: str, value: Any, unit: str = "", cls: str = "") -> str:
+    return f'<div class="card"><b class="{cls}">{_v(value, unit)}</b><span>{escape(label)}</span></div>'
+
+
+def _zero_class(value: Any) -> str:
+    return "na" if value is None else ("ok" if value == 0 else "bad")
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_v(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _charts(r: dict[str, Any]) -> list[str]:
+    ts = r["timeseries"]
+    x = ts["t"]
+    window = r["ground_truth"].get("burst_window_s")
+    shade = (window[0], window[1]) if window else None
+    label = "incident burst" if shade else ""
+    charts = [
+        line_chart(
+            "Request rate: planned arrivals, sent, answered",
+            x,
+            [
+                Series("offered", ts["offered_rps"], "#999", dashed=True),
+                Series("sent", ts["sent_rps"], PALETTE[0]),
+                Series("202 accepted", ts["accepted_rps"], PALETTE[2]),
+            ],
+            y_label="requests/s",
+            shade=shade,
+            shade_label=label,
+        ),
+        line_chart(
+            "Latency from the intended send time (corrected for coordinated omission), per bucket",
+            x,
+            [
+                Series("p50", ts["latency_ms"]["p50"], PALETTE[0]),
+                Series("p90", ts["latency_ms"]["p90"], PALETTE[2]),
+                Series("p99", ts["latency_ms"]["p99"], PALETTE[3]),
+                Series("max", ts["latency_ms"]["max"], PALETTE[1], width=1.0),
+            ],
+            y_label="ms (log)",
+            log_y=True,
+            shade=shade,
+            shade_label=label,
+        ),
+        line_chart(
+            "Errors and refusals",
+            x,
+            [
+                Series("4xx", ts["rejected_4xx_rps"], PALETTE[3]),
+                Series("5xx", ts["errors_5xx_rps"], PALETTE[1]),
+                Series("timeouts", ts["timeouts_rps"], PALETTE[4]),
+                Series("connection errors", ts["transport_errors_rps"], PALETTE[5]),
+                Series("not sent", [v / ts["bucket_s"] for v in ts["not_sent"]], "#555", dashed=True),
+            ],
+            y_label="per s",
+            shade=shade,
+            shade_label=label,
+        ),
+        line_chart(
+            "Accepted per channel",
+            x,
+            [Series(ch, v["accepted_rps"], _CHANNEL_COLORS[ch]) for ch, v in ts["per_channel"].items()],
+            y_label="202/s",
+            shade=shade,
+            shade_label=label,
+        ),
+        line_chart(
+            "p99 latency per channel (from intended send time)",
+            x,
+            [Series(ch, v["latency_p99_ms"], _CHANNEL_COLORS[ch]) for ch, v in ts["per_channel"].items()],
+            y_label="ms (log)",
+            log_y=True,
+            shade=shade,
+            shade_label=label,
+        ),
+        line_chart(
+            "Client backlog and requests in flight (max per bucket)",
+            x,
+            [
+                Series("backlog (waiting to be sent)", ts["backlog_max"], PALETTE[1]),
+                Series("in flight", ts["in_flight_max"], PALETTE[0]),
+            ],
+            y_label="requests",
+            shade=shade,
+            shade_label=label,
+        ),
+    ]
+    spectrum = r.get("latency_spectrum_ms") or []
+    service = r.get("service_spectrum_ms") or []
+    if spectrum:
+        pos = [_nines(p) for p, _ in spectrum]
+        names = [(0.0, "0%"), (1.0, "90%"), (2.0, "99%"), (3.0, "99.9%"), (4.0, "99.99%"), (5.0, "99.999%")]
+        service_by_pos = dict(zip([_nines(p) for p, _ in service], [v for _, v in service], strict=False))
+        charts.append(
+            line_chart(
+                "Latency by percentile (HDR): corrected vs. what a closed-loop tool would report",
+                pos,
+                [
+                    Series("from intended send", [v for _, v in spectrum], PALETTE[1]),
+                    Series(
+                        "from actual send (uncorrected)", [service_by_pos.get(p) for p in pos], "#888", True
+                    ),
+                ],
+                y_label="ms (log)",
+                x_label="percentile",
+                log_y=True,
+                x_ticks=names,
+            )
+        )
+    return charts
+
+
+def _nines(pct: float) -> float:
+    """Position of a percentile on the 'number of nines' axis: 90% → 1, 99% → 2, 100% → 5.2."""
+    return min(5.2, -math.log10(max(1e-6, 1.0 - pct / 100.0)))
+
+
+def render(r: dict[str, Any]) -> str:
+    """The report as an HTML page."""
+    run, rec, dd, lat, e2e = r["run"], r["reconciliation"], r["dedupe"], r["latency_ms"], r["e2e_latency_ms"]
+    verdict = '<b class="ok">all checks passed</b>' if r["ok"] else '<b class="bad">CHECKS FAILED</b>'
+    checks = "".join(
+        f'<li class="{"na" if ok is None else "ok" if ok else "bad"}">'
+        f"{'–' if ok is None else '✓' if ok else '✗'} {escape(name)}</li>"
+        for name, ok in r["checks"].items()
+    )
+    notes = "".join(f"<li>{escape(n)}</li>" for n in [*r.get("warnings", []), *dd.get("notes", [])])
+    cards = [
+        _card("sent", r["sent"]),
+        _card("accepted (202)", r["accepted"]),
+        _card("4xx / 5xx", f"{r['rejected_4xx']:,} / {r['errors_5xx']:,}"),
+        _card("timeouts / conn. errors", f"{r['timeouts']:,} / {r['transport_errors']:,}"),
+        _card("throughput", r["throughput_rps"], " /s"),
+        _card("latency p50", lat["p50"], " ms"),
+        _card("latency p99", lat["p99"], " ms"),
+        _card("latency p99.9 / max", f"{_v(lat['p999'])} / {_v(lat['max'])}", " ms"),
+        _card("e2e p50 (" + e2e["source"] + ")", e2e["p50"], " ms"),
+        _card("e2e p99", e2e["p99"], " ms"),
+        _card("missing tickets", rec["missing"], cls=_zero_class(rec["missing"])),
+        _card("duplicate rows", rec["duplicate_rows"], cls=_zero_class(rec["duplicate_rows"])),
+        _card("stored / accepted", f"{_v(rec['stored'])} / {_v(rec['accepted'])}"),
+        _card("retries linked / sent", f"{dd['retries_linked']:,} / {dd['retries_sent']:,}"),
+        _card("burst sent", dd["burst_sent"]),
+        _card("largest burst incident", dd["burst_largest_incident"]),
+    ]
+    by_channel = [
+        [ch, s["count"], s["p50"], s["p90"], s["p99"], s["p999"], s["max"]]
+        for ch, s in r["latency_by_channel_ms"].items()
+    ]
+    lat_rows = [
+        [name, s["count"], s["p50"], s["p90"], s["p99"], s["p999"], s["max"]]
+        for name, s in (
+            ("from intended send (reported)", r["latency_ms"]),
+            ("from actual send (uncorrected)", r["service_time_ms"]),
+            ("waiting in the client backlog", r["queue_wait_ms"]),
+            ("dispatcher lateness", r["dispatch_lag_ms"]),
+        )
+    ]
+    kinds = r["outcomes_by_kind"]
+    outcome_names = ["accepted", "rejected_4xx", "errors_5xx", "timeouts", "transport_errors", "not_sent"]
+    kind_rows = [[k, *(v.get(o, 0) for o in outcome_names)] for k, v in kinds.items()]
+    cr, rs, bu = dd["client_retries"], dd["resubmissions"], dd["burst"]
+    retry_row = ["client retries (same external_id)", cr["sent"], cr["same_ticket"], cr["different_ticket"]]
+    resub_row = ["resubmissions (new external_id)", rs["sent"], rs["linked"], rs["linked_elsewhere"]]
+    dedupe_rows = [[*retry_row, cr["unverified"]], [*resub_row, rs["unverified"]]]
+    burst_rows = [[k, v] for k, v in bu.items()]
+    rec_rows = [[k, v] for k, v in rec.items() if k not in ("missing_sample", "columns")]
+    gt = r["ground_truth"]
+    gt_rows = [[k, v] for k, v in gt["by_kind"].items()] + [
+        [f"channel {k}", v] for k, v in gt["by_channel"].items()
+    ]
+    config_rows = [[k, v] for k, v in run.items()]
+    return "".join(
+        [
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+            f"<title>jiesu loadtest {escape(str(run['run_id']))}</title><style>{_CSS}</style></head><body>",
+            f"<h1>Surge-day simulator — {escape(str(run['profile']))}</h1>",
+            f'<div class="sub">run <code>{escape(str(run["run_id"]))}</code> · '
+            f"{escape(str(run['started_at']))} · target {escape(str(run['target']))} · {verdict}</div>",
+            f'<div class="cards">{"".join(cards)}</div>',
+            f"<h2>Checks</h2><ul>{checks}</ul>",
+            f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "",
+            "<h2>Over time</h2>",
+            *_charts(r),
+            "<h2>Latency (ms)</h2>",
+            _table(["measured", "count", "p50", "p90", "p99", "p99.9", "max"], lat_rows),
+            _table(["channel", "count", "p50", "p90", "p99", "p99.9", "max"], by_channel),
+            "<h2>Outcomes by kind of request</h2>",
+            _table(["kind", *outcome_names], kind_rows),
+            _table(["status", "count"], [[k, v] for k, v in r["status_codes"].items()]),
+            "<h2>Reconciliation against Postgres</h2>",
+            _table(["figure", "value"], rec_rows),
+            "<h2>Repeats and the burst</h2>",
+            _table(
+                ["repeat", "sent", "linked to original", "linked elsewhere / other ticket", "unverified"],
+                dedupe_rows,
+            ),
+            _table(["burst", "value"], burst_rows),
+            "<h2>Ground truth (what the generator made)</h2>",
+            _table(["", "count"], gt_rows),
+            "<h2>Run configuration</h2>",
+            _table(["setting", "value"], config_rows),
+            "</body></html>\n",
+        ]
+    )
+
+
+def write_html(report: dict[str, Any], path: Path) -> None:
+    """Write the HTML report of `report` to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(report), encoding="utf-8")

@@ -1,0 +1,233 @@
+"""The plan of a run: every request's intended send time, channel and kind, fixed before the first is sent.
+
+A *message* is one thing a citizen sends (an everyday complaint, a burst report, an invalid submission, or a
+resubmission of an earlier complaint under a new external id). A *request* is one HTTP POST: every message
+once, plus the client retries, which repeat an earlier message byte for byte (same `external_id`).
+Times are wall-clock seconds from the start of the run (the profile's day divided by the compression).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from loadtest import curve
+
+NORMAL_DAY_MESSAGES = 200_000
+SURGE_DAY_MESSAGES = 1_200_000
+SURGE_BURST_MESSAGES = 12_000
+BURST_WINDOW_S = 30 * 60.0
+BURST_TAU_S = 4 * 60.0  # reports peak four minutes in and are mostly in by a quarter hour
+CHANNELS: tuple[str, ...] = ("wechat", "phone", "web")
+DEFAULT_MIX: tuple[float, ...] = (0.55, 0.30, 0.15)
+PROFILES = ("normal-day", "surge-day", "constant")
+# A resubmission refers to a complaint the same citizen sent at most this long before (profile day time).
+RESUBMIT_WINDOW_S = 6 * 3600.0
+# Share of retries sent almost at once (a client that gave up on its connection and re-sent), racing the
+# original through the gateway; the rest come after a timeout-like pause of up to `retry_delay_s`.
+RACING_RETRY_SHARE = 0.3
+
+
+class Kind(IntEnum):
+    """What a request is, as the generator's ground truth."""
+
+    ORIGINAL = 0
+    BURST = 1
+    INVALID = 2
+    RESUBMIT = 3
+    RETRY = 4
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """What to generate: profile, size, time compression, mix and shares."""
+
+    profile: str = "constant"
+    messages: int | None = None  # default: the profile's daily total × scale (constant: rate × duration)
+    scale: float = 1.0
+    compression: float = 1.0  # profile seconds per wall second (1440 / replay minutes)
+    rate: float = 50.0  # constant profile: messages per second
+    constant_duration_s: float = 60.0
+    channel_mix: tuple[float, ...] = DEFAULT_MIX
+    retry_share: float = 0.03
+    resubmit_share: float = 0.02
+    invalid_share: float = 0.01
+    burst_messages: int | None = None  # surge-day: default SURGE_BURST_MESSAGES × scale
+    burst_at_s: float = 19.5 * 3600  # surge-day: the burst starts at 19:30 (profile day time)
+    retry_delay_s: float = 2.0  # wall-clock seconds, the longest pause before a retry
+    window: tuple[float, float] = (0.0, float(curve.DAY_S))  # day profiles: replay only this part of the day
+    seed: int = 12345
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r} (known: {', '.join(PROFILES)})")
+        if len(self.channel_mix) != len(CHANNELS) or min(self.channel_mix) < 0 or sum(self.channel_mix) <= 0:
+            raise ValueError("channel mix needs three non-negative weights: wechat, phone, web")
+        for name in ("retry_share", "resubmit_share", "invalid_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")
+        if self.resubmit_share + self.invalid_share > 1.0:
+            raise ValueError("resubmit_share + invalid_share must not exceed 1")
+        if self.scale <= 0 or self.compression <= 0 or self.rate <= 0:
+            raise ValueError("scale, compression and rate must be positive")
+        if not 0 <= self.window[0] < self.window[1] <= curve.DAY_S:
+            raise ValueError("the window must be a non-empty part of the day")
+
+
+@dataclass
+class Plan:
+    """Messages and requests, both sorted by intended send time; arrays index by message / request."""
+
+    spec: PlanSpec
+    msg_at: NDArray[np.float64]
+    msg_kind: NDArray[np.int8]
+    msg_channel: NDArray[np.int8]
+    msg_ref: NDArray[np.int64]  # for a resubmission: the message it repeats; else -1
+    at: NDArray[np.float64]
+    kind: NDArray[np.int8]
+    msg: NDArray[np.int64]  # the message each request sends
+    burst_window: tuple[float, float] | None = None  # wall seconds
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def messages(self) -> int:
+        """Number of messages."""
+        return len(self.msg_at)
+
+    @property
+    def requests(self) -> int:
+        """Number of requests (messages + retries)."""
+        return len(self.at)
+
+    @property
+    def span_s(self) -> float:
+        """Wall seconds from the start to the last intended send."""
+        return float(self.at[-1]) if len(self.at) else 0.0
+
+    def channel_of(self, request: int) -> str:
+        """Channel name of request `request`."""
+        return CHANNELS[int(self.msg_channel[self.msg[request]])]
+
+    def ground_truth(self) -> dict[str, object]:
+        """What was generated, to reconcile the pipeline's figures against."""
+        kinds = {k.name.lower(): int((self.kind == k).sum()) for k in Kind}
+        channels = {name: int((self.msg_channel[self.msg] == i).sum()) for i, name in enumerate(CHANNELS)}
+        valid = int((self.msg_kind != Kind.INVALID).sum())
+        return {
+            "messages": self.messages,
+            "requests": self.requests,
+            "by_kind": kinds,
+            "by_channel": channels,
+            "expected_tickets": valid,
+            "span_s": round(self.span_s, 3),
+            "compression": self.spec.compression,
+            "burst_window_s": list(self.burst_window) if self.burst_window else None,
+        }
+
+
+def default_messages(spec: PlanSpec) -> int:
+    """How many messages the spec asks for."""
+    if spec.messages is not None:
+        return spec.messages
+    if spec.profile == "normal-day":
+        return round(NORMAL_DAY_MESSAGES * spec.scale)
+    if spec.profile == "surge-day":
+        return round(SURGE_DAY_MESSAGES * spec.scale)
+    return round(spec.rate * spec.constant_duration_s * spec.scale)
+
+
+def _message_times(spec: PlanSpec, total: int, rng: np.random.Generator) -> tuple[NDArray[np.float64], int]:
+    """Profile-time arrival of every message (sorted) and how many of them are the burst (placed first)."""
+    if spec.profile == "constant":
+        return np.arange(total, dtype=np.float64) / spec.rate, 0
+    burst = 0
+    if spec.profile == "surge-day":
+        default_burst = round(SURGE_BURST_MESSAGES * spec.scale)
+        burst = min(total, spec.burst_messages if spec.burst_messages is not None else default_burst)
+    base = curve.day_offsets(total - burst, rng)
+    burst_at = spec.burst_at_s + curve.burst_offsets(burst, BURST_WINDOW_S, BURST_TAU_S, rng)
+    return np.concatenate((burst_at, base)), burst
+
+
+def _choose(rng: np.random.Generator, pool: NDArray[np.int64], share: float) -> NDArray[np.int64]:
+    count = min(len(pool), round(share * len(pool)))
+    return np.sort(rng.choice(pool, size=count, replace=False)) if count else pool[:0]
+
+
+def build_plan(spec: PlanSpec) -> Plan:
+    """Generate the plan of `spec`; the same spec (and seed) always gives the same plan."""
+    rng = np.random.default_rng(spec.seed)
+    total = default_messages(spec)
+    times, burst = _message_times(spec, total, rng)
+    kinds = np.full(total, Kind.ORIGINAL, dtype=np.int8)
+    kinds[:burst] = Kind.BURST
+    start = 0.0
+    if spec.profile != "constant" and spec.window != (0.0, float(curve.DAY_S)):
+        start, end = spec.window
+        keep = (times >= start) & (times < end)
+        times, kinds = times[keep] - start, kinds[keep]
+        total, burst = len(times), int((kinds == Kind.BURST).sum())
+    order = np.argsort(times, kind="stable")
+    msg_at = times[order] / spec.compression
+    msg_kind = kinds[order]
+    mix = np.asarray(spec.channel_mix, dtype=np.float64)
+    msg_channel = rng.choice(len(CHANNELS), size=total, p=mix / mix.sum()).astype(np.int8)
+
+    everyday = np.flatnonzero(msg_kind == Kind.ORIGINAL).astype(np.int64)
+    invalid = _choose(rng, everyday, spec.invalid_share)
+    msg_kind[invalid] = Kind.INVALID
+    remaining = np.flatnonzero(msg_kind == Kind.ORIGINAL).astype(np.int64)
+    resubmits = _choose(rng, remaining, spec.resubmit_share * len(everyday) / max(len(remaining), 1))
+    msg_kind[resubmits] = Kind.RESUBMIT
+    msg_ref = _link_resubmissions(spec, msg_at, msg_kind, resubmits, rng)
+
+    valid = np.flatnonzero(msg_kind != Kind.INVALID).astype(np.int64)
+    retried = _choose(rng, valid, spec.retry_share)
+    delays = rng.random(len(retried)) * spec.retry_delay_s
+    racing = rng.random(len(retried)) < RACING_RETRY_SHARE
+    delays[racing] *= 0.02
+    # A retry never comes after the plan's last message, so the planned span (and --duration) stays exact.
+    last = float(msg_at[-1]) if total else 0.0
+    req_at = np.concatenate((msg_at, np.minimum(msg_at[retried] + delays, last)))
+    req_msg = np.concatenate((np.arange(total, dtype=np.int64), retried))
+    req_kind = np.concatenate((msg_kind, np.full(len(retried), Kind.RETRY, dtype=np.int8)))
+    req_order = np.argsort(req_at, kind="stable")
+    window = None
+    if burst:
+        begins = max(0.0, spec.burst_at_s - start) / spec.compression
+        window = (begins, (spec.burst_at_s - start + BURST_WINDOW_S) / spec.compression)
+    return Plan(
+        spec=spec,
+        msg_at=msg_at,
+        msg_kind=msg_kind,
+        msg_channel=msg_channel,
+        msg_ref=msg_ref,
+        at=req_at[req_order],
+        kind=req_kind[req_order],
+        msg=req_msg[req_order],
+        burst_window=window,
+    )
+
+
+def _link_resubmissions(
+    spec: PlanSpec,
+    msg_at: NDArray[np.float64],
+    msg_kind: NDArray[np.int8],
+    resubmits: NDArray[np.int64],
+    rng: np.random.Generator,
+) -> NDArray[np.int64]:
+    """Point every resubmission at an earlier everyday complaint within the window; demote those with none."""
+    ref = np.full(len(msg_at), -1, dtype=np.int64)
+    originals = np.flatnonzero(msg_kind == Kind.ORIGINAL).astype(np.int64)
+    window = RESUBMIT_WINDOW_S / spec.compression
+    for i in resubmits.tolist():
+        hi = int(np.searchsorted(originals, i))
+        lo = int(np.searchsorted(msg_at[originals], msg_at[i] - window))
+        if lo < hi:
+            ref[i] = originals[int(rng.integers(lo, hi))]
+        else:
+            msg_kind[i] = Kind.ORIGINAL
+    return ref

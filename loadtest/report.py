@@ -1,0 +1,223 @@
+"""The JSON report: headline figures, checks, and the series the HTML report plots.
+
+`REQUIRED` is the report's contract (the fields downstream tooling may rely on); `problems()` checks a report
+against it, and the run refuses to write a report that breaks it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from loadtest.plan import CHANNELS, Plan
+from loadtest.results import OUTCOMES, Recorder
+from loadtest.scheduler import LoopState
+from loadtest.stats import Latency
+
+SCHEMA = "jiesu.loadtest.report/1"
+LATENCY_KEYS = ("p50", "p90", "p99", "p999", "max")
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "": (
+        "schema",
+        "sent",
+        "accepted",
+        "rejected_4xx",
+        "errors_5xx",
+        "timeouts",
+        "duration_s",
+        "throughput_rps",
+        "latency_ms",
+        "e2e_latency_ms",
+        "reconciliation",
+        "dedupe",
+        "checks",
+        "ok",
+    ),
+    "latency_ms": LATENCY_KEYS,
+    "e2e_latency_ms": ("p50", "p99"),
+    "reconciliation": ("accepted", "stored", "missing", "duplicate_rows"),
+    "dedupe": ("retries_sent", "retries_linked", "burst_sent", "burst_largest_incident"),
+}
+# A dispatcher later than this (p99) means the generator, not the server, was the bottleneck.
+GENERATOR_LAG_WARN_MS = 50.0
+
+
+def problems(report: dict[str, Any]) -> list[str]:
+    """Ways `report` breaks the contract (empty when it keeps it)."""
+    out = []
+    for section, keys in REQUIRED.items():
+        where = report if not section else report.get(section)
+        if not isinstance(where, dict):
+            out.append(f"missing section {section!r}")
+            continue
+        out.extend(f"missing {section + '.' if section else ''}{k}" for k in keys if k not in where)
+    for name in ("sent", "accepted", "rejected_4xx", "errors_5xx", "timeouts"):
+        if name in report and not (isinstance(report[name], int) and report[name] >= 0):
+            out.append(f"{name} must be a non-negative integer")
+    return out
+
+
+def _series(rec: Recorder, plan: Plan, cut: int, n: int) -> dict[str, Any]:
+    """Everything over time, one value per bucket of `rec.bucket_s` seconds."""
+    edges = np.arange(n + 1, dtype=np.float64) * rec.bucket_s
+    offered = np.histogram(plan.at[:cut], bins=edges)[0] if cut else np.zeros(n, dtype=np.int64)
+    per_s = 1.0 / rec.bucket_s
+
+    def rate(values: list[int]) -> list[float]:
+        return [round(v * per_s, 3) for v in values]
+
+    out: dict[str, Any] = {
+        "bucket_s": rec.bucket_s,
+        "t": [round(float(x), 3) for x in edges[:-1]],
+        "offered_rps": rate([int(v) for v in offered]),
+        "sent_rps": rate(rec.sent_series.series(n)),
+        "not_sent": rec.not_sent_series.series(n),
+        "backlog_max": [rec.backlog_series.get(i, 0) for i in range(n)],
+        "in_flight_max": [rec.in_flight_series.get(i, 0) for i in range(n)],
+        "latency_ms": {
+            "p50": rec.bucket_latency.series(n, 50.0),
+            "p90": rec.bucket_latency.series(n, 90.0),
+            "p99": rec.bucket_latency.series(n, 99.0),
+            "max": rec.bucket_latency.series(n, None),
+        },
+        "per_channel": {
+            ch: {
+                "accepted_rps": rate(rec.accepted_by_channel[ch].series(n)),
+                "errors_rps": rate(rec.errors_by_channel[ch].series(n)),
+                "latency_p99_ms": rec.bucket_latency_by_channel[ch].series(n, 99.0),
+            }
+            for ch in CHANNELS
+        },
+    }
+    for name in OUTCOMES:
+        out[f"{name}_rps"] = rate(rec.outcome_series[name].series(n))
+    return out
+
+
+def _checks(report: dict[str, Any]) -> tuple[dict[str, bool | None], list[str]]:
+    rec, dd, kinds = report["reconciliation"], report["dedupe"], report["outcomes_by_kind"]
+    failed = report["errors_5xx"] + report["timeouts"] + report["transport_errors"]
+    budget = float(report["run"].get("max_error_share", 0.01))
+    checks: dict[str, bool | None] = {
+        "accepted_any": report["accepted"] > 0 or report["sent"] == 0,
+        "errors_within_budget": failed <= budget * report["sent"],
+        "missing_zero": None if rec.get("stored") is None else rec["missing"] == 0,
+        "duplicate_rows_zero": None if rec.get("stored") is None else rec["duplicate_rows"] == 0,
+        "retries_got_original_ticket": dd["client_retries"]["different_ticket"] == 0,
+        "invalid_never_accepted": kinds.get("invalid", {}).get("accepted", 0) == 0,
+        # 429 is throttling, not a judgement on the submission: reported as a warning instead.
+        "valid_never_rejected": all(
+            counts.get("rejected_4xx", 0) - counts.get("throttled_429", 0) == 0
+            for kind, counts in kinds.items()
+            if kind != "invalid"
+        ),
+    }
+    warnings = []
+    lag = report["dispatch_lag_ms"]["p99"]
+    if lag is not None and lag > GENERATOR_LAG_WARN_MS:
+        warnings.append(
+            f"the load generator released requests late (dispatch lag p99 {lag:.0f} ms): it was short of "
+            "CPU, so the offered rate was not quite met"
+        )
+    throttled = sum(counts.get("throttled_429", 0) for counts in kinds.values())
+    if throttled:
+        warnings.append(f"{throttled:,} requests were throttled (429): the gateway's per-adapter rate limit")
+    if failed:
+        warnings.append(
+            f"{failed:,} requests ended in 5xx, timeout or connection error "
+            f"({failed / max(report['sent'], 1):.2%} of sent; budget {budget:.2%})"
+        )
+    if report["not_sent"]:
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in report["not_sent_reasons"].items())
+        warnings.append(f"{report['not_sent']:,} planned requests were not sent ({reasons})")
+    if rec.get("stored") is not None and not rec.get("drained"):
+        warnings.append("the pipeline had not drained when the wait ended: missing may still be arriving")
+    return checks, warnings
+
+
+def build(
+    *,
+    plan: Plan,
+    rec: Recorder,
+    state: LoopState,
+    run: dict[str, Any],
+    e2e: dict[str, Any],
+    reconciliation: dict[str, Any],
+    dedupe: dict[str, Any],
+    cut: int,
+) -> dict[str, Any]:
+    """The whole report."""
+    responses = sum(rec.outcomes.values())
+    duration = max(rec.last_done, 1e-9)
+    # Buckets up to the end of the run; a last bucket less than half full is left out of the plots
+    # (its requests are in every total), so a run's tail does not look like a collapse.
+    end = max(rec.last_done, float(plan.at[cut - 1]) if cut else 0.0)
+    n = max(1, round(end / rec.bucket_s))
+    planned_span = float(plan.at[cut - 1]) if cut else 0.0
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "run": run,
+        "ground_truth": plan.ground_truth(),
+        "sent": rec.sent,
+        "accepted": rec.outcomes["accepted"],
+        "rejected_4xx": rec.outcomes["rejected_4xx"],
+        "errors_5xx": rec.outcomes["errors_5xx"],
+        "timeouts": rec.outcomes["timeouts"],
+        "transport_errors": rec.outcomes["transport_errors"],
+        "not_sent": rec.not_sent,
+        "not_sent_reasons": dict(rec.not_sent_reasons),
+        "status_codes": dict(sorted(rec.status_codes.items())),
+        "outcomes_by_kind": {k: dict(v) for k, v in rec.outcomes_by_kind.items() if v},
+        "duration_s": round(duration, 3),
+        "throughput_rps": round(responses / duration, 3),
+        "accepted_rps": round(rec.outcomes["accepted"] / duration, 3),
+        "offered_rps": round(cut / planned_span, 3) if planned_span > 0 else None,
+        "latency_ms": rec.latency.summary_ms(),
+        "service_time_ms": rec.service.summary_ms(),
+        "queue_wait_ms": rec.queue_wait.summary_ms(),
+        "dispatch_lag_ms": rec.dispatch_lag.summary_ms(),
+        "latency_by_channel_ms": {ch: lat.summary_ms() for ch, lat in rec.by_channel.items()},
+        "latency_spectrum_ms": rec.latency.spectrum_ms(),
+        "service_spectrum_ms": rec.service.spectrum_ms(),
+        "scheduler": {
+            "released": state.released,
+            "backlog_max": state.backlog_max,
+            "in_flight_max": state.in_flight_max,
+            "stop_reason": state.stop_reason,
+        },
+        "e2e_latency_ms": e2e,
+        "reconciliation": reconciliation,
+        "dedupe": dedupe,
+        "errors_sample": dict(rec.error_samples.most_common()),
+        "timeseries": _series(rec, plan, cut, n),
+    }
+    checks, warnings = _checks(report)
+    report["checks"] = checks
+    report["warnings"] = warnings
+    report["ok"] = all(v is not False for v in checks.values())
+    return report
+
+
+def e2e_section(lat: Latency, source: str, matched: int, of: int, note: str | None = None) -> dict[str, Any]:
+    """The `e2e_latency_ms` section."""
+    summary = lat.summary_ms()
+    return {
+        **{k: summary[k] for k in ("p50", "p90", "p99", "max", "mean")},
+        "count": lat.count,
+        "source": source,
+        "matched": matched,
+        "of": of,
+        "note": note,
+    }
+
+
+def write_json(report: dict[str, Any], path: Path) -> None:
+    """Write `report` as indented JSON, refusing one that breaks the contract."""
+    broken = problems(report)
+    if broken:
+        raise ValueError("report breaks its schema: " + "; ".join(broken))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")

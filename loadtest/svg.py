@@ -1,0 +1,165 @@
+"""Small inline-SVG charts (line charts with linear or log axes), so the HTML report needs nothing online."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 64, 16, 44, 40
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line: a name, values (None = gap) and a colour."""
+
+    name: str
+    values: Sequence[float | None]
+    color: str
+    dashed: bool = False
+    width: float = 1.6
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi]."""
+    if hi <= lo:
+        hi = lo + 1.0
+    raw = (hi - lo) / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.floor(lo / step) * step
+    ticks, v = [], first
+    while v <= hi + step * 1e-9:
+        ticks.append(round(v, 10))
+        v += step
+    return ticks
+
+
+def _fmt(v: float) -> str:
+    if v == 0:
+        return "0"
+    if abs(v) >= 1000:
+        return f"{v / 1000:g}k" if abs(v) < 1e6 else f"{v / 1e6:g}M"
+    return f"{v:g}"
+
+
+class _Scale:
+    def __init__(self, lo: float, hi: float, a: float, b: float, log: bool = False) -> None:
+        self.log = log
+        self.lo, self.hi = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
+        if self.hi <= self.lo:
+            self.hi = self.lo + 1.0
+        self.a, self.b = a, b
+
+    def __call__(self, v: float) -> float:
+        x = math.log10(max(v, 1e-12)) if self.log else v
+        return self.a + (x - self.lo) / (self.hi - self.lo) * (self.b - self.a)
+
+
+def line_chart(
+    title: str,
+    x: Sequence[float],
+    series: Sequence[Series],
+    *,
+    y_label: str = "",
+    x_label: str = "seconds since start",
+    log_y: bool = False,
+    shade: tuple[float, float] | None = None,
+    shade_label: str = "",
+    width: int = 920,
+    height: int = 260,
+    x_ticks: Sequence[tuple[float, str]] | None = None,
+    log_x: bool = False,
+) -> str:
+    """An SVG line chart; values of None break the line."""
+    values = [v for s in series for v in s.values if v is not None and (v > 0 or not log_y)]
+    xs = [v for v in x if v > 0 or not log_x]
+    if not values or not xs:
+        return f'<svg width="{width}" height="60"><text x="10" y="35">{escape(title)}: no data</text></svg>'
+    y_lo = min(values) if log_y else min(0.0, *values)
+    y_hi = max(values)
+    if log_y:
+        y_lo = 10 ** math.floor(math.log10(max(y_lo, 1e-3)))
+        y_hi = 10 ** math.ceil(math.log10(max(y_hi, y_lo * 10)))
+    else:
+        y_hi = nice_ticks(y_lo, y_hi * 1.05 if y_hi > 0 else 1.0)[-1]
+    sx = _Scale(min(xs), max(xs), _PAD_L, width - _PAD_R, log_x)
+    sy = _Scale(y_lo, y_hi, height - _PAD_B, _PAD_T, log_y)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" class="chart" role="img" aria-label="{escape(title)}">',
+        f'<text x="{_PAD_L}" y="18" class="title">{escape(title)}</text>',
+    ]
+    if shade:
+        x0, x1 = sx(shade[0]), sx(shade[1])
+        out.append(
+            f'<rect x="{x0:.1f}" y="{_PAD_T}" width="{max(x1 - x0, 1.5):.1f}" '
+            f'height="{height - _PAD_T - _PAD_B}" fill="#ffe8a8" opacity="0.6"/>'
+            f'<text x="{x0 + 3:.1f}" y="{_PAD_T + 12}" class="shade">{escape(shade_label)}</text>'
+        )
+    y_ticks = (
+        [10**e for e in range(round(math.log10(y_lo)), round(math.log10(y_hi)) + 1)]
+        if log_y
+        else nice_ticks(y_lo, y_hi)
+    )
+    for t in y_ticks:
+        y = sy(t)
+        out.append(
+            f'<line x1="{_PAD_L}" x2="{width - _PAD_R}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{_PAD_L - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_fmt(t)}</text>'
+        )
+    ticks = x_ticks if x_ticks is not None else [(t, _fmt(t)) for t in nice_ticks(min(xs), max(xs), 8)]
+    for t, label in ticks:
+        if not min(xs) <= t <= max(xs):
+            continue
+        xp = sx(t)
+        out.append(
+            f'<line x1="{xp:.1f}" x2="{xp:.1f}" y1="{_PAD_T}" y2="{height - _PAD_B}" class="grid"/>'
+            f'<text x="{xp:.1f}" y="{height - _PAD_B + 15}" class="tick" text-anchor="middle">{label}</text>'
+        )
+    out.append(
+        f'<text x="{(width + _PAD_L) / 2:.0f}" y="{height - 6}" class="axis" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+        f'<text x="14" y="{(height - _PAD_B + _PAD_T) / 2:.0f}" class="axis" text-anchor="middle" '
+        f'transform="rotate(-90 14 {(height - _PAD_B + _PAD_T) / 2:.0f})">{escape(y_label)}</text>'
+    )
+    for s in series:
+        for run in _runs(x, s.values, log_y, log_x):
+            points = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in run)
+            dash = ' stroke-dasharray="5,3"' if s.dashed else ""
+            out.append(
+                f'<polyline fill="none" stroke="{s.color}" stroke-width="{s.width}"{dash} points="{points}">'
+                f"<title>{escape(s.name)}</title></polyline>"
+            )
+    out.append(_legend(series, width))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _runs(
+    x: Sequence[float], values: Sequence[float | None], log_y: bool, log_x: bool
+) -> list[list[tuple[float, float]]]:
+    """Consecutive points with values, split at gaps (and at non-positive values on log axes)."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for a, b in zip(x, values, strict=False):
+        if b is None or (log_y and b <= 0) or (log_x and a <= 0):
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append((a, b))
+    return [r for r in runs if r]
+
+
+def _legend(series: Sequence[Series], width: int) -> str:
+    """One row of legend entries under the title, left to right."""
+    parts, x = [], _PAD_L
+    for s in series:
+        dash = ' stroke-dasharray="5,3"' if s.dashed else ""
+        parts.append(
+            f'<line x1="{x}" x2="{x + 16}" y1="29" y2="29" stroke="{s.color}" stroke-width="2.5"{dash}/>'
+            f'<text x="{x + 20}" y="33" class="legend">{escape(s.name)}</text>'
+        )
+        x += 7 * len(s.name) + 36
+    return "".join(parts)
