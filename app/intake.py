@@ -7,26 +7,29 @@ import uuid
 from datetime import UTC, datetime
 
 from app.deps import Resources
+from app.limits import FloodTracker
 from app.metrics import ACCEPTED, PRODUCE_SECONDS
 from ingest.schemas.records import INTAKE_SCHEMA_VERSION, IntakeRecord
-from ingest.schemas.submission import (
-    PhoneSubmission,
-    WebSubmission,
-    WechatSubmission,
-    external_id_of,
-    intake_text,
-)
+from ingest.schemas.submission import AnySubmission, external_id_of, intake_text
 from ingest.tickets import idempotency_key_for, new_ticket_id
 from ingest.topics import INTAKE, topic_name
 
-AnySubmission = WebSubmission | WechatSubmission | PhoneSubmission
+__all__ = ["AnySubmission", "build_record", "publish"]
 
 
-def build_record(sub: AnySubmission, idempotency_header: str | None, secret: str) -> IntakeRecord:
-    """The intake record of `sub`, with its (deterministic, when keyed) ticket id."""
+def build_record(
+    sub: AnySubmission,
+    idempotency_header: str | None,
+    secret: str,
+    flood: FloodTracker | None = None,
+) -> IntakeRecord:
+    """The intake record of `sub`, with its (deterministic, when keyed) ticket id and review reasons."""
     external_id = external_id_of(sub)
     ticket_id = new_ticket_id(secret, idempotency_key_for(sub.channel, external_id, idempotency_header))
     text = intake_text(sub)
+    if flood is not None and (reason := flood.flag(text.citizen_key, ticket_id)):
+        # A citizen flooding the line is still heard: the ticket is taken and a person looks at it.
+        text.review_reasons.append(reason)
     return IntakeRecord(
         schema_version=INTAKE_SCHEMA_VERSION,
         ticket_id=ticket_id,
@@ -54,6 +57,8 @@ async def publish(record: IntakeRecord, resources: Resources) -> None:
         ("trace_id", record.trace_id.encode()),
         ("ticket_id", record.ticket_id.encode()),
     ]
+    if record.review_reasons:
+        headers.append(("needs_review", b"1"))
     started = time.perf_counter()
     await resources.producer.send(
         topic_name(INTAKE, resources.settings.topic_prefix), record.to_bytes(), key=key, headers=headers

@@ -8,8 +8,9 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from fastapi import FastAPI
 
-from app import problems
+from app import gateway, problems
 from app.deps import Resources
+from app.producer import GatewayProducer
 from app.routes import complaints, health
 from ingest.bus.factory import make_producer
 from ingest.bus.memory import InProcessBroker
@@ -34,7 +35,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            producer = make_producer(settings, broker, client_id="jiesu-gateway")
+            # Starts even while Kafka is down: 503 and unready until it comes (app/producer.py).
+            producer = GatewayProducer(
+                lambda: make_producer(settings, broker, client_id="jiesu-gateway"),
+                settings.produce_timeout_s,
+                settings.max_in_flight,
+            )
             await producer.start()
             stack.push_async_callback(producer.stop)
             engine = make_engine(settings)
@@ -58,6 +64,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    gateway.install(app, settings)
     app.include_router(complaints.router)
     app.include_router(health.router)
     return app

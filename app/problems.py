@@ -1,55 +1,207 @@
-"""Every error as `application/problem+json` (RFC 9457), with the failing field paths on validation."""
+"""Every error as `application/problem+json` (RFC 9457), with the failing field paths on validation.
+
+`install` registers the handlers and rewrites the OpenAPI document so that every error response is declared
+with the media type and schema it really has (`Problem`), which is what the schemathesis test holds us to.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from http import HTTPStatus
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from app.metrics import REJECTIONS
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("jiesu.gateway")
+
+_TITLES = {404: "Not found", 405: "Method not allowed", 413: "Body too large", 429: "Too many requests"}
+
+
+class FieldError(BaseModel):
+    """One failing field: its dotted path into the body (or query), what is wrong, pydantic's error type."""
+
+    field: str = Field(examples=["citizen.phone"])
+    message: str = Field(examples=["Value error, not a valid mobile (1xxxxxxxxxx) or landline phone number"])
+    type: str = Field(examples=["value_error"])
+
+
+class Problem(BaseModel):
+    """An error as RFC 9457 problem details; `errors` names the failing fields of a refused submission."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Invalid submission",
+                    "status": 422,
+                    "detail": "1 problem(s) in: citizen.phone",
+                    "errors": [{"field": "citizen.phone", "message": "…", "type": "value_error"}],
+                }
+            ]
+        },
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def json_bytes(body: Any) -> bytes:
+    """JSON of `body` that survives any string a client sent (lone surrogates are escaped, not a 500)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, ensure_ascii=True, default=str).encode("ascii")
+
+
+def render(body: Any, status: int, headers: dict[str, str] | None, media_type: str) -> Response:
+    """A JSON response of `body`."""
+    return Response(json_bytes(body), status_code=status, media_type=media_type, headers=headers)
 
 
 def problem(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
+) -> Response:
     """A problem-details response."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return render(body, status, headers, PROBLEM_JSON)
 
 
-def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """Validation errors as `{field, message, type}`, the field as a dotted path into the body."""
+def error_fields(errors: Iterable[ErrorDetails], prefix: Sequence[str | int] = ()) -> list[dict[str, str]]:
+    """Pydantic errors as `{field, message, type}`, the field a dotted path (under `prefix`)."""
     out = []
-    for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
-        out.append(
-            {"field": ".".join(loc) or "(body)", "message": err.get("msg", ""), "type": err.get("type", "")}
-        )
+    for err in errors:
+        loc = [str(part) for part in (*prefix, *err.get("loc", ())) if part != "body"]
+        out.append({"field": ".".join(loc) or "(body)", "message": err.get("msg", ""), "type": err["type"]})
     return out
 
 
-async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Validation errors as `{field, message, type}`, the field as a dotted path into the body."""
+    return error_fields(exc.errors())
+
+
+def summary(errors: list[dict[str, str]]) -> str:
+    """`N problem(s) in: a, b` for the detail line."""
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return f"{len(errors)} problem(s) in: {fields}"
+
+
+async def _validation_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = field_errors(exc)
     REJECTIONS.labels(reason="validation").inc()
-    fields = ", ".join(sorted({e["field"] for e in errors}))
-    return problem(422, "Invalid submission", f"{len(errors)} problem(s) in: {fields}", errors=errors)
+    return problem(422, "Invalid submission", summary(errors), errors=errors)
 
 
-async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _http_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code < 500:
         REJECTIONS.labels(reason=f"http_{exc.status_code}").inc()
-    title = {404: "Not found", 405: "Method not allowed", 413: "Body too large"}.get(exc.status_code, "Error")
+    title = _TITLES.get(exc.status_code) or HTTPStatus(exc.status_code).phrase
     return problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {}))
 
 
+async def _crash_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "Internal Server Error", "unexpected error; it has been logged")
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying (same external_id / Idempotency-Key)",
+        "schema": {"type": "integer", "minimum": 1},
+        "required": True,
+    }
+}
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing or unknown API key, or a bad request signature",
+    403: "The key belongs to another channel, or a bad channel signature",
+    404: "Not found",
+    413: "Body larger than the gateway's limit",
+    422: "Invalid request: `errors` lists the failing fields",
+    429: "This adapter's rate limit is exceeded; retry after `Retry-After` seconds",
+    503: "The bus did not acknowledge in time (or is down); nothing was accepted; retry after `Retry-After`",
+}
+
+
+def problem_responses(
+    *codes: int, descriptions: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for these error statuses, as problem details (429/503 with Retry-After)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        text = (descriptions or {}).get(code) or _DESCRIPTIONS.get(code) or HTTPStatus(code).phrase
+        entry: dict[str, Any] = {"model": Problem, "description": text}
+        if code in (429, 503):
+            entry["headers"] = _RETRY_AFTER
+        out[code] = entry
+    return out
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def _own_errors(responses: dict[str, Any]) -> bool:
+    body = responses.get("400", {}).get("content", {}).get("application/json", {}).get("schema")
+    return body is not None and body != _PROBLEM_REF
+
+
+def _as_problem_json(schema: dict[str, Any]) -> None:
+    """Declare error responses with the media type they really have (FastAPI writes application/json)."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            if _own_errors(responses):
+                # An API family with its own error format (Open311) reports invalid input as its 400.
+                responses.pop("422", None)
+            for code, response in responses.items():
+                content = response.get("content")
+                if not content or not str(code).startswith(("4", "5")):
+                    continue
+                body = content.get("application/json", {}).get("schema")
+                if body == _PROBLEM_REF:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+                elif code == "422" and body == {"$ref": "#/components/schemas/HTTPValidationError"}:
+                    # FastAPI's default 422; ours is a problem.
+                    response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+                    response["description"] = _DESCRIPTIONS[422]
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "Problem" not in components:
+        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(components["Problem"].pop("$defs", {}))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if unused in components and f'"#/components/schemas/{unused}"' not in json.dumps(schema["paths"]):
+            del components[unused]
+
+
 def install(app: FastAPI) -> None:
-    """Register the problem-details handlers on `app`."""
+    """Register the problem-details handlers on `app` and make its OpenAPI document say so."""
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _crash_handler)
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _as_problem_json(generate())
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.problems import Problem
+
 
 class Accepted(BaseModel):
     """The answer to an accepted submission."""
@@ -37,3 +39,24 @@ class TicketView(BaseModel):
     department: str | None = None
     duplicate_of: str | None = None
     incident_id: str | None = None
+
+
+class ItemResult(BaseModel):
+    """The outcome of one item of a batch: accepted with its ticket id, or refused with its own problem."""
+
+    index: int = Field(description="Position of the item in the request's `items`")
+    status: Literal[202, 403, 422, 503] = Field(
+        description="202 accepted; 403 the key may not submit on the item's channel; 422 invalid item "
+        "(`problem.errors` names the fields, as `items.<index>.<path>`); 503 the bus did not acknowledge it"
+    )
+    ticket_id: str | None = None
+    status_url: str | None = None
+    problem: Problem | None = None
+
+
+class BatchAccepted(BaseModel):
+    """The answer to a batch: one result per item, in order."""
+
+    accepted: int = Field(description="How many items were accepted (acknowledged by the bus)")
+    refused: int = Field(description="How many were not; retry only those with status 503")
+    results: list[ItemResult]

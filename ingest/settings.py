@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,6 +52,44 @@ class Settings(BaseSettings):
         description="Key that signs ticket ids (shared by all gateways; change in production)",
     )
 
+    # Gateway: adapters, limits, channels (app/auth.py, app/limits.py, docs/adapters.md).
+    api_keys: str = Field(
+        default="",
+        description="Adapter API keys, comma-separated name:channel:key (channel web, wechat or phone); "
+        "empty = the gateway is open (embedded default) and says so at start-up",
+    )
+    signing_secrets: str = Field(
+        default="",
+        description="HMAC-SHA256 body-signing secrets, comma-separated name:secret; every adapter named "
+        "here must sign each request (X-Jiesu-Timestamp, X-Jiesu-Nonce, X-Jiesu-Signature)",
+    )
+    signature_window_s: int = Field(
+        default=300, ge=1, description="Largest accepted clock difference of a signed request's timestamp"
+    )
+    rate_limit_per_s: float = Field(
+        default=1000.0,
+        ge=0,
+        description="Submissions per second per adapter in each gateway process (token bucket); 0 = no limit",
+    )
+    rate_limit_burst: int = Field(default=2000, ge=1, description="Token-bucket size of the rate limit")
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Largest request body (413 above)")
+    max_batch_body_bytes: int = Field(
+        default=16 << 20, ge=1024, description="Largest body of POST /v1/complaints/batch (413 above)"
+    )
+    max_in_flight: int = Field(
+        default=20000, ge=1, description="Submissions waiting for the bus at once before new ones get 503"
+    )
+    flood_threshold: int = Field(
+        default=10,
+        ge=1,
+        description="Distinct submissions from one citizen within flood_window_s above which each further "
+        "one is flagged for review (never dropped)",
+    )
+    flood_window_s: float = Field(default=600.0, gt=0, description="Window of the citizen flood flag")
+    wechat_token: str = Field(
+        default="", description="Token of the WeChat official-account callback; empty = callback disabled"
+    )
+
     # Worker behaviour.
     consumer_group: str = Field(default="jiesu-intake", description="Kafka consumer group of intake workers")
     batch_max_records: int = Field(default=500, ge=1, description="Most records taken per batch")
@@ -62,6 +101,9 @@ class Settings(BaseSettings):
         description="Dead letters allowed per window before the worker stops (a bad deploy)",
     )
     dlq_window_s: float = Field(default=60.0, gt=0, description="Window of the dead-letter cap")
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of a worker's Prometheus metrics on HOST; 0 = off"
+    )
 
     topic_prefix: str = Field(default="", description="Prefix of every topic name (e.g. per environment)")
     log_level: str = Field(default="INFO", description="Logging level")
@@ -75,10 +117,61 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + url[len(plain) :]
         return url
 
+    @field_validator("api_keys")
+    @classmethod
+    def _api_keys_well_formed(cls, value: str) -> str:
+        """Refuse a malformed key list at start-up rather than locking every adapter out at run time."""
+        parse_api_keys(value)
+        return value
+
+    @field_validator("signing_secrets")
+    @classmethod
+    def _signing_secrets_well_formed(cls, value: str) -> str:
+        """Refuse a malformed secret list at start-up."""
+        parse_signing_secrets(value)
+        return value
+
     @property
     def embedded_bus(self) -> bool:
         """True when no Kafka is configured and the in-process bus stands in for it."""
         return not self.kafka_bootstrap_servers
+
+
+_ADAPTER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ADAPTER_CHANNELS = ("web", "wechat", "phone")
+MIN_SECRET_LENGTH = 16
+
+
+def parse_api_keys(value: str) -> list[tuple[str, str, str]]:
+    """`name:channel:key,…` as (name, channel, key) triples; ValueError naming the bad entry."""
+    out: list[tuple[str, str, str]] = []
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        name, _, rest = entry.partition(":")
+        channel, _, key = rest.partition(":")
+        if not _ADAPTER_NAME.match(name):
+            raise ValueError(f"api key entry {name!r}: the name must be 1-64 of A-Z a-z 0-9 _ . -")
+        if channel not in _ADAPTER_CHANNELS:
+            raise ValueError(f"api key of {name!r}: channel must be one of {', '.join(_ADAPTER_CHANNELS)}")
+        if len(key) < MIN_SECRET_LENGTH:
+            raise ValueError(f"api key of {name!r}: a key needs at least {MIN_SECRET_LENGTH} characters")
+        out.append((name, channel, key))
+    if len({name for name, _, _ in out}) != len(out) or len({key for _, _, key in out}) != len(out):
+        raise ValueError("api keys: every adapter needs its own name and its own key")
+    return out
+
+
+def parse_signing_secrets(value: str) -> dict[str, str]:
+    """`name:secret,…` as {name: secret}; ValueError naming the bad entry."""
+    out: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        name, _, secret = entry.partition(":")
+        if not _ADAPTER_NAME.match(name) or len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"signing secret entry {name!r}: want name:secret with a secret of at least "
+                f"{MIN_SECRET_LENGTH} characters"
+            )
+        out[name] = secret
+    return out
 
 
 @lru_cache(maxsize=1)

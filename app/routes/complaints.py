@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Body, Header, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.auth import AdapterDep, ReaderDep, ensure_channel
 from app.deps import ResourcesDep
 from app.intake import build_record, publish
 from app.metrics import REJECTIONS
-from app.problems import problem
+from app.problems import problem, problem_responses
 from app.queries import find_ticket
 from app.views import Accepted, TicketView
 from ingest.bus import BusUnavailable
@@ -55,40 +56,60 @@ _EXAMPLES: dict[str, Any] = {
         }
     },
 }
-_UNAVAILABLE = {"description": "The bus did not acknowledge in time; retry after `Retry-After` seconds"}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=128,
+        description="Makes the submission idempotent when the body has no external_id: the same key "
+        "(per channel) always yields the same ticket id",
+    ),
+]
 
 
-def _status_url(base: str, ticket_id: str) -> str:
+def status_url(base: str, ticket_id: str) -> str:
+    """Where a ticket's status is read."""
     return f"{base.rstrip('/')}/v1/complaints/{ticket_id}"
+
+
+def unavailable(exc: BusUnavailable, retry_after_s: int) -> Response:
+    """The 503 for a submission the bus did not acknowledge: nothing was accepted."""
+    REJECTIONS.labels(reason="bus_unavailable").inc()
+    return problem(
+        503,
+        "Service unavailable",
+        f"not accepted: {exc}; retry later with the same external_id",
+        headers={"Retry-After": str(retry_after_s)},
+    )
 
 
 @router.post(
     "",
     status_code=202,
     response_model=Accepted,
-    responses={422: {"description": "Invalid submission"}, 503: _UNAVAILABLE},
+    responses=problem_responses(401, 403, 413, 422, 429, 503),
     summary="Submit one complaint from any channel",
 )
 async def submit(
     submission: Annotated[Submission, Body(openapi_examples=_EXAMPLES)],
+    request: Request,
     resources: ResourcesDep,
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    adapter: AdapterDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """Accept a submission; answer 202 with its ticket id only after the bus acknowledged the record."""
+    """Accept a submission; answer 202 with its ticket id only after the bus acknowledged the record.
+
+    The same `(channel, external_id)` — or the same `Idempotency-Key` — always yields the same ticket id,
+    and the pipeline stores it once, so a retry after a timeout or a 503 is always safe.
+    """
+    ensure_channel(adapter, submission.channel)
     settings = resources.settings
-    record = build_record(submission, idempotency_key, settings.ticket_secret)
+    record = build_record(submission, idempotency_key, settings.ticket_secret, request.app.state.flood)
     try:
         await publish(record, resources)
     except BusUnavailable as exc:
-        REJECTIONS.labels(reason="bus_unavailable").inc()
-        return problem(
-            503,
-            "Service unavailable",
-            f"not accepted: {exc}; retry later with the same external_id",
-            headers={"Retry-After": str(settings.retry_after_s)},
-        )
+        return unavailable(exc, settings.retry_after_s)
     body = Accepted(
-        ticket_id=record.ticket_id, status_url=_status_url(settings.public_base_url, record.ticket_id)
+        ticket_id=record.ticket_id, status_url=status_url(settings.public_base_url, record.ticket_id)
     )
     return JSONResponse(body.model_dump(), status_code=202)
 
@@ -96,11 +117,11 @@ async def submit(
 @router.get(
     "/{ticket_id}",
     response_model=TicketView,
-    responses={404: {"description": "No such ticket"}},
+    responses=problem_responses(401, 404),
     summary="Read a ticket's status and classification",
 )
-async def read(ticket_id: str, resources: ResourcesDep, response: Response) -> Any:
-    """The stored ticket; `received` for an issued id not stored yet; 404 otherwise."""
+async def read(ticket_id: str, resources: ResourcesDep, reader: ReaderDep, response: Response) -> Any:
+    """The stored ticket; `received` for an issued id not stored yet; 404 otherwise (any adapter's key)."""
     # Ids this deployment never signed are answered without a database query.
     if not is_issued_ticket_id(resources.settings.ticket_secret, ticket_id):
         return problem(404, "Not found", f"no ticket {ticket_id!r}")

@@ -1,0 +1,258 @@
+"""Adapter authentication: per-adapter API keys bound to a channel, optional HMAC body signatures.
+
+Keys come from `JIESU_API_KEYS` (`name:channel:key,…`) and are sent as `Authorization: Bearer <key>`. A key
+is looked up by comparing SHA-256 digests with `hmac.compare_digest` against every configured key, so the
+time taken says nothing about how much of a key was right. Adapters named in `JIESU_SIGNING_SECRETS` must
+also sign each request: `X-Jiesu-Signature: sha256=<hex HMAC-SHA256(secret, signed)>` where `signed` is
+`<X-Jiesu-Timestamp>\\n<X-Jiesu-Nonce>\\n<METHOD>\\n<path>\\n` followed by the raw body; the timestamp must be
+within `signature_window_s` of the gateway's clock and a nonce is accepted once (per gateway process).
+With no keys configured the gateway is open: every caller is the anonymous adapter, on any channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.metrics import REJECTIONS
+from ingest.settings import Settings, parse_api_keys, parse_signing_secrets
+
+SIGNATURE_HEADER = "x-jiesu-signature"
+TIMESTAMP_HEADER = "x-jiesu-timestamp"
+NONCE_HEADER = "x-jiesu-nonce"
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# Nonces remembered per process; at the default window this covers ~300 signed requests/s per process.
+NONCE_CACHE_SIZE = 200_000
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """Who is calling: an adapter's name and the one channel its key may submit on (None = any)."""
+
+    name: str
+    channel: str | None
+    signing_secret: str | None = None
+
+
+ANONYMOUS = Adapter(name="anonymous", channel=None)
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+class KeyRing:
+    """The configured adapter keys; empty means the gateway is open."""
+
+    def __init__(self, api_keys: str, signing_secrets: str) -> None:
+        secrets = parse_signing_secrets(signing_secrets)
+        self._entries = [
+            (_digest(key), Adapter(name, channel, secrets.get(name)))
+            for name, channel, key in parse_api_keys(api_keys)
+        ]
+        unknown = set(secrets) - {adapter.name for _, adapter in self._entries}
+        if unknown:
+            raise ValueError(f"signing secrets for adapters without an API key: {', '.join(sorted(unknown))}")
+
+    @property
+    def open(self) -> bool:
+        """True when no key is configured (the embedded default)."""
+        return not self._entries
+
+    @property
+    def adapters(self) -> list[Adapter]:
+        """The configured adapters."""
+        return [adapter for _, adapter in self._entries]
+
+    def lookup(self, key: str) -> Adapter | None:
+        """The adapter whose key this is, comparing against every key in constant time."""
+        presented = _digest(key)
+        found = None
+        for digest, adapter in self._entries:
+            if hmac.compare_digest(presented, digest):
+                found = adapter
+        return found
+
+
+class NonceCache:
+    """Nonces seen within the signature window, oldest first; bounded, constant work per request."""
+
+    def __init__(self, ttl_s: float, max_entries: int = NONCE_CACHE_SIZE) -> None:
+        self._ttl_s = ttl_s
+        self._max = max_entries
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, nonce: str, now: float) -> bool:
+        """Remember `nonce`; False when it was already seen within the window (a replay)."""
+        seen = self._seen
+        while seen:
+            oldest, expires = next(iter(seen.items()))
+            if expires > now:
+                break
+            del seen[oldest]
+        if nonce in seen:
+            return False
+        seen[nonce] = now + self._ttl_s
+        if len(seen) > self._max:
+            seen.popitem(last=False)
+        return True
+
+
+def _unauthorised(detail: str) -> HTTPException:
+    REJECTIONS.labels(reason="unauthenticated").inc()
+    return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer realm="jiesu"'})
+
+
+class Signatures:
+    """Verifies the HMAC body signature of adapters that sign, with a timestamp window and a nonce cache."""
+
+    def __init__(self, window_s: int) -> None:
+        self._window_s = window_s
+        # A nonce must be remembered as long as its timestamp stays acceptable: up to twice the window.
+        self._nonces = NonceCache(ttl_s=2 * window_s)
+
+    def verify(self, adapter: Adapter, request: Request, body: bytes, now: float | None = None) -> None:
+        """Raise 401 unless the request carries a fresh, unused, valid signature of `adapter`."""
+        assert adapter.signing_secret is not None
+        headers = request.headers
+        signature = headers.get(SIGNATURE_HEADER, "")
+        stamp = headers.get(TIMESTAMP_HEADER, "")
+        nonce = headers.get(NONCE_HEADER, "")
+        if not (signature and stamp and nonce):
+            raise _unauthorised(
+                f"adapter {adapter.name!r} must sign: X-Jiesu-Timestamp, X-Jiesu-Nonce, X-Jiesu-Signature"
+            )
+        if not stamp.isdecimal() or not _NONCE.match(nonce):
+            raise _unauthorised(
+                "X-Jiesu-Timestamp must be Unix seconds, X-Jiesu-Nonce 16-64 of [A-Za-z0-9_-]"
+            )
+        clock = time.time() if now is None else now
+        if abs(clock - int(stamp)) > self._window_s:
+            raise _unauthorised(f"X-Jiesu-Timestamp is more than {self._window_s}s from the gateway's clock")
+        signed = f"{stamp}\n{nonce}\n{request.method}\n{request.url.path}\n".encode() + body
+        expected = "sha256=" + hmac.new(adapter.signing_secret.encode(), signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass")):
+            raise _unauthorised("X-Jiesu-Signature does not match the body")
+        # Only a valid signature consumes its nonce, so garbage cannot fill the cache.
+        if not self._nonces.first_time(f"{adapter.name}:{nonce}", time.monotonic()):
+            raise _unauthorised("X-Jiesu-Nonce was already used: a replayed request")
+
+
+class TokenBuckets:
+    """Per-adapter token buckets (in memory, per gateway process): `rate` tokens a second, `burst` at most."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, name: str, cost: int = 1, now: float | None = None) -> float:
+        """Take `cost` tokens; 0 when granted, else the seconds until they would be there (nothing taken)."""
+        if self.rate <= 0:
+            return 0.0
+        clock = time.monotonic() if now is None else now
+        cost = min(cost, self.burst)
+        tokens, last = self._buckets.get(name, (float(self.burst), clock))
+        tokens = min(float(self.burst), tokens + (clock - last) * self.rate)
+        if tokens >= cost:
+            self._buckets[name] = (tokens - cost, clock)
+            return 0.0
+        self._buckets[name] = (tokens, clock)
+        return (cost - tokens) / self.rate
+
+
+def rate_limited(wait_s: float, who: str) -> HTTPException:
+    """The 429 for an adapter over its rate, with a Retry-After it can sleep on."""
+    REJECTIONS.labels(reason="rate_limited").inc()
+    retry = max(1, int(wait_s + 0.999))
+    return HTTPException(429, f"adapter {who!r} is over its rate limit", headers={"Retry-After": str(retry)})
+
+
+class Guard:
+    """What a request is checked against: keys, signatures, rate limits."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.keys = KeyRing(settings.api_keys, settings.signing_secrets)
+        self.signatures = Signatures(settings.signature_window_s)
+        self.buckets = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+
+    def key_adapter(self, key: str | None) -> Adapter:
+        """The adapter of a presented key (ANONYMOUS on an open gateway); 401 when missing or unknown."""
+        if self.keys.open:
+            return ANONYMOUS
+        if not key:
+            raise _unauthorised("missing API key: send Authorization: Bearer <key>")
+        adapter = self.keys.lookup(key)
+        if adapter is None:
+            raise _unauthorised("unknown API key")
+        return adapter
+
+    def charge(self, adapter: Adapter, cost: int = 1) -> None:
+        """Take `cost` submissions from the adapter's rate; 429 when over it (the open gateway has none)."""
+        if adapter is not ANONYMOUS:
+            self.charge_bucket(adapter.name, cost)
+
+    def charge_bucket(self, bucket: str, cost: int = 1) -> None:
+        """Take `cost` from a named bucket (an adapter's, the WeChat callback's); 429 over its rate."""
+        wait = self.buckets.take(bucket, cost)
+        if wait:
+            raise rate_limited(wait, bucket)
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="adapterKey",
+    description="The adapter's API key (JIESU_API_KEYS); adapters configured to sign also send "
+    "X-Jiesu-Timestamp, X-Jiesu-Nonce and X-Jiesu-Signature (see docs/adapters.md)",
+)
+
+
+def guard_of(request: Request) -> Guard:
+    """The app's Guard (created by app.gateway.install)."""
+    guard: Guard = request.app.state.guard
+    return guard
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Adapter:
+    """The calling adapter: key checked, signature checked when it signs, one submission charged."""
+    guard = guard_of(request)
+    adapter = guard.key_adapter(credentials.credentials if credentials else None)
+    if adapter.signing_secret is not None:
+        guard.signatures.verify(adapter, request, await request.body())
+    guard.charge(adapter)
+    return adapter
+
+
+async def authenticate_reader(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Adapter:
+    """The calling adapter of a read: any valid key, any channel, no signature, no charge."""
+    return guard_of(request).key_adapter(credentials.credentials if credentials else None)
+
+
+def channel_error(adapter: Adapter, channel: str) -> str | None:
+    """Why `adapter` may not submit on `channel`, or None when it may."""
+    if adapter.channel is not None and adapter.channel != channel:
+        REJECTIONS.labels(reason="wrong_channel").inc()
+        return f"the key of adapter {adapter.name!r} is for channel {adapter.channel!r}, not {channel!r}"
+    return None
+
+
+def ensure_channel(adapter: Adapter, channel: str) -> None:
+    """403 unless the adapter's key may submit on `channel`."""
+    if refused := channel_error(adapter, channel):
+        raise HTTPException(403, refused)
+
+
+AdapterDep = Annotated[Adapter, Depends(authenticate)]
+ReaderDep = Annotated[Adapter, Depends(authenticate_reader)]

@@ -1,0 +1,45 @@
+"""What the intake API adds to the app: adapter guard, limits, batch, WeChat and Open311 routes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from app.auth import Guard
+from app.limits import BodyLimit, FloodTracker
+from app.routes import batch
+from ingest.settings import Settings
+
+log = logging.getLogger("jiesu.gateway")
+WECHAT_MAX_BODY = 64 * 1024
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Attach the guard and flood tracker, the body limit, and the channel routes to `app`."""
+    guard = Guard(settings)
+    app.state.guard = guard
+    app.state.flood = FloodTracker(settings.flood_threshold, settings.flood_window_s)
+    app.state.wechat_token = settings.wechat_token
+    app.add_middleware(
+        BodyLimit,
+        default_limit=settings.max_body_bytes,
+        # A WeChat push is a few hundred bytes; a batch is up to 500 submissions.
+        limits={
+            "/v1/complaints/batch": settings.max_batch_body_bytes,
+            "/v1/channels/wechat": WECHAT_MAX_BODY,
+        },
+    )
+    app.include_router(batch.router)
+    if guard.keys.open:
+        log.warning(
+            "gateway is OPEN: JIESU_API_KEYS is not set, so any caller may submit on any channel "
+            "(fine for the embedded default; set JIESU_API_KEYS in any shared deployment)"
+        )
+    else:
+        names = ", ".join(
+            f"{a.name} ({a.channel}{', signs' if a.signing_secret else ''})" for a in guard.keys.adapters
+        )
+        log.info("gateway requires adapter API keys: %s", names)
+    if not settings.wechat_token:
+        log.info("WeChat callback disabled: JIESU_WECHAT_TOKEN is not set")

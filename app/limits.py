@@ -1,0 +1,101 @@
+"""Request-size limit (pure ASGI middleware) and the citizen flood flag; both constant work per request."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+
+from prometheus_client import Counter
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.metrics import REJECTIONS
+from app.problems import problem
+
+FLAGGED = Counter("jiesu_gateway_flagged_total", "Accepted submissions flagged for review", ["reason"])
+
+
+class BodyLimit:
+    """Refuses bodies over the limit of their path with 413: at once by Content-Length, else while reading.
+
+    Pure ASGI (no BaseHTTPMiddleware): it only wraps `receive`, so it costs a length check per chunk.
+    """
+
+    def __init__(self, app: ASGIApp, default_limit: int, limits: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.default_limit = default_limit
+        self.limits = limits or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the declared length, then count what is received."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get(scope["path"], self.default_limit)
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > limit:
+                    REJECTIONS.labels(reason="too_large").inc()
+                    response = problem(413, "Body too large", _too_large(limit))
+                    await response(scope, receive, send)
+                    return
+                break
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    REJECTIONS.labels(reason="too_large").inc()
+                    # Raised inside the route's body read, so the app's handlers answer it (413 problem).
+                    raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body over the limit of {limit} bytes; split it (batches: fewer items)"
+
+
+class FloodTracker:
+    """Flags a citizen who sends more than `threshold` distinct submissions within `window_s`.
+
+    Per gateway process and bounded: the last `threshold + 1` submissions of at most `max_citizens`
+    citizens (least recently seen forgotten first). A retry of the same ticket does not count twice.
+    """
+
+    def __init__(self, threshold: int, window_s: float, max_citizens: int = 100_000) -> None:
+        self.threshold = threshold
+        self.window_s = window_s
+        self._max = max_citizens
+        self._recent: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()
+
+    def observe(self, citizen_key: str | None, ticket_id: str, now: float | None = None) -> int:
+        """Record a submission; return how many distinct ones the citizen sent within the window."""
+        if citizen_key is None:
+            return 0
+        clock = time.monotonic() if now is None else now
+        seen = self._recent.get(citizen_key)
+        if seen is None:
+            seen = self._recent[citizen_key] = deque(maxlen=self.threshold + 1)
+            if len(self._recent) > self._max:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(citizen_key)
+        while seen and clock - seen[0][0] > self.window_s:
+            seen.popleft()
+        if all(ticket != ticket_id for _, ticket in seen):
+            seen.append((clock, ticket_id))
+        return len(seen)
+
+    def flag(self, citizen_key: str | None, ticket_id: str) -> str | None:
+        """The review reason when this submission makes the citizen a flood, else None."""
+        count = self.observe(citizen_key, ticket_id)
+        if count <= self.threshold:
+            return None
+        FLAGGED.labels(reason="citizen_flood").inc()
+        minutes = self.window_s / 60
+        return f"citizen flooding: more than {self.threshold} submissions within {minutes:g} min"

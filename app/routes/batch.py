@@ -1,0 +1,161 @@
+"""`POST /v1/complaints/batch`: up to 500 submissions, one result per item, valid items taken regardless.
+
+Every item is validated on its own: an invalid item gets its own 422 problem and does not spoil the others.
+The valid items are sent to the bus concurrently (the Kafka producer packs them into a few produce requests)
+and each is accepted only on its own acknowledgement. The answer is 202 when every item was accepted, 207
+(Multi-Status) when some were not (each result carries its status), and 503 with `Retry-After` when the bus
+acknowledged none. Retrying a whole batch is safe: accepted items keep their ticket ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import ErrorDetails
+
+from app.auth import AdapterDep, channel_error
+from app.deps import ResourcesDep
+from app.intake import build_record, publish
+from app.metrics import REJECTIONS
+from app.problems import Problem, error_fields, problem_responses, render, summary
+from app.routes.complaints import IdempotencyKey, status_url, unavailable
+from app.views import BatchAccepted, ItemResult
+from ingest.bus import BusUnavailable
+from ingest.schemas.records import IntakeRecord
+from ingest.schemas.submission import AnySubmission, Submission
+
+router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+
+MAX_BATCH = 500
+
+
+class InvalidItem:
+    """Stands in for an item that failed validation, with its errors."""
+
+    def __init__(self, errors: list[ErrorDetails]) -> None:
+        self.errors = errors
+
+
+def _capture(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        return InvalidItem(exc.errors())
+
+
+# Validated one by one: the schema is that of a submission, but a failure becomes an InvalidItem.
+BatchItem = Annotated[Submission, WrapValidator(_capture)]
+
+
+class BatchRequest(BaseModel):
+    """Up to 500 submissions of any channels the key allows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[list[BatchItem], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+_EXAMPLE = {
+    "value": {
+        "items": [
+            {
+                "channel": "web",
+                "external_id": "web-0001",
+                "content": "朝阳区望京西园三区门口的烧烤摊每天营业到凌晨两点,油烟和噪音很大。",
+                "citizen": {"phone": "13800138000"},
+            },
+            {"channel": "web", "external_id": "web-0002", "content": "路灯坏了", "citizen": {"phone": "12"}},
+        ]
+    }
+}
+
+
+def _item_problem(
+    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> Problem:
+    return Problem.model_validate({"title": title, "status": status, "detail": detail, "errors": errors})
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    response_model=BatchAccepted,
+    responses={
+        207: {"model": BatchAccepted, "description": "Some items were not accepted: see each result"},
+        **problem_responses(401, 413, 422, 429, 503),
+    },
+    summary="Submit up to 500 complaints at once",
+)
+async def submit_batch(
+    batch: Annotated[BatchRequest, Body(openapi_examples={"two items, one invalid": _EXAMPLE})],
+    request: Request,
+    resources: ResourcesDep,
+    adapter: AdapterDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Accept each valid item once the bus acknowledged it; one result per item, in order.
+
+    With an `Idempotency-Key` header, item *i* is keyed `<key>:<i>` (when it has no external_id).
+    """
+    settings = resources.settings
+    guard = request.app.state.guard
+    # The request was charged one submission by authentication; the rest of the items now.
+    guard.charge(adapter, len(batch.items) - 1)
+    flood = request.app.state.flood
+    results: list[ItemResult] = []
+    records: dict[str, IntakeRecord] = {}
+    for index, item in enumerate(batch.items):
+        if isinstance(item, InvalidItem):
+            errors = error_fields(item.errors, ("items", index))
+            problem = _item_problem(422, "Invalid submission", summary(errors), errors=errors)
+            results.append(ItemResult(index=index, status=422, problem=problem))
+            continue
+        sub: AnySubmission = item
+        if why := channel_error(adapter, sub.channel):
+            results.append(ItemResult(index=index, status=403, problem=_item_problem(403, "Forbidden", why)))
+            continue
+        key = f"{idempotency_key}:{index}" if idempotency_key else None
+        record = build_record(sub, key, settings.ticket_secret, flood)
+        # The same ticket twice in one batch (a duplicated item) is sent once.
+        record = records.setdefault(record.ticket_id, record)
+        results.append(ItemResult(index=index, status=202, ticket_id=record.ticket_id))
+
+    unique = list(records.values())
+    outcomes = await asyncio.gather(*(publish(r, resources) for r in unique), return_exceptions=True)
+    failed: dict[str, BusUnavailable] = {}
+    for record, outcome in zip(unique, outcomes, strict=True):
+        if isinstance(outcome, BusUnavailable):
+            failed[record.ticket_id] = outcome
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    for result in results:
+        if result.ticket_id is None:
+            continue
+        if result.ticket_id in failed:
+            detail = f"not accepted: {failed[result.ticket_id]}; retry this item"
+            result.status, result.ticket_id = 503, None
+            result.problem = _item_problem(503, "Service unavailable", detail)
+        else:
+            result.status_url = status_url(settings.public_base_url, result.ticket_id)
+
+    accepted = sum(1 for r in results if r.status == 202)
+    refused = len(results) - accepted
+    if refused:
+        REJECTIONS.labels(reason="batch_item").inc(refused)
+    if failed and all(r.status == 503 for r in results):
+        # The bus took none of them: the whole batch is to be retried, as for a single submission.
+        return unavailable(next(iter(failed.values())), settings.retry_after_s)
+    body = BatchAccepted(accepted=accepted, refused=refused, results=results)
+    headers = {"Retry-After": str(settings.retry_after_s)} if failed else None
+    status = 207 if refused else 202
+    return render(body.model_dump(mode="json", exclude_none=True), status, headers, "application/json")
