@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from app.auth import Guard
 from app.limits import BodyLimit, FloodTracker
-from app.routes import batch
+from app.routes import batch, wechat
 from ingest.settings import Settings
 
 log = logging.getLogger("jiesu.gateway")
@@ -31,6 +31,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         },
     )
     app.include_router(batch.router)
+    app.include_router(wechat.router)
     if guard.keys.open:
         log.warning(
             "gateway is OPEN: JIESU_API_KEYS is not set, so any caller may submit on any channel "

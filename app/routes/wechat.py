@@ -1,0 +1,152 @@
+"""`/v1/channels/wechat`: the WeChat official account's server callback (URL verification and message push).
+
+Configure the account's server URL as `https://<gateway>/v1/channels/wechat` with the token of
+`JIESU_WECHAT_TOKEN`, in plaintext mode. A push is taken in like any other WeChat submission (same ticket
+ids, same idempotency by MsgId, same acknowledgement rule) and answered with a passive text reply carrying
+the ticket number; when the bus does not acknowledge in time the answer is 503 and nothing was accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+from pydantic import ValidationError
+
+from app.deps import ResourcesDep
+from app.intake import build_record, publish
+from app.metrics import REJECTIONS
+from app.problems import error_fields, problem, problem_responses, summary
+from app.routes.complaints import unavailable
+from app.wechat import (
+    SUBMISSION_TYPES,
+    UNSUPPORTED_TEXT,
+    accepted_text,
+    parse_push,
+    parse_submission,
+    signature_ok,
+    text_reply,
+)
+from ingest.bus import BusUnavailable
+
+router = APIRouter(prefix="/v1/channels/wechat", tags=["channels"])
+
+XML = "application/xml"
+# The callback's rate-limit bucket: WeChat's servers are one caller, whatever the citizen.
+CALLBACK_BUCKET = "wechat-callback"
+
+Signature = Annotated[str, Query(max_length=64, description="sha1 of the sorted token, timestamp and nonce")]
+Timestamp = Annotated[str, Query(max_length=16)]
+Nonce = Annotated[str, Query(max_length=64)]
+
+
+def _check(request: Request, signature: str, timestamp: str, nonce: str) -> None:
+    token = request.app.state.wechat_token
+    if not token:
+        raise HTTPException(404, "the WeChat callback is not enabled (JIESU_WECHAT_TOKEN)")
+    if not signature_ok(token, signature, timestamp, nonce):
+        REJECTIONS.labels(reason="wechat_signature").inc()
+        raise HTTPException(403, "bad WeChat signature")
+
+
+@router.get(
+    "",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "The echostr, echoed",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(403, 404, 422, descriptions={403: "Bad signature", 404: "Callback not enabled"}),
+    },
+    summary="WeChat server URL verification",
+)
+async def verify(
+    *,
+    request: Request,
+    signature: Signature,
+    timestamp: Timestamp,
+    nonce: Nonce,
+    echostr: Annotated[str, Query(max_length=128)],
+) -> Any:
+    """Echo `echostr` when the signature proves the caller knows the token."""
+    _check(request, signature, timestamp, nonce)
+    return PlainTextResponse(echostr)
+
+
+_PUSH_BODY = {
+    "required": True,
+    "content": {
+        XML: {
+            "schema": {"type": "string"},
+            "example": "<xml><ToUserName><![CDATA[gh_3c884a361561]]></ToUserName>"
+            "<FromUserName><![CDATA[oUpF8uMuAJO_M2pxb1Q9zNjWeS6o]]></FromUserName>"
+            "<CreateTime>1717000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            "<Content><![CDATA[海淀区学院路路口的红绿灯坏了两天了]]></Content>"
+            "<MsgId>24525861735218432</MsgId></xml>",
+        }
+    },
+}
+
+
+@router.post(
+    "",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The passive text reply with the ticket number (or `success` for events)",
+            "content": {XML: {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(
+            400,
+            403,
+            404,
+            413,
+            422,
+            429,
+            503,
+            descriptions={400: "Not a WeChat XML push (or encrypted mode)", 403: "Bad signature"},
+        ),
+    },
+    openapi_extra={"requestBody": _PUSH_BODY},
+    summary="WeChat message push: take the message in, reply with the ticket number",
+)
+async def push(
+    *,
+    request: Request,
+    resources: ResourcesDep,
+    signature: Signature,
+    timestamp: Timestamp,
+    nonce: Nonce,
+    openid: Annotated[str | None, Query(max_length=64)] = None,
+    encrypt_type: Annotated[str | None, Query(max_length=16)] = None,
+) -> Any:
+    """Verify, parse, submit, and answer with the passive text reply carrying the ticket number."""
+    _check(request, signature, timestamp, nonce)
+    if encrypt_type not in (None, "", "raw"):
+        raise HTTPException(400, "only plaintext mode is supported: switch the account's encryption off")
+    request.app.state.guard.charge_bucket(CALLBACK_BUCKET)
+    try:
+        fields = parse_push(await request.body())
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    kind = fields.get("MsgType", "")
+    citizen, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
+    if kind == "event":
+        return PlainTextResponse("success")
+    if kind not in SUBMISSION_TYPES:
+        return Response(text_reply(citizen, account, UNSUPPORTED_TEXT), media_type=XML)
+    try:
+        submission = parse_submission(fields)
+    except ValidationError as exc:
+        errors = error_fields(exc.errors())
+        REJECTIONS.labels(reason="validation").inc()
+        return problem(422, "Invalid submission", summary(errors), errors=errors)
+    settings = resources.settings
+    record = build_record(submission, None, settings.ticket_secret, request.app.state.flood)
+    try:
+        await publish(record, resources)
+    except BusUnavailable as exc:
+        return unavailable(exc, settings.retry_after_s)
+    return Response(text_reply(citizen, account, accepted_text(record.ticket_id)), media_type=XML)

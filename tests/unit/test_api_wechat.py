@@ -1,0 +1,167 @@
+"""The WeChat official-account callback on the running gateway: signature, push, passive reply, no XXE."""
+
+import hashlib
+import time
+from typing import Any
+from xml.etree import ElementTree
+
+import orjson
+import pytest
+
+from ingest.bus import BusUnavailable
+from ingest.topics import INTAKE
+from tests.api_support import WECHAT_TOKEN, gateway, settings
+
+URL = "/v1/channels/wechat"
+ACCOUNT = "gh_3c884a361561"
+OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+
+
+def signed_query(token: str = WECHAT_TOKEN, **extra: str) -> dict[str, str]:
+    timestamp, nonce = str(int(time.time())), "1514711234"
+    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    return {"signature": signature, "timestamp": timestamp, "nonce": nonce, **extra}
+
+
+def push(msg_type: str, msg_id: str | None = "24525861735218432", **fields: str) -> bytes:
+    parts = [
+        f"<ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>",
+        f"<FromUserName><![CDATA[{OPENID}]]></FromUserName>",
+        "<CreateTime>1717000000</CreateTime>",
+        f"<MsgType><![CDATA[{msg_type}]]></MsgType>",
+        *(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items()),
+    ]
+    if msg_id:
+        parts.append(f"<MsgId>{msg_id}</MsgId>")
+    return ("<xml>" + "".join(parts) + "</xml>").encode()
+
+
+def reply_fields(body: bytes) -> dict[str, str]:
+    return {child.tag: child.text or "" for child in ElementTree.fromstring(body)}
+
+
+async def test_url_verification_echoes_echostr() -> None:
+    async with gateway(settings()) as (http, _, _app):
+        good = await http.get(URL, params=signed_query(echostr="8394712093"))
+        assert good.status_code == 200
+        assert good.text == "8394712093"
+        bad = await http.get(URL, params=signed_query(token="guess", echostr="1"))
+        assert bad.status_code == 403
+        assert bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_callback_is_off_without_a_token() -> None:
+    async with gateway(settings(wechat_token="")) as (http, _, _app):
+        assert (await http.get(URL, params=signed_query(token="", echostr="1"))).status_code == 404
+
+
+async def test_text_push_is_taken_in_and_answered_with_the_ticket_number() -> None:
+    async with gateway(settings()) as (http, broker, _):
+        resp = await http.post(
+            URL, params=signed_query(openid=OPENID), content=push("text", Content="红绿灯坏了两天了")
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-type"].startswith("application/xml")
+        reply = reply_fields(resp.content)
+        assert (reply["ToUserName"], reply["FromUserName"], reply["MsgType"]) == (OPENID, ACCOUNT, "text")
+        [record] = broker.records(INTAKE.name)
+        value = orjson.loads(record.value)
+        assert value["ticket_id"] in reply["Content"]
+        assert (value["channel"], value["external_id"], value["citizen_key"]) == (
+            "wechat",
+            "24525861735218432",
+            f"wx:{OPENID}",
+        )
+        assert value["content"] == "红绿灯坏了两天了"
+        # WeChat retries a push it got no answer to: same MsgId, same ticket.
+        again = await http.post(URL, params=signed_query(), content=push("text", Content="红绿灯坏了两天了"))
+        assert value["ticket_id"] in reply_fields(again.content)["Content"]
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "fields", "content", "flagged"),
+    [
+        ("voice", {"MediaId": "m1", "Format": "amr", "Recognition": "路灯不亮"}, "路灯不亮", True),
+        ("voice", {"MediaId": "m1", "Format": "amr"}, "[语音消息]", True),
+        ("image", {"MediaId": "m2", "PicUrl": "http://mmbiz.qpic.cn/a.jpg"}, "[图片消息]", True),
+        (
+            "location",
+            {"Location_X": "39.99", "Location_Y": "116.35", "Scale": "15", "Label": "海淀区学院路30号"},
+            "[位置消息] 海淀区学院路30号",
+            True,
+        ),
+    ],
+)
+async def test_voice_image_location_pushes_are_taken_and_flagged(
+    msg_type: str, fields: dict[str, str], content: str, flagged: bool
+) -> None:
+    async with gateway(settings()) as (http, broker, _):
+        resp = await http.post(URL, params=signed_query(), content=push(msg_type, **fields))
+        assert resp.status_code == 200, resp.text
+        value = orjson.loads(broker.records(INTAKE.name)[0].value)
+        assert value["content"] == content
+        assert bool(value["review_reasons"]) is flagged
+        assert value["submission"]["msg_type"] == msg_type
+        if msg_type == "location":
+            assert value["submission"]["location"] == {
+                "latitude": 39.99,
+                "longitude": 116.35,
+                "address": "海淀区学院路30号",
+            }
+
+
+async def test_events_and_unsupported_types_are_answered_without_a_ticket() -> None:
+    async with gateway(settings()) as (http, broker, _):
+        event = await http.post(
+            URL, params=signed_query(), content=push("event", msg_id=None, Event="subscribe")
+        )
+        assert (event.status_code, event.text) == (200, "success")
+        video = await http.post(URL, params=signed_query(), content=push("video", MediaId="v"))
+        assert video.status_code == 200
+        assert "暂不支持" in reply_fields(video.content)["Content"]
+        assert broker.records(INTAKE.name) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b"<xml><MsgType>text</MsgType><Content>&x;</Content></xml>",
+        b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><xml><MsgType>text</MsgType><Content>&c;</Content></xml>',
+        b"<xml><MsgType>text</MsgType><Content>unclosed</xml>",
+        b"<notxml/>",
+        b"",
+    ],
+    ids=["xxe", "entity-expansion", "malformed", "wrong-root", "empty"],
+)
+async def test_hostile_or_broken_xml_is_400(body: bytes) -> None:
+    async with gateway(settings()) as (http, broker, _):
+        resp = await http.post(URL, params=signed_query(), content=body)
+        assert resp.status_code == 400, resp.text
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert "root:" not in resp.text
+        assert broker.records(INTAKE.name) == []
+
+
+async def test_bad_signature_encrypted_mode_and_invalid_message() -> None:
+    async with gateway(settings()) as (http, broker, _):
+        body = push("text", Content="x")
+        assert (await http.post(URL, params=signed_query(token="guess"), content=body)).status_code == 403
+        encrypted = await http.post(URL, params=signed_query(encrypt_type="aes"), content=body)
+        assert encrypted.status_code == 400
+        empty = await http.post(URL, params=signed_query(), content=push("text", Content=" \u200b "))
+        assert empty.status_code == 422
+        assert broker.records(INTAKE.name) == []
+
+
+async def test_bus_down_is_503_and_no_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with gateway(settings()) as (http, broker, _):
+
+        async def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise BusUnavailable("down")
+
+        monkeypatch.setattr(broker, "append", refuse)
+        resp = await http.post(URL, params=signed_query(), content=push("text", Content="路灯坏了"))
+        assert resp.status_code == 503
+        assert resp.headers["retry-after"] == "2"
