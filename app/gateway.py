@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from app.auth import Guard
 from app.limits import BodyLimit, FloodTracker
+from app.open311 import routes as open311
 from app.routes import batch, wechat
 from ingest.settings import Settings
 
@@ -32,6 +33,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     )
     app.include_router(batch.router)
     app.include_router(wechat.router)
+    app.include_router(open311.router)
     if guard.keys.open:
         log.warning(
             "gateway is OPEN: JIESU_API_KEYS is not set, so any caller may submit on any channel "
