@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app import gateway, problems
 from app.deps import Resources
 from app.producer import GatewayProducer
-from app.routes import complaints, health
+from app.routes import complaints, health, read, schemas, status
 from ingest.bus.factory import make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.db.engine import make_engine
@@ -67,4 +67,8 @@ def create_app(
     gateway.install(app, settings)
     app.include_router(complaints.router)
     app.include_router(health.router)
+    # For downstream systems: the read API, the lifecycle API and the event contract.
+    app.include_router(read.router)
+    app.include_router(status.router)
+    app.include_router(schemas.router)
     return app

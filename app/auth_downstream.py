@@ -1,0 +1,106 @@
+"""Authentication of downstream systems (dispatch, dashboards, the warehouse) on the read and status API.
+
+Downstream systems are not channel adapters: an adapter's key submits complaints on one channel, a downstream
+key reads tickets and moves them on their lifecycle. Keys come from `JIESU_DOWNSTREAM_KEYS`
+(`name:key,…`, a key at least 16 characters) and are sent as `Authorization: Bearer <key>`; the name is what
+the status history records as the actor. With no keys configured the API is open (the embedded default, like
+`JIESU_API_KEYS`) and the actor is the `X-Jiesu-Actor` header or `anonymous`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MIN_KEY_LENGTH = 16
+
+
+def parse_downstream_keys(value: str) -> dict[str, str]:
+    """`name:key,…` as {name: key}; ValueError naming the bad entry."""
+    out: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        name, _, key = entry.partition(":")
+        if not _NAME.match(name) or len(key) < MIN_KEY_LENGTH:
+            raise ValueError(f"downstream key {name!r}: want name:key, a key of {MIN_KEY_LENGTH}+ characters")
+        if name in out or key in out.values():
+            raise ValueError("downstream keys: every system needs its own name and its own key")
+        out[name] = key
+    return out
+
+
+class DownstreamSettings(BaseSettings):
+    """`JIESU_DOWNSTREAM_KEYS`, read once per app."""
+
+    model_config = SettingsConfigDict(env_prefix="JIESU_", extra="ignore")
+
+    downstream_keys: str = Field(
+        default="", description="Downstream systems' keys, comma-separated name:key; empty = open"
+    )
+
+    @field_validator("downstream_keys")
+    @classmethod
+    def _well_formed(cls, value: str) -> str:
+        parse_downstream_keys(value)
+        return value
+
+
+class DownstreamKeys:
+    """The configured keys, compared as SHA-256 digests in constant time."""
+
+    def __init__(self, spec: str) -> None:
+        self._entries = [
+            (hashlib.sha256(key.encode()).digest(), name) for name, key in parse_downstream_keys(spec).items()
+        ]
+
+    @property
+    def open(self) -> bool:
+        """True when no key is configured."""
+        return not self._entries
+
+    def lookup(self, key: str) -> str | None:
+        """The name of the system whose key this is."""
+        presented = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        found = None
+        for digest, name in self._entries:
+            if hmac.compare_digest(presented, digest):
+                found = name
+        return found
+
+
+def _keys(request: Request) -> DownstreamKeys:
+    keys = getattr(request.app.state, "downstream_keys", None)
+    if keys is None:
+        keys = DownstreamKeys(DownstreamSettings().downstream_keys)
+        request.app.state.downstream_keys = keys
+    assert isinstance(keys, DownstreamKeys)
+    return keys
+
+
+def downstream_system(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_jiesu_actor: Annotated[str | None, Header(max_length=64)] = None,
+) -> str:
+    """The calling downstream system's name; 401 when keys are configured and none of them was sent."""
+    keys = _keys(request)
+    if keys.open:
+        return x_jiesu_actor or "anonymous"
+    scheme, _, token = (authorization or "").partition(" ")
+    name = keys.lookup(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if name is None:
+        raise HTTPException(
+            401,
+            "a downstream key is required: Authorization: Bearer <key> (JIESU_DOWNSTREAM_KEYS)",
+            headers={"WWW-Authenticate": 'Bearer realm="jiesu-downstream"'},
+        )
+    return name
+
+
+DownstreamDep = Annotated[str, Depends(downstream_system)]

@@ -1,0 +1,204 @@
+"""The read API for downstream systems: ticket lists, incidents and the hourly report.
+
+`GET /v1/complaints` filters by time range, channel, category, district, urgency, status and incident, newest
+first, paged by an opaque cursor; `GET /v1/incidents/{id}` is an incident with its tickets;
+`GET /v1/reports/hourly?date=YYYY-MM-DD` counts a day's tickets by hour × category × district × channel.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel
+
+from app.auth_downstream import DownstreamDep
+from app.deps import ResourcesDep
+from app.problems import problem
+from app.reads import (
+    BadCursor,
+    TicketQuery,
+    decode_cursor,
+    find_incident,
+    hourly_report,
+    list_tickets,
+    month_archived,
+)
+from ingest.lifecycle import Status
+
+router = APIRouter(tags=["read"])
+
+# The hotline's day: the hourly report counts local hours (a query parameter changes it).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+class TicketItem(BaseModel):
+    """A stored ticket as listed."""
+
+    ticket_id: str
+    status: Status
+    channel: str
+    received_at: datetime
+    processed_at: datetime
+    status_changed_at: datetime | None
+    title: str
+    content: str
+    district: str | None
+    address: str | None
+    category: str | None
+    urgency: str
+    department: str | None
+    needs_review: bool
+    duplicate_of: str | None
+    incident_id: str | None
+
+
+class TicketPage(BaseModel):
+    """One page of tickets; pass `next_cursor` as `cursor` for the next (null on the last page)."""
+
+    items: list[TicketItem]
+    next_cursor: str | None
+
+
+class Incident(BaseModel):
+    """Tickets about one real-world problem, with one page of them."""
+
+    incident_id: str
+    title: str | None = None
+    category: str | None = None
+    district: str | None = None
+    place: str | None = None
+    size: int | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    tickets: list[TicketItem]
+    next_cursor: str | None
+
+
+class HourlyRow(BaseModel):
+    """Tickets received in one local hour with one category, district and channel."""
+
+    hour: datetime
+    category: str | None
+    district: str | None
+    channel: str
+    count: int
+
+
+class HourlyReport(BaseModel):
+    """The hotline's hourly report of one day."""
+
+    date: date
+    timezone: str
+    total: int
+    rows: list[HourlyRow]
+
+
+def _bad_cursor(cursor: str) -> Any:
+    return problem(400, "Invalid cursor", f"{cursor[:80]!r} is not a cursor this API issued")
+
+
+@router.get(
+    "/v1/complaints",
+    response_model=TicketPage,
+    responses={400: {"description": "Invalid cursor"}, 401: {"description": "No valid downstream key"}},
+    summary="List tickets with filters, newest first, paged by cursor",
+)
+async def list_complaints(
+    *,
+    resources: ResourcesDep,
+    _actor: DownstreamDep,
+    since: Annotated[AwareDatetime | None, Query(description="received at or after (ISO 8601)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="received before (ISO 8601)")] = None,
+    channel: Literal["web", "wechat", "phone"] | None = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    district: Annotated[str | None, Query(max_length=64)] = None,
+    urgency: Literal["critical", "high", "normal"] | None = None,
+    status: Status | None = None,
+    incident: Annotated[str | None, Query(max_length=64, description="incident id")] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    """Tickets matching every given filter; a time range limits the scan to the months it covers."""
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except BadCursor:
+        return _bad_cursor(cursor or "")
+    if since is not None and until is not None and since >= until:
+        return problem(400, "Invalid time range", "`since` must be before `until`")
+    given = {
+        "channel": channel,
+        "category": category,
+        "district": district,
+        "urgency": urgency,
+        "status": status,
+        "incident_id": incident,
+    }
+    query = TicketQuery(
+        since=since,
+        until=until,
+        equals=tuple((column, value) for column, value in given.items() if value is not None),
+        after=after,
+        limit=limit,
+    )
+    rows, next_cursor = await list_tickets(resources.engine, query)
+    return TicketPage(items=[TicketItem.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/v1/incidents/{incident_id}",
+    response_model=Incident,
+    responses={404: {"description": "No such incident"}, 400: {"description": "Invalid cursor"}},
+    summary="An incident and its tickets, oldest first",
+)
+async def read_incident(
+    incident_id: str,
+    resources: ResourcesDep,
+    _actor: DownstreamDep,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """The incident's summary and one page of the tickets linked to it."""
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except BadCursor:
+        return _bad_cursor(cursor or "")
+    incident, rows, next_cursor = await find_incident(resources.engine, incident_id, after, limit)
+    if incident is None and not rows:
+        return problem(404, "Not found", f"no incident {incident_id!r}")
+    summary = {k: v for k, v in (incident or {}).items() if k in Incident.model_fields}
+    return Incident(
+        **{**summary, "incident_id": incident_id},
+        tickets=[TicketItem.model_validate(r) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/v1/reports/hourly",
+    response_model=HourlyReport,
+    responses={400: {"description": "Unknown time zone"}, 410: {"description": "The month was archived"}},
+    summary="The hourly report: a day's tickets by hour × category × district × channel",
+)
+async def hourly(
+    resources: ResourcesDep,
+    _actor: DownstreamDep,
+    day: Annotated[date, Query(alias="date", description="the day, YYYY-MM-DD")],
+    timezone: Annotated[str, Query(max_length=64, description="IANA zone of the day")] = DEFAULT_TIMEZONE,
+) -> Any:
+    """Counts per local hour; hours without tickets are absent."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return problem(400, "Unknown time zone", f"{timezone!r} is not an IANA time zone")
+    if await month_archived(resources.engine, day):
+        return problem(410, "Archived", f"{day:%Y-%m} was archived; read it from the archive")
+    rows = await hourly_report(resources.engine, day, zone)
+    return HourlyReport(
+        date=day,
+        timezone=timezone,
+        total=sum(r["count"] for r in rows),
+        rows=[HourlyRow.model_validate(r) for r in rows],
+    )
