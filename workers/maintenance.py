@@ -83,16 +83,17 @@ async def partitions_kept_ahead(
     """Ensure the partitions ahead now, then every `interval_s` in the background while the block runs."""
 
     async def once() -> None:
-        async with pool.acquire() as conn:
-            await ensure_partitions_ahead(conn, ahead=ahead)
+        # Never fatal: the worker also creates a month on its first write to it; the next round tries again.
+        try:
+            async with pool.acquire() as conn:
+                await ensure_partitions_ahead(conn, ahead=ahead)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("could not create partitions ahead", extra={"error": str(exc)})
 
     async def loop() -> None:
         while True:
             await asyncio.sleep(interval_s)
-            try:
-                await once()
-            except (OSError, asyncpg.PostgresError) as exc:  # the next round tries again; writes still work
-                log.warning("could not create partitions ahead", extra={"error": str(exc)})
+            await once()
 
     await once()
     task = asyncio.create_task(loop(), name="partitions-ahead")
