@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
@@ -28,7 +31,13 @@ from ingest.topics import EVENTS
 from tests.conftest import migrate
 from workers import store
 from workers.db import asyncpg_dsn
-from workers.maintenance import ensure_partitions_ahead, month_states, retention
+from workers.maintenance import (
+    ensure_partitions_ahead,
+    month_start,
+    month_states,
+    partitions_kept_ahead,
+    retention,
+)
 from workers.ticket import TicketRow
 
 SECRET = Settings().ticket_secret
@@ -316,3 +325,31 @@ def test_downgrade_refuses_to_drop_archived_months(empty_database: str) -> None:
     with pytest.raises(Exception, match="archive"):
         command.downgrade(config, "0001")
     assert "archived_partitions" in _tables(empty_database)
+
+
+async def test_partitions_are_kept_ahead_and_the_commands_run(own_database: str) -> None:
+    pool = await asyncpg.create_pool(_dsn(own_database), min_size=1, max_size=1)
+    today = datetime.now(UTC).date()
+    try:
+        # The migration made last month to 3 ahead; the worker's keeper makes the 4th ahead and the rest stay.
+        async with partitions_kept_ahead(pool, ahead=4, interval_s=3600), pool.acquire() as c:
+            months = [s.month for s in await month_states(c)]
+            assert months[-6:] == [month_start(today, shift) for shift in range(-1, 5)]
+            await ensure_partitions_ahead(c, today=month_start(today, -24), ahead=0, behind=0)
+    finally:
+        await pool.close()
+    env = {**os.environ, "DATABASE_URL": own_database, "JIESU_RETENTION_MONTHS": "1"}
+    for args, expect in (
+        (["partitions"], "ensured: tickets_"),
+        (["retention", "--dry-run"], "would archive"),
+    ):
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "workers.maintenance", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0 and expect in done.stdout, done.stderr
