@@ -13,6 +13,7 @@ import orjson
 
 from loadtest.auth import AdapterKey, headers_for
 from loadtest.bodies import Messages
+from loadtest.http1 import Http1Pool, ProtocolError
 from loadtest.results import Reply
 
 SUBMIT_PATH = "/v1/complaints"
@@ -31,7 +32,7 @@ def is_loopback(url: str) -> bool:
 
 
 class GatewaySender:
-    """Posts request i's body to the gateway; a keep-alive pool as large as the allowed concurrency."""
+    """Posts request i's body to the gateway over kept-alive connections, one per request in flight."""
 
     def __init__(
         self,
@@ -39,23 +40,19 @@ class GatewaySender:
         messages: Messages,
         *,
         timeout_s: float,
-        concurrency: int,
         run_id: str,
         keys: dict[str, AdapterKey] | None = None,
     ) -> None:
         self.messages = messages
         self.plan = messages.plan
         self.keys = keys or {}
-        self.http = httpx.AsyncClient(
-            base_url=target,
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            headers={
-                "content-type": "application/json",
-                "user-agent": "jiesu-loadtest/1",
-                "x-loadtest-run": run_id,
-            },
-        )
+        self.timeout_s = timeout_s
+        self.pool = Http1Pool(target)
+        self.headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "jiesu-loadtest/1",
+            "X-Loadtest-Run": run_id,
+        }
 
     async def __aenter__(self) -> GatewaySender:
         return self
@@ -63,25 +60,26 @@ class GatewaySender:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.http.aclose()
+        await self.pool.aclose()
 
     async def __call__(self, request: int) -> Reply:
         """Send plan request `request`; never raises for what the network or the server does."""
         body = self.messages.body(int(self.plan.msg[request]))
         auth = headers_for(self.keys.get(self.plan.channel_of(request)), "POST", SUBMIT_PATH, body)
         try:
-            resp = await self.http.post(SUBMIT_PATH, content=body, headers=auth)
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self.timeout_s):
+                resp = await self.pool.request("POST", SUBMIT_PATH, body, self.headers | auth)
+        except TimeoutError:
             return Reply(None, error="timeout")
-        except httpx.TransportError as exc:
+        except (OSError, ProtocolError) as exc:
             return Reply(None, error=f"transport: {type(exc).__name__}")
         ticket = None
-        if resp.status_code == 202:
+        if resp.status == 202:
             try:
-                ticket = orjson.loads(resp.content).get("ticket_id")
+                ticket = orjson.loads(resp.body).get("ticket_id")
             except (orjson.JSONDecodeError, AttributeError):
-                return Reply(resp.status_code, None, error="202 without a ticket id")
-        return Reply(resp.status_code, ticket)
+                return Reply(resp.status, None, error="202 without a ticket id")
+        return Reply(resp.status, ticket)
 
 
 async def wait_ready(target: str, timeout_s: float) -> str | None:

@@ -204,7 +204,15 @@ def render(r: dict[str, Any]) -> str:
         )
     ]
     kinds = r["outcomes_by_kind"]
-    outcome_names = ["accepted", "rejected_4xx", "errors_5xx", "timeouts", "transport_errors", "not_sent"]
+    outcome_names = [
+        "accepted",
+        "rejected_4xx",
+        "throttled_429",
+        "errors_5xx",
+        "timeouts",
+        "transport_errors",
+        "not_sent",
+    ]
     kind_rows = [[k, *(v.get(o, 0) for o in outcome_names)] for k, v in kinds.items()]
     cr, rs, bu = dd["client_retries"], dd["resubmissions"], dd["burst"]
     retry_row = ["client retries (same external_id)", cr["sent"], cr["same_ticket"], cr["different_ticket"]]

@@ -78,10 +78,12 @@ def _series(rec: Recorder, plan: Plan, cut: int, n: int) -> dict[str, Any]:
         "backlog_max": [rec.backlog_series.get(i, 0) for i in range(n)],
         "in_flight_max": [rec.in_flight_series.get(i, 0) for i in range(n)],
         "latency_ms": {
-            "p50": rec.bucket_latency.series(n, 50.0),
-            "p90": rec.bucket_latency.series(n, 90.0),
-            "p99": rec.bucket_latency.series(n, 99.0),
-            "max": rec.bucket_latency.series(n, None),
+            name: values
+            for name, values in zip(
+                ("p50", "p90", "p99", "max"),
+                rec.bucket_latency.many(n, [50.0, 90.0, 99.0, None]).values(),
+                strict=True,
+            )
         },
         "per_channel": {
             ch: {

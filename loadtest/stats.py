@@ -28,10 +28,13 @@ class Latency:
 
     def __init__(self, digits: int = 3) -> None:
         self.hist: Any = HdrHistogram(1, HIGHEST_US, digits)
+        self.sum_us = 0  # for the mean: hdrh's own walks every bucket in Python
 
     def record(self, seconds: float) -> None:
         """Record one latency given in seconds (negative values, from clock jitter, count as 0)."""
-        self.hist.record_value(min(HIGHEST_US, max(1, round(seconds * 1e6))))
+        value = min(HIGHEST_US, max(1, round(seconds * 1e6)))
+        self.hist.record_value(value)
+        self.sum_us += value
 
     @property
     def count(self) -> int:
@@ -46,11 +49,12 @@ class Latency:
         """p50, p90, p99, p99.9, max and mean in milliseconds, and the count; None when empty."""
         if not self.count:
             return {**dict.fromkeys(PERCENTILES), "max": None, "mean": None, "count": 0}
+        values = self.hist.get_percentile_to_value_dict(list(PERCENTILES.values()))
         out: dict[str, float | int | None] = {
-            name: round(self.percentile_ms(pct), 3) for name, pct in PERCENTILES.items()
+            name: round(float(values[pct]) / 1000.0, 3) for name, pct in PERCENTILES.items()
         }
         out["max"] = round(float(self.hist.get_max_value()) / 1000.0, 3)
-        out["mean"] = round(float(self.hist.get_mean_value()) / 1000.0, 3)
+        out["mean"] = round(self.sum_us / self.count / 1000.0, 3)
         out["count"] = self.count
         return out
 
@@ -58,11 +62,10 @@ class Latency:
         """(percentile, latency ms) points on a log scale of 1/(1−p), for the HDR percentile plot."""
         if not self.count:
             return []
-        points = []
         steps_per_nine = 8
-        for i in range(max_nines * steps_per_nine + 1):
-            pct = 100.0 * (1.0 - 10 ** (-i / steps_per_nine))
-            points.append((round(pct, 5), self.percentile_ms(pct)))
+        pcts = [100.0 * (1.0 - 10 ** (-i / steps_per_nine)) for i in range(max_nines * steps_per_nine + 1)]
+        values = self.hist.get_percentile_to_value_dict(pcts)
+        points = [(round(p, 5), float(values[p]) / 1000.0) for p in pcts if p in values]
         points.append((100.0, float(self.hist.get_max_value()) / 1000.0))
         return points
 
@@ -90,13 +93,21 @@ class BucketLatency:
 
     def series(self, n: int, pct: float | None) -> list[float | None]:
         """The percentile `pct` (None = max) of each of `n` buckets, None for buckets without data."""
-        out: list[float | None] = []
+        return self.many(n, [pct])[pct]
+
+    def many(self, n: int, pcts: list[float | None]) -> dict[float | None, list[float | None]]:
+        """Several percentiles (None = max) of each of `n` buckets, one pass over each bucket."""
+        wanted = [p for p in pcts if p is not None]
+        out: dict[float | None, list[float | None]] = {p: [] for p in pcts}
         for i in range(n):
             hist = self.buckets.get(i)
             if hist is None or not hist.get_total_count():
-                out.append(None)
-            else:
-                out.append(float(hist.get_max_value() if pct is None else hist.get_value_at_percentile(pct)))
+                for p in pcts:
+                    out[p].append(None)
+                continue
+            values = hist.get_percentile_to_value_dict(wanted) if wanted else {}
+            for p in pcts:
+                out[p].append(float(hist.get_max_value() if p is None else values[p]))
         return out
 
 
