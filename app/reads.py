@@ -134,12 +134,13 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-async def month_archived(engine: AsyncEngine, day: date) -> bool:
-    """True when the month of `day` was archived by the retention command."""
-    month = day.replace(day=1)
+async def day_archived(engine: AsyncEngine, day: date, zone: ZoneInfo) -> bool:
+    """True when any part of `day` in `zone` lies in a month the retention command archived."""
+    start, end = day_bounds(day, zone)
+    months = {start.date().replace(day=1), (end - timedelta(microseconds=1)).date().replace(day=1)}
     async with engine.connect() as conn:
         found = await conn.execute(
-            select(archived_partitions.c.month).where(archived_partitions.c.month == month)
+            select(archived_partitions.c.month).where(archived_partitions.c.month.in_(sorted(months)))
         )
         return found.first() is not None
 

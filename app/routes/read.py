@@ -20,11 +20,11 @@ from app.problems import problem
 from app.reads import (
     BadCursor,
     TicketQuery,
+    day_archived,
     decode_cursor,
     find_incident,
     hourly_report,
     list_tickets,
-    month_archived,
 )
 from ingest.lifecycle import Status
 
@@ -193,8 +193,8 @@ async def hourly(
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         return problem(400, "Unknown time zone", f"{timezone!r} is not an IANA time zone")
-    if await month_archived(resources.engine, day):
-        return problem(410, "Archived", f"{day:%Y-%m} was archived; read it from the archive")
+    if await day_archived(resources.engine, day, zone):
+        return problem(410, "Archived", f"{day} lies in an archived month; read it from the archive")
     rows = await hourly_report(resources.engine, day, zone)
     return HourlyReport(
         date=day,
