@@ -111,6 +111,11 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
 
 async def _http_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's answer to a JSON body that is not UTF-8; invalid JSON is a 422, and so is this.
+        REJECTIONS.labels(reason="validation").inc()
+        errors = [{"field": "(body)", "message": "body is not UTF-8 JSON", "type": "json_invalid"}]
+        return problem(422, "Invalid submission", summary(errors), errors=errors)
     if exc.status_code < 500:
         REJECTIONS.labels(reason=f"http_{exc.status_code}").inc()
     title = _TITLES.get(exc.status_code) or HTTPStatus(exc.status_code).phrase
@@ -122,6 +127,7 @@ async def _crash_handler(request: Request, exc: Exception) -> Response:
     return problem(500, "Internal Server Error", "unexpected error; it has been logged")
 
 
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before retrying (same external_id / Idempotency-Key)",
@@ -148,14 +154,12 @@ def problem_responses(
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         text = (descriptions or {}).get(code) or _DESCRIPTIONS.get(code) or HTTPStatus(code).phrase
-        entry: dict[str, Any] = {"model": Problem, "description": text}
+        # Explicit content, whatever the route's own response class (text/plain, XML) is.
+        entry: dict[str, Any] = {"description": text, "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}}}
         if code in (429, 503):
             entry["headers"] = _RETRY_AFTER
         out[code] = entry
     return out
-
-
-_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def _own_errors(responses: dict[str, Any]) -> bool:

@@ -365,7 +365,9 @@ def _aware(value: datetime | None) -> datetime | None:
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime | None]:
     start, end = _aware(start), _aware(end)
     if start is None:
-        start = (end or datetime.now(UTC)) - DEFAULT_WINDOW
+        until = end or datetime.now(UTC)
+        earliest = datetime.min.replace(tzinfo=UTC)
+        start = until - DEFAULT_WINDOW if until - earliest > DEFAULT_WINDOW else earliest
     if end is not None and end < start:
         raise HTTPException(400, "end_date is before start_date")
     return start, end

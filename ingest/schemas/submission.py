@@ -12,7 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    model_validator,
+)
+from pydantic import Strict as NoCoercion
 
 from ingest.normalise import normalise_phone, normalise_text
 
@@ -47,6 +56,18 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w.:
 Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w.:@/+=-]+$")]
 Title = Annotated[str, Field(max_length=MAX_TITLE * 2), AfterValidator(normalise_text)]
 Content = Annotated[str, Field(max_length=MAX_CONTENT * 2), AfterValidator(normalise_text)]
+# A JSON number: an integer or a float, never a boolean or a numeric string.
+Number = Annotated[float, NoCoercion()]
+
+
+def _iso_text(value: object) -> object:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("want an ISO 8601 date-time string")
+
+
+# A date-time as the document says (ISO 8601 text), not a bare number taken for Unix seconds.
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")]
 
 
@@ -90,8 +111,8 @@ class Location(Strict):
 
     district: Annotated[Text, Field(max_length=32)] | None = None
     address: Annotated[Text, Field(max_length=256)] | None = None
-    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
-    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    latitude: Annotated[Number, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[Number, Field(ge=-180, le=180)] | None = None
 
 
 class _Common(Strict):
@@ -102,7 +123,7 @@ class _Common(Strict):
     )
     citizen: Citizen = Field(default_factory=Citizen)
     location: Location | None = None
-    submitted_at: datetime | None = Field(default=None, description="When the citizen sent it, if known")
+    submitted_at: Timestamp | None = Field(default=None, description="When the citizen sent it, if known")
 
 
 class WebSubmission(_Common):
@@ -203,10 +224,10 @@ class TranscriptSegment(Strict):
 
     speaker: Literal["citizen", "agent"]
     text: Annotated[Text, Field(max_length=2000)]
-    confidence: Annotated[float, Field(ge=0, le=1)] = Field(
+    confidence: Annotated[Number, Field(ge=0, le=1)] = Field(
         default=1.0, description="Speech-recognition confidence of this utterance, 0–1"
     )
-    start_s: Annotated[float, Field(ge=0, le=24 * 3600)] | None = Field(
+    start_s: Annotated[Number, Field(ge=0, le=24 * 3600)] | None = Field(
         default=None, description="Offset of the utterance from the start of the call, seconds"
     )
 
@@ -217,8 +238,8 @@ class Call(Strict):
     call_id: ExternalId
     caller: Phone | None = None
     agent_id: Token | None = None
-    started_at: datetime | None = None
-    duration_s: Annotated[float, Field(ge=0, le=24 * 3600)] | None = None
+    started_at: Timestamp | None = None
+    duration_s: Annotated[Number, Field(ge=0, le=24 * 3600)] | None = None
     transcript: Annotated[list[TranscriptSegment], Field(min_length=1, max_length=MAX_SEGMENTS)]
 
 

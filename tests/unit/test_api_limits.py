@@ -131,6 +131,12 @@ def test_flood_tracker_window_and_bound() -> None:
             422,
         ),
         ("post", "/v1/complaints", {"json": {**WEB, "channel": "\ud800"}}, 422),
+        (
+            "post",
+            "/v1/complaints",
+            {"content": b'{"x": "\xff"}', "headers": {"content-type": "application/json"}},
+            422,
+        ),
         ("post", "/v1/complaints", {"json": WEB, "auth": False}, 401),
         ("post", "/v1/complaints/batch", {"json": {"items": []}}, 422),
         ("get", "/v1/complaints/nonsense", {}, 404),

@@ -178,3 +178,16 @@ def test_only_ascii_digits_make_a_phone_number() -> None:
         == "13800138000"
     )
     assert _error_locs({**WEB, "citizen": {"phone": "١٣٨٠٠١٣٨٠٠٠"}})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"location": {"latitude": True}},
+        {"location": {"longitude": "116.4"}},
+        {"submitted_at": 1717000000},
+    ],
+)
+def test_types_are_those_of_the_document(change: dict[str, Any]) -> None:
+    # No lax coercion: a boolean or a numeric string is not a number, a number is not a date-time.
+    assert _error_locs({**WEB, **change})
