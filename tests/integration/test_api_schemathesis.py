@@ -11,6 +11,10 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+
+# A dev dependency: without it this module is skipped with the reason, instead of breaking collection.
+pytest.importorskip("schemathesis", reason="schemathesis is not installed: pip install -e '.[dev]'")
+
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
