@@ -20,6 +20,7 @@ INVALID_BY_CHANNEL = {"web": "empty_content", "wechat": "wechat_no_text", "phone
 INVALID_ANY = ("unknown_field", "unknown_channel", "bad_external_id", "bad_phone", "malformed_json")
 _AGENT_OPENING = "您好，这里是12345市民服务热线，请讲。"
 _AGENT_WHERE = "请问具体地址是哪里？"
+_UTTERANCE = 600  # characters; the schema allows 2,000 per segment
 
 
 def _digits(key: str, n: int) -> str:
@@ -117,6 +118,8 @@ class Messages:
         pieces = [p for p in text.content.replace("。", "，").split("，") if p]
         cut = max(1, len(pieces) // rng.choice((1, 2, 3)))
         said = ["，".join(pieces[i : i + cut]) for i in range(0, len(pieces), cut)]
+        # A long complaint is many utterances; no one utterance exceeds what a transcript segment may hold.
+        said = [s[i : i + _UTTERANCE] for s in said for i in range(0, len(s), _UTTERANCE)]
         segments = [{"speaker": "agent", "text": _AGENT_OPENING, "confidence": 0.97}]
         segments += [
             {"speaker": "citizen", "text": s, "confidence": round(rng.uniform(lo, hi), 2)} for s in said

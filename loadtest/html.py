@@ -56,12 +56,30 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
+def _clock_ticks(r: dict[str, Any], x: list[float]) -> tuple[list[tuple[float, str]] | None, str]:
+    """For a replayed day, x ticks at round profile hours labelled HH:MM (and the axis label)."""
+    run = r["run"]
+    compression = float(run.get("compression") or 1.0)
+    if run.get("profile") == "constant" or not x:
+        return None, "seconds since start"
+    start = float(run.get("window_start_s") or 0.0)
+    span_h = (x[-1] + r["timeseries"]["bucket_s"]) * compression / 3600
+    step_h = next((s for s in (1, 2, 3, 4, 6) if span_h / s <= 12), 6)
+    ticks = []
+    hour = math.ceil(start / 3600 / step_h) * step_h
+    while (hour * 3600 - start) / compression <= x[-1] + 1e-9:
+        ticks.append(((hour * 3600 - start) / compression, f"{hour % 24:02d}:00"))
+        hour += step_h
+    return ticks, f"profile time of day (replayed ×{compression:g}: 1 h in {3600 / compression:g} s)"
+
+
 def _charts(r: dict[str, Any]) -> list[str]:
     ts = r["timeseries"]
     x = ts["t"]
     window = r["ground_truth"].get("burst_window_s")
     shade = (window[0], window[1]) if window else None
     label = "incident burst" if shade else ""
+    ticks, x_label = _clock_ticks(r, x)
     charts = [
         line_chart(
             "Request rate: planned arrivals, sent, answered",
@@ -74,6 +92,8 @@ def _charts(r: dict[str, Any]) -> list[str]:
             y_label="requests/s",
             shade=shade,
             shade_label=label,
+            x_ticks=ticks,
+            x_label=x_label,
         ),
         line_chart(
             "Latency from the intended send time (corrected for coordinated omission), per bucket",
@@ -88,6 +108,8 @@ def _charts(r: dict[str, Any]) -> list[str]:
             log_y=True,
             shade=shade,
             shade_label=label,
+            x_ticks=ticks,
+            x_label=x_label,
         ),
         line_chart(
             "Errors and refusals",
@@ -102,6 +124,8 @@ def _charts(r: dict[str, Any]) -> list[str]:
             y_label="per s",
             shade=shade,
             shade_label=label,
+            x_ticks=ticks,
+            x_label=x_label,
         ),
         line_chart(
             "Accepted per channel",
@@ -110,6 +134,8 @@ def _charts(r: dict[str, Any]) -> list[str]:
             y_label="202/s",
             shade=shade,
             shade_label=label,
+            x_ticks=ticks,
+            x_label=x_label,
         ),
         line_chart(
             "p99 latency per channel (from intended send time)",
@@ -119,6 +145,8 @@ def _charts(r: dict[str, Any]) -> list[str]:
             log_y=True,
             shade=shade,
             shade_label=label,
+            x_ticks=ticks,
+            x_label=x_label,
         ),
         line_chart(
             "Client backlog and requests in flight (max per bucket)",
@@ -130,6 +158,8 @@ def _charts(r: dict[str, Any]) -> list[str]:
             y_label="requests",
             shade=shade,
             shade_label=label,
+            x_ticks=ticks,
+            x_label=x_label,
         ),
     ]
     spectrum = r.get("latency_spectrum_ms") or []
@@ -233,27 +263,27 @@ def render(r: dict[str, Any]) -> str:
             f'<div class="sub">run <code>{escape(str(run["run_id"]))}</code> · '
             f"{escape(str(run['started_at']))} · target {escape(str(run['target']))} · {verdict}</div>",
             f'<div class="cards">{"".join(cards)}</div>',
-            f"<h2>Checks</h2><ul>{checks}</ul>",
+            f'<h2 id="checks">Checks</h2><ul>{checks}</ul>',
             f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "",
-            "<h2>Over time</h2>",
+            '<h2 id="over-time">Over time</h2>',
             *_charts(r),
-            "<h2>Latency (ms)</h2>",
+            '<h2 id="latency">Latency (ms)</h2>',
             _table(["measured", "count", "p50", "p90", "p99", "p99.9", "max"], lat_rows),
             _table(["channel", "count", "p50", "p90", "p99", "p99.9", "max"], by_channel),
-            "<h2>Outcomes by kind of request</h2>",
+            '<h2 id="outcomes">Outcomes by kind of request</h2>',
             _table(["kind", *outcome_names], kind_rows),
             _table(["status", "count"], [[k, v] for k, v in r["status_codes"].items()]),
-            "<h2>Reconciliation against Postgres</h2>",
+            '<h2 id="reconciliation">Reconciliation against Postgres</h2>',
             _table(["figure", "value"], rec_rows),
-            "<h2>Repeats and the burst</h2>",
+            '<h2 id="dedupe">Repeats and the burst</h2>',
             _table(
                 ["repeat", "sent", "linked to original", "linked elsewhere / other ticket", "unverified"],
                 dedupe_rows,
             ),
             _table(["burst", "value"], burst_rows),
-            "<h2>Ground truth (what the generator made)</h2>",
+            '<h2 id="ground-truth">Ground truth (what the generator made)</h2>',
             _table(["", "count"], gt_rows),
-            "<h2>Run configuration</h2>",
+            '<h2 id="config">Run configuration</h2>',
             _table(["setting", "value"], config_rows),
             "</body></html>\n",
         ]

@@ -209,6 +209,7 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
         "seed": plan.spec.seed,
         "scale": plan.spec.scale,
         "compression": plan.spec.compression,
+        "window_start_s": plan.spec.window[0] if plan.spec.profile != "constant" else None,
         "channel_mix": dict(zip(("wechat", "phone", "web"), plan.spec.channel_mix, strict=True)),
         "retry_share": plan.spec.retry_share,
         "resubmit_share": plan.spec.resubmit_share,

@@ -192,3 +192,10 @@ def test_reference_corpus_loads_when_present(data_dir: Path) -> None:
         pytest.skip("shared reference data not present")
     corpus = Corpus.load(path)
     assert len(corpus.rows) > 2_000
+    # Real messages run up to ~9,000 characters: every channel's body must still be valid (a long call is
+    # split into utterances a transcript segment can hold).
+    plan = build_plan(PlanSpec(messages=3_000))
+    messages = Messages(plan, "r", corpus=corpus)
+    for m in range(plan.messages):
+        if plan.msg_kind[m] != Kind.INVALID:
+            SUBMISSION.validate_json(messages.body(m))
