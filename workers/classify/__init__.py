@@ -1,0 +1,1 @@
+"""Offline category / urgency / department prediction over JSON Lines (`python -m workers.classify`)."""

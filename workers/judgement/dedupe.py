@@ -1,0 +1,100 @@
+"""Resubmission linking and incident grouping of one message: the step the worker and the CLI share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from workers.judgement.incidents import GroupingInput, IncidentGrouper, IncidentStore
+from workers.judgement.judge import Judge
+from workers.judgement.memory_store import InMemoryIncidentStore
+from workers.judgement.resubmission import (
+    InMemoryResubmissionStore,
+    PriorMessage,
+    ResubmissionDetector,
+    ResubmissionStore,
+)
+from workers.judgement.signature import IssueSignature, SignatureBuilder
+
+
+@dataclass(frozen=True)
+class DedupeMessage:
+    """A message as deduplication sees it (channel is carried for the record; grouping ignores it)."""
+
+    id: str
+    title: str
+    content: str
+    submitted_at: datetime
+    channel: str | None = None
+    district: str | None = None
+    citizen: str | None = None
+
+
+@dataclass(frozen=True)
+class DedupeResult:
+    """The incident a message belongs to and, for a resubmission, the first ticket it repeats."""
+
+    id: str
+    incident_id: str
+    duplicate_of: str | None
+    created_incident: bool
+    score: float
+
+
+class DedupeEngine:
+    """First checks for a resubmission (it follows its first ticket), else groups by issue signature."""
+
+    def __init__(
+        self, signatures: SignatureBuilder, grouper: IncidentGrouper, resubmissions: ResubmissionDetector
+    ) -> None:
+        self.signatures = signatures
+        self.grouper = grouper
+        self.resubmissions = resubmissions
+
+    def signature(self, msg: DedupeMessage) -> IssueSignature:
+        """The message's issue signature (compute before taking the bucket lock)."""
+        return self.signatures.build(msg.title, msg.content, msg.district)
+
+    def bucket(self, signature: IssueSignature) -> str:
+        """The bucket to lock (pg_advisory_xact_lock(hashtext(bucket))) around process()."""
+        return self.grouper.bucket(signature)
+
+    def process(
+        self, msg: DedupeMessage, category: str | None = None, signature: IssueSignature | None = None
+    ) -> DedupeResult:
+        """Link, group and remember one message; call in submission order, holding the bucket's lock."""
+        text = f"{msg.title}\n{msg.content}"
+        original = self.resubmissions.find_original(msg.citizen, text, msg.submitted_at)
+        if original is not None and original.incident_id is not None:
+            self.grouper.attach_resubmission(original.incident_id, msg.id, msg.submitted_at)
+            return DedupeResult(msg.id, original.incident_id, original.id, False, 1.0)
+        sig = signature or self.signature(msg)
+        assignment = self.grouper.assign(GroupingInput(msg.id, msg.title, msg.submitted_at, sig, category))
+        self.resubmissions.remember(
+            msg.citizen, PriorMessage(msg.id, text, msg.submitted_at, assignment.incident_id)
+        )
+        return DedupeResult(msg.id, assignment.incident_id, None, assignment.created, assignment.score)
+
+
+def build_engine(
+    judge: Judge,
+    *,
+    incidents: IncidentStore | None = None,
+    resubmissions: ResubmissionStore | None = None,
+    window: timedelta | None = None,
+    threshold: float | None = None,
+    default_city: str = "A",
+) -> DedupeEngine:
+    """An engine with the artefact's tuned defaults; in-memory stores unless others are given."""
+    m = judge.artefact.meta["grouping"]
+    grouper = IncidentGrouper(
+        incidents if incidents is not None else InMemoryIncidentStore(),
+        window=window or timedelta(days=m["window_days"]),
+        threshold=m["threshold"] if threshold is None else threshold,
+        default_city=default_city,
+    )
+    detector = ResubmissionDetector(
+        resubmissions if resubmissions is not None else InMemoryResubmissionStore(),
+        window=timedelta(days=m["resubmission_window_days"]),
+    )
+    return DedupeEngine(judge.signatures, grouper, detector)

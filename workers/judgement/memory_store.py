@@ -1,0 +1,82 @@
+"""In-process incident store: the reference implementation of IncidentStore for tests and offline runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from workers.judgement.incidents import Incident, IncidentCandidate
+from workers.judgement.signature import IssueSignature
+
+
+class InMemoryIncidentStore:
+    """Incidents in a dict with an inverted index from retrieval key to incidents, per bucket."""
+
+    def __init__(self) -> None:
+        self.incidents: dict[str, Incident] = {}
+        self.members: dict[str, list[str]] = {}
+        self._seen: set[str] = set()
+        # bucket -> key -> incident ids in order of last touch (a dict keeps insertion order).
+        self._index: dict[str, dict[str, dict[str, None]]] = {}
+
+    def _touch(self, bucket: str, incident_id: str, keys: Sequence[str]) -> None:
+        index = self._index.setdefault(bucket, {})
+        for key in keys:
+            posting = index.setdefault(key, {})
+            posting.pop(incident_id, None)
+            posting[incident_id] = None
+
+    def candidates(
+        self, bucket: str, since: datetime, keys: Sequence[str], limit: int
+    ) -> list[IncidentCandidate]:
+        """Incidents of the bucket seen at or after `since` sharing a key, most recently seen first."""
+        index = self._index.get(bucket, {})
+        found: dict[str, Incident] = {}
+        for key in keys:
+            for n, incident_id in enumerate(reversed(index.get(key, {}))):
+                inc = self.incidents[incident_id]
+                # Postings are in order of last touch, so the rest of this one is older still.
+                if n >= limit or inc.last_seen < since:
+                    break
+                found[incident_id] = inc
+        ranked = sorted(found.values(), key=lambda i: i.last_seen, reverse=True)[:limit]
+        return [IncidentCandidate(i.incident_id, i.signature, i.size, i.last_seen) for i in ranked]
+
+    def create(self, incident: Incident, keys: Sequence[str], message_id: str) -> None:
+        """Store a new incident (a second create of the same id is ignored, like ON CONFLICT DO NOTHING)."""
+        if incident.incident_id in self.incidents:
+            return
+        self.incidents[incident.incident_id] = incident
+        self.members[incident.incident_id] = [message_id]
+        self._seen.add(message_id)
+        self._touch(incident.bucket, incident.incident_id, keys)
+
+    def attach(
+        self,
+        incident_id: str,
+        message_id: str,
+        at: datetime,
+        signature: IssueSignature | None,
+        keys: Sequence[str],
+    ) -> None:
+        """Add a message to an incident (a repeated message id is ignored)."""
+        if message_id in self._seen:
+            return
+        self._seen.add(message_id)
+        self.members[incident_id].append(message_id)
+        inc = replace(
+            self.incidents[incident_id],
+            size=self.incidents[incident_id].size + 1,
+            last_seen=max(self.incidents[incident_id].last_seen, at),
+        )
+        if signature is not None:
+            inc = replace(
+                inc,
+                signature=signature,
+                places=signature.places,
+                city=inc.city or signature.city,
+                district=inc.district or signature.district,
+            )
+        self.incidents[incident_id] = inc
+        self._touch(inc.bucket, incident_id, keys)

@@ -1,0 +1,36 @@
+"""`python -m workers.judgement.train`: train on ../shared/data and write the versioned artefact."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from workers.judgement.artefact import DEFAULT_MODEL_PATH
+from workers.judgement.dataset import default_data_dir
+from workers.judgement.split import SEED
+from workers.judgement.training import build_artefact, read_corpus
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train and write the artefact; prints its version and size."""
+    parser = argparse.ArgumentParser(prog="python -m workers.judgement.train", description=__doc__)
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH, help="artefact path to write")
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    corpus = read_corpus(args.data_dir or default_data_dir(), args.seed)
+    art = build_artefact(corpus, args.seed)
+    size = art.save(args.out)
+    print(
+        f"wrote {args.out} ({size / 1024:.0f} KiB, {art.meta['model_version']}) "
+        f"in {time.perf_counter() - started:.0f} s; split {art.meta['split']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
