@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -23,7 +24,11 @@ from ingest.settings import REPO_ROOT, Settings
 from ingest.topics import ensure_topics
 
 SERVICES_ENV = REPO_ROOT / ".data" / "services.env"
-_REAL_STACK_MARKERS = {"kafka_bootstrap": "kafka", "database_url": "postgres"}
+_REAL_STACK_MARKERS = {
+    "kafka_bootstrap": "kafka",
+    "database_url": "postgres",
+    "fresh_database_url": "postgres",
+}
 
 
 def _service_address(name: str) -> str | None:
@@ -85,20 +90,18 @@ def kafka_bootstrap() -> str:
     return servers
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A fresh database for this test run, migrated to head; dropped afterwards."""
+@contextmanager
+def _new_database() -> Iterator[str]:
+    """A new, migrated database on the local Postgres server, dropped afterwards."""
     server_url = _service_address("DATABASE_URL")
     if not server_url:
         _unavailable("Postgres (no DATABASE_URL)")
     assert server_url
-    settings = Settings(database_url=server_url)
-    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    dsn = Settings(database_url=server_url).database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     base, _, _ = dsn.rpartition("/")
-    host_port = base.rsplit("@", 1)[-1]
-    host, _, port = host_port.partition(":")
+    host, _, port = base.rsplit("@", 1)[-1].partition(":")
     if not _reachable(host, int(port or 5432)):
-        _unavailable(f"Postgres at {host_port}")
+        _unavailable(f"Postgres at {host}:{port}")
     name = f"jiesu_test_{uuid.uuid4().hex[:8]}"
 
     async def admin(sql: str) -> None:
@@ -109,10 +112,26 @@ def database_url() -> Iterator[str]:
             await conn.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
-    migrate(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        url = f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+        migrate(url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A database shared by this test session's tests, migrated to head."""
+    with _new_database() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_database_url() -> Iterator[str]:
+    """A database of one test alone (for tests whose result depends on what else is stored)."""
+    with _new_database() as url:
+        yield url
 
 
 def migrate(url: str, revision: str = "head") -> None:

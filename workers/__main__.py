@@ -1,26 +1,40 @@
 """`python -m workers`: one intake worker process on the Kafka and Postgres the settings name.
 
 Run several for more throughput; they share the consumer group and split the intake partitions.
+SIGTERM or SIGINT drains: the batch in hand is finished and committed, then the process exits 0. A worker that
+stops on its own (an unknown error, a dead-letter flood) exits 1.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 
 from ingest.logs import configure_logging
-from ingest.settings import get_settings
+from ingest.settings import Settings, get_settings
 from workers.consumer import running_worker
+from workers.metrics import serve
+
+log = logging.getLogger("jiesu.worker")
 
 
-async def _serve() -> None:
-    settings = get_settings()
+async def _serve(settings: Settings) -> None:
+    # Handlers first, so a stop that arrives while the worker connects is not lost (or fatal).
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
     async with running_worker(settings) as worker:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stop)
-        await worker.finished()
+        stop = asyncio.create_task(stopping.wait())
+        done = asyncio.create_task(worker.finished())
+        # its outcome is re-raised below, when the block waits for the worker again
+        done.add_done_callback(lambda task: task.cancelled() or task.exception())
+        await asyncio.wait({stop, done}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        worker.stop()
+        # leaving the block waits for the batch in hand and re-raises whatever stopped the worker
 
 
 def main() -> None:
@@ -29,7 +43,13 @@ def main() -> None:
     configure_logging(settings.log_level)
     if settings.embedded_bus:
         sys.exit("KAFKA_BOOTSTRAP_SERVERS is not set: `python -m workers` needs Kafka (see `make services`)")
-    asyncio.run(_serve())
+    serve(settings.worker_metrics_port, settings.host)
+    try:
+        asyncio.run(_serve(settings))
+    except Exception as exc:  # already logged as critical by the worker; exit non-zero without a traceback
+        log.critical("worker exiting", extra={"error": f"{type(exc).__name__}: {exc}"})
+        sys.exit(1)
+    log.info("worker exited cleanly")
 
 
 if __name__ == "__main__":

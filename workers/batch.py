@@ -22,8 +22,10 @@ from workers import store
 from workers.dead_letters import DeadLetters, Rejected
 from workers.errors import TransientError
 from workers.events import publish_processed
-from workers.judging import Classifier
-from workers.metrics import BATCH_SECONDS, BATCH_SIZE, REDELIVERED, STORED
+from workers.judgement.incidents import incident_id_for
+from workers.judgement.judge import Judge, Judgement
+from workers.linking import BatchLinker
+from workers.metrics import BATCH_SECONDS, BATCH_SIZE, DUPLICATES, INCIDENTS, REDELIVERED, STORED
 from workers.ticket import TicketRow
 
 log = logging.getLogger("jiesu.worker")
@@ -79,20 +81,24 @@ class BatchProcessor:
         self,
         pool: asyncpg.Pool,
         producer: BusProducer,
-        classifier: Classifier,
+        judge: Judge,
         dead_letters: DeadLetters,
         topic_prefix: str = "",
+        *,
+        link: bool = True,
     ) -> None:
         self._pool = pool
         self._producer = producer
-        self._classifier = classifier
+        self._judge = judge
+        # Resubmission and incident links, decided inside the batch's transaction.
+        self._linker = BatchLinker(judge) if link else None
         self._dead_letters = dead_letters
         self._prefix = topic_prefix
         self._known_months: set[datetime] = set()
 
-    def _row(self, item: Decoded, now: datetime) -> TicketRow:
+    @staticmethod
+    def _row(item: Decoded, verdict: Judgement, now: datetime) -> TicketRow:
         rec = item.record
-        verdict = self._classifier.classify(rec.title, rec.content, rec.district)
         return TicketRow(
             ticket_id=rec.ticket_id,
             received_at=rec.received_at,
@@ -120,16 +126,34 @@ class BatchProcessor:
         )
 
     async def _store(self, rows: list[TicketRow]) -> list[TicketRow]:
-        """One transaction: claim ids, insert the new rows, read back the ones stored before."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        """One transaction: claim ids, link, insert the new rows, read back the ones stored before."""
+        async with self._pool.acquire() as conn:
+            # Partitions are created first, each in a transaction of its own: DDL holds a lock on `tickets`
+            # until commit, and holding it while waiting for an incident bucket lock could deadlock.
             await store.ensure_partitions(conn, rows, self._known_months)
-            new_ids = await store.claim_new(conn, rows)
-            new_rows = [r for r in rows if r.ticket_id in new_ids]
-            await store.insert_tickets(conn, new_rows)
-            earlier = await store.load_stored(conn, [r.ticket_id for r in rows if r.ticket_id not in new_ids])
+            async with conn.transaction():
+                new_rows, earlier = await self._store_in_transaction(conn, rows)
+        # Counted once the transaction has committed.
         STORED.inc(len(new_rows))
         REDELIVERED.inc(len(earlier))
+        if self._linker is not None:
+            DUPLICATES.inc(sum(1 for row in new_rows if row.duplicate_of))
+            INCIDENTS.inc(sum(1 for row in new_rows if row.incident_id == incident_id_for(row.ticket_id)))
         return new_rows + earlier
+
+    async def _store_in_transaction(
+        self, conn: asyncpg.Connection, rows: list[TicketRow]
+    ) -> tuple[list[TicketRow], list[TicketRow]]:
+        new_ids = await store.claim_new(conn, rows)
+        new_rows = [r for r in rows if r.ticket_id in new_ids]
+        if self._linker is not None:
+            links = await self._linker.link(conn, new_rows)
+            for row in new_rows:
+                row.duplicate_of = links[row.ticket_id].duplicate_of
+                row.incident_id = links[row.ticket_id].incident_id
+        await store.insert_tickets(conn, new_rows)
+        earlier = await store.load_stored(conn, [r.ticket_id for r in rows if r.ticket_id not in new_ids])
+        return new_rows, earlier
 
     async def _store_isolating(
         self, rows: list[TicketRow], by_id: dict[str, Decoded]
@@ -165,7 +189,11 @@ class BatchProcessor:
         for item in decoded:
             by_id.setdefault(item.record.ticket_id, item)
         now = datetime.now(UTC)
-        rows = [self._row(item, now) for item in by_id.values()]
+        items = list(by_id.values())
+        verdicts = self._judge.judge_many(
+            [(i.record.title, i.record.content, i.record.district) for i in items]
+        )
+        rows = [self._row(item, verdict, now) for item, verdict in zip(items, verdicts, strict=True)]
         stored, refused = await self._store_isolating(rows, by_id) if rows else ([], [])
         trace_ids = {tid: item.record.trace_id for tid, item in by_id.items()}
         try:

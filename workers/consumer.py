@@ -1,13 +1,19 @@
-"""The intake worker's loop: take a batch, process it fully, then commit its offsets — never before."""
+"""The intake worker's loop: take a batch, process it fully, then commit its offsets — never before.
+
+A stop (SIGTERM) lets the batch in hand finish and commit. A batch that cannot finish — the database or the
+bus is down and the worker is retrying it — is abandoned uncommitted on a stop: it is read again by whoever
+owns its partitions next, and the idempotent store makes that harmless.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TypeVar
 
-from ingest.bus import BusConsumer, BusMessage, CommitLost
+from ingest.bus import BusConsumer, BusMessage, CommitLost, Offsets
 from ingest.bus.factory import make_consumer, make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import Settings
@@ -16,10 +22,21 @@ from workers.batch import BatchProcessor
 from workers.db import open_pool
 from workers.dead_letters import DeadLetters
 from workers.errors import TransientError
-from workers.judging import Classifier
-from workers.metrics import LAG, TRANSIENT
+from workers.judgement.judge import Judge
+from workers.maintenance import partitions_kept_ahead
+from workers.metrics import COMMITS, COMMITS_LOST, LAG, LAST_PROGRESS, RETRYING, TRANSIENT
 
 log = logging.getLogger("jiesu.worker")
+
+T = TypeVar("T")
+
+MAX_RETRY_DELAY_S = 10.0
+# After a stop, how long a pending commit may still wait for the bus before the batch is left uncommitted.
+COMMIT_GRACE_S = 5.0
+# Measuring the lag is best effort and must never hold up the loop (aiokafka waits for unknown positions).
+LAG_TIMEOUT_S = 1.0
+# Each resource gets this long to close on the way out (a producer flushing to a dead broker would hang).
+CLOSE_TIMEOUT_S = 10.0
 
 
 class IntakeWorker:
@@ -44,6 +61,8 @@ class IntakeWorker:
 
     def stop(self) -> None:
         """Ask the loop to end after the batch in hand."""
+        if not self._stopping.is_set():
+            log.info("worker stopping: finishing the batch in hand")
         self._stopping.set()
 
     async def run(self) -> None:
@@ -52,10 +71,16 @@ class IntakeWorker:
         while not self._stopping.is_set():
             batch = await self._consumer.getmany(settings.batch_timeout_ms, settings.batch_max_records)
             if batch:
-                await self._process_until_done(batch)
-            LAG.set(await self._consumer.lag())
+                offsets = await self._process_with_retries(batch)
+                if offsets is not None:
+                    await self._commit(offsets, batch)
+            else:
+                LAST_PROGRESS.set_to_current_time()
+            await self._measure_lag()
+        log.info("worker stopped")
 
-    async def _process_until_done(self, batch: list[BusMessage]) -> None:
+    async def _process_with_retries(self, batch: list[BusMessage]) -> Offsets | None:
+        """The batch's offsets once processed; None when stopped while a transient failure persists."""
         # A transient failure retries the very same batch (held in memory) without committing anything;
         # if the group moves the partitions meanwhile, the commit fails and the new owner reprocesses them,
         # which the idempotent store makes harmless.
@@ -63,32 +88,124 @@ class IntakeWorker:
         while True:
             try:
                 offsets = await self._processor.process(batch)
-                break
             except TransientError as exc:
                 attempt += 1
                 TRANSIENT.inc()
-                delay = min(self._settings.retry_backoff_s * attempt, 10.0)
+                RETRYING.set(1)
+                delay = min(self._settings.retry_backoff_s * attempt, MAX_RETRY_DELAY_S)
                 log.warning(
-                    "transient failure, retrying the batch", extra={"error": str(exc), "attempt": attempt}
+                    "transient failure, retrying the batch",
+                    extra={"error": str(exc), "attempt": attempt, "records": len(batch)},
                 )
-                await asyncio.sleep(delay)
+                if await self._stopped_within(delay):
+                    log.warning(
+                        "stopped while retrying: the batch is left uncommitted and will be read again",
+                        extra={"records": len(batch), "offsets": _offsets_field(_first_offsets(batch))},
+                    )
+                    RETRYING.set(0)
+                    return None
+                continue
+            if attempt:
+                log.info("batch processed after transient failures", extra={"attempts": attempt + 1})
+            RETRYING.set(0)
+            return offsets
+
+    async def _commit(self, offsets: Offsets, batch: list[BusMessage]) -> None:
+        """Commit the processed batch; on a rebalance rewind so the records come again."""
         try:
-            await self._consumer.commit(offsets)
+            committed = await self._unless_stopped(self._consumer.commit(offsets), COMMIT_GRACE_S)
         except CommitLost as exc:
+            COMMITS_LOST.inc()
             log.warning("offsets not committed; records will be redelivered", extra={"error": str(exc)})
             await self._consumer.seek_to_committed()
+            return
+        if not committed:
+            log.warning(
+                "stopped before the bus took the commit: the batch (already stored) will be read again",
+                extra={"offsets": _offsets_field(offsets)},
+            )
+            return
+        COMMITS.inc()
+        LAST_PROGRESS.set_to_current_time()
+        log.info(
+            "batch committed",
+            extra={
+                "records": len(batch),
+                "offsets": _offsets_field(offsets),
+                "ticket_ids": _ticket_ids(batch),
+            },
+        )
+
+    async def _unless_stopped(self, work: Awaitable[T], grace_s: float) -> bool:
+        """Await `work`; on a stop first, give it `grace_s` more, then cancel it. True if it finished."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                await asyncio.wait({task}, timeout=grace_s)
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                return False
+            task.result()  # re-raise what the work raised
+            return True
+        finally:
+            stop.cancel()
+
+    async def _stopped_within(self, delay_s: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _measure_lag(self) -> None:
+        try:
+            async with asyncio.timeout(LAG_TIMEOUT_S):
+                LAG.set(await self._consumer.lag())
+        except Exception as exc:  # a metric: a partition moving away or a slow broker only skips one reading
+            log.debug("consumer lag not measured", extra={"error": repr(exc)})
 
 
-def load_classifier() -> Classifier:
-    """The judgement library's classifier, loaded once per process."""
-    from workers.judgement_adapter import load
+def _first_offsets(batch: list[BusMessage]) -> Offsets:
+    first: Offsets = {}
+    for msg in batch:
+        key = (msg.topic, msg.partition)
+        first[key] = min(first.get(key, msg.offset), msg.offset)
+    return first
 
-    return load()
+
+def _offsets_field(offsets: Offsets) -> dict[str, int]:
+    return {f"{topic}:{partition}": offset for (topic, partition), offset in sorted(offsets.items())}
+
+
+def _ticket_ids(batch: list[BusMessage]) -> list[str]:
+    """The ticket ids the gateway put in the records' headers: a ticket can be followed through the logs."""
+    ids = []
+    for msg in batch:
+        value = dict(msg.headers).get("ticket_id")
+        if value:
+            ids.append(value.decode("utf-8", "replace"))
+    return ids
+
+
+def load_classifier() -> Judge:
+    """The judgement library (classifier, urgency, routing, grouping), loaded once per process."""
+    return Judge.load()
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.critical("intake worker stopped", exc_info=task.exception())
+
+
+async def _close_within(what: str, close: Callable[[], Awaitable[object]]) -> None:
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await close()
+    except TimeoutError:
+        log.warning("%s did not close within %.0fs; leaving it", what, CLOSE_TIMEOUT_S)
 
 
 @asynccontextmanager
@@ -99,14 +216,16 @@ async def running_worker(
     async with AsyncExitStack() as stack:
         producer = make_producer(settings, broker, client_id="jiesu-worker")
         await producer.start()
-        stack.push_async_callback(producer.stop)
+        stack.push_async_callback(_close_within, "the producer", producer.stop)
         pool = await open_pool(settings)
-        stack.push_async_callback(pool.close)
+        stack.push_async_callback(_close_within, "the database pool", pool.close)
+        # Next months' partitions exist before the first write to them (also re-checked daily).
+        await stack.enter_async_context(partitions_kept_ahead(pool))
         consumer = make_consumer(
             settings, broker, [topic_name(INTAKE, settings.topic_prefix)], settings.consumer_group
         )
         await consumer.start()
-        stack.push_async_callback(consumer.stop)
+        stack.push_async_callback(_close_within, "the consumer", consumer.stop)
         dead_letters = DeadLetters(
             producer, settings.topic_prefix, settings.dlq_max_per_window, settings.dlq_window_s
         )

@@ -1,15 +1,19 @@
-"""Prometheus metrics of the workers."""
+"""Prometheus metrics of the workers (served by `python -m workers` on JIESU_WORKER_METRICS_PORT)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 BATCH_SIZE = Histogram(
     "jiesu_worker_batch_size",
     "Records per processed batch",
     buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000),
 )
-BATCH_SECONDS = Histogram("jiesu_worker_batch_seconds", "Time to process one batch end to end")
+BATCH_SECONDS = Histogram(
+    "jiesu_worker_batch_seconds",
+    "Time to process one batch end to end",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 STORED = Counter("jiesu_worker_tickets_stored_total", "Tickets newly stored")
 REDELIVERED = Counter("jiesu_worker_redelivered_total", "Records whose ticket was already stored")
 DEAD_LETTERS = Counter("jiesu_worker_dead_letters_total", "Records sent to the dead-letter topic", ["stage"])
@@ -19,3 +23,19 @@ DUPLICATES = Counter(
 )
 INCIDENTS = Counter("jiesu_worker_incidents_created_total", "Incidents opened")
 LAG = Gauge("jiesu_worker_consumer_lag", "Records on assigned partitions not yet consumed")
+COMMITS = Counter("jiesu_worker_commits_total", "Batches whose offsets were committed")
+COMMITS_LOST = Counter(
+    "jiesu_worker_commits_lost_total", "Batches processed but not committed (a rebalance moved them)"
+)
+# Set whenever the loop makes progress: a batch committed, or an empty poll (nothing to do is progress too).
+# A worker that is alive but stuck (retrying a batch, blocked) stops moving it.
+LAST_PROGRESS = Gauge(
+    "jiesu_worker_last_progress_timestamp_seconds", "Unix time the loop last committed or found nothing to do"
+)
+RETRYING = Gauge("jiesu_worker_retrying", "1 while the worker retries a batch after a transient failure")
+
+
+def serve(port: int, host: str) -> None:
+    """Expose the process's metrics on http://host:port/metrics (a background thread); 0 = off."""
+    if port:
+        start_http_server(port, addr=host)

@@ -15,7 +15,7 @@ from tests.integration.helpers import fetchval
 from workers.batch import BatchProcessor
 from workers.db import open_pool
 from workers.dead_letters import DeadLetters
-from workers.judgement_adapter import load
+from workers.judgement.judge import Judge
 
 
 def _record(ticket_id: str, content: str = "海淀区学院路路口的红绿灯坏了两天了") -> IntakeRecord:
@@ -41,7 +41,7 @@ async def test_redelivered_batch_stores_once_and_publishes_the_same_event(databa
     producer = InProcessProducer(broker)
     pool = await open_pool(settings)
     try:
-        processor = BatchProcessor(pool, producer, load(), DeadLetters(producer, "", 100, 60))
+        processor = BatchProcessor(pool, producer, Judge.load(), DeadLetters(producer, "", 100, 60))
         ids = [f"T-{uuid.uuid4().hex}" for _ in range(5)]
         # The same ticket twice within a batch, and the whole batch delivered twice.
         batch = _messages([_record(t).to_bytes() for t in [*ids, ids[0]]])
@@ -66,7 +66,7 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_rest_is_stored(datab
     producer = InProcessProducer(broker)
     pool = await open_pool(settings)
     try:
-        processor = BatchProcessor(pool, producer, load(), DeadLetters(producer, "", 100, 60))
+        processor = BatchProcessor(pool, producer, Judge.load(), DeadLetters(producer, "", 100, 60))
         good = f"T-{uuid.uuid4().hex}"
         refused = f"T-{uuid.uuid4().hex}"
         # Postgres refuses NUL in text: a record only a buggy producer could write, refused by the database.

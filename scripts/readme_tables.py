@@ -1,0 +1,26 @@
+"""Rewrite README.md's generated sections (topics, settings) from the code: `make readme`."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ingest.settings import REPO_ROOT, settings_table  # noqa: E402
+from ingest.topics import topics_table  # noqa: E402
+
+
+def main() -> None:
+    """Replace the text between `<!-- name:begin -->` and `<!-- name:end -->` for each generated table."""
+    path = REPO_ROOT / "README.md"
+    text = path.read_text(encoding="utf-8")
+    for name, table in (("topics", topics_table()), ("settings", settings_table())):
+        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
+        text = pattern.sub(lambda m, t=table: f"{m.group(1)}{t}\n{m.group(2)}", text)
+    path.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
