@@ -7,7 +7,8 @@ SERVICES_ENV := .data/services.env
 # Reads one variable of .data/services.env (written by scripts/services.sh).
 service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
 
-.PHONY: help venv run up services services-down migrate test test-unit lint typecheck check clean-data
+.PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme \
+	train evaluate bench-judgement partitions retention bench-store contract loadtest
 
 help:
 	@echo "make run            the whole pipeline in one process (embedded bus, local Postgres) on 127.0.0.1:\$${PORT:-8000}"
@@ -16,6 +17,10 @@ help:
 	@echo "make services-down  stop them"
 	@echo "make up             services + gateway + two workers in the foreground (Ctrl-C stops all)"
 	@echo "make lint           ruff and mypy"
+	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… overrides)"
+	@echo "make evaluate       category and incident-grouping figures on held-out real messages"
+	@echo "make loadtest       a surge day against the running gateway (ARGS=… passes options)"
+	@echo "make retention      archive months older than JIESU_RETENTION_MONTHS (ARGS=--dry-run …)"
 
 venv: $(VENV)/.installed
 
@@ -31,9 +36,10 @@ services: venv
 services-down:
 	scripts/services.sh down
 
-# Apply migrations to DATABASE_URL (from the environment, else the local Postgres).
+# Apply migrations to DATABASE_URL (from the environment, else the local Postgres), then make months ahead.
 migrate: venv
 	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(VENV)/bin/alembic upgrade head
+	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(PY) -m workers.maintenance partitions
 
 # The embedded default: in-process bus unless KAFKA_BOOTSTRAP_SERVERS is set, local Postgres unless DATABASE_URL is.
 run: venv
@@ -55,6 +61,37 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+
+# The judgement model: training writes workers/judgement/model/ (committed); evaluation prints the figures.
+DATA_ARG = $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+train: venv
+	$(PY) -m workers.judgement.train $(DATA_ARG)
+
+evaluate: venv
+	$(PY) -m workers.judgement.evaluate $(DATA_ARG)
+
+bench-judgement: venv
+	$(PY) -m workers.judgement.bench
+
+# Storage: partitions ahead, retention (archives old months), the write-path benchmark, the event contract.
+partitions: venv
+	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(PY) -m workers.maintenance partitions
+
+retention: venv
+	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(PY) -m workers.maintenance retention $(ARGS)
+
+bench-store: venv
+	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(PY) -m workers.bench_store $(ARGS)
+
+contract: venv
+	$(PY) -m ingest.schemas.contract write
+
+readme: venv
+	$(PY) scripts/readme_tables.py
+
+# The surge-day simulator against a running gateway (make up, or make run).
+loadtest: venv
+	$(PY) -m loadtest $(ARGS)
 
 clean-data: services-down
 	rm -rf .data

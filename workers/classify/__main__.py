@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="JSON Lines in on stdin, judgements out on stdout")
     p.add_argument("--model", type=Path, default=None, help="artefact (default: the committed one)")
-    p.add_argument("--routing", type=Path, default=None, help="routing CSV (default: data/routing.csv)")
+    p.add_argument("--routing", type=Path, default=None, help="routing CSV (default: the committed table)")
     args = parser.parse_args(argv)
     judge = Judge.load(args.model, args.routing)
     bad = predict(judge, sys.stdin.buffer, sys.stdout.buffer)

@@ -1,4 +1,4 @@
-"""Department routing from a table kept as data (data/routing.csv): category x district -> department."""
+"""Department routing from a table kept as data (routing.csv beside this module): category × district."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.judgement.dataset import REPO_ROOT
-
-DEFAULT_ROUTING_PATH = REPO_ROOT / "data" / "routing.csv"
+# Inside the package, so an installed worker (the Docker image) finds it too.
+DEFAULT_ROUTING_PATH = Path(__file__).resolve().parent / "routing.csv"
 ANY = "*"  # a row for any known district; "{district}" in its department is replaced by the district
 UNKNOWN = ""  # the row used when the district is unknown
 
