@@ -105,7 +105,11 @@ async def submit_batch(
 ) -> Any:
     """Accept each valid item once the bus acknowledged it; one result per item, in order.
 
-    With an `Idempotency-Key` header, item *i* is keyed `<key>:<i>` (when it has no external_id).
+    **202** every item was accepted. **207** some were not: each result has its own status — 202 accepted,
+    403 the key may not submit on the item's channel, 422 invalid item (field paths `items.<i>.…`), 503 the
+    bus did not acknowledge it (`Retry-After` is then set; retry those items). **503** the bus acknowledged
+    none: retry the batch. Retrying is safe: accepted items keep their ticket ids. With an
+    `Idempotency-Key` header, item *i* without an external_id is keyed `<key>:<i>`.
     """
     settings = resources.settings
     guard = request.app.state.guard
