@@ -57,19 +57,19 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 
 def _clock_ticks(r: dict[str, Any], x: list[float]) -> tuple[list[tuple[float, str]] | None, str]:
-    """For a replayed day, x ticks at round profile hours labelled HH:MM (and the axis label)."""
+    """For a replayed day, x ticks at round profile times labelled HH:MM (and the axis label)."""
     run = r["run"]
     compression = float(run.get("compression") or 1.0)
     if run.get("profile") == "constant" or not x:
         return None, "seconds since start"
     start = float(run.get("window_start_s") or 0.0)
-    span_h = (x[-1] + r["timeseries"]["bucket_s"]) * compression / 3600
-    step_h = next((s for s in (1, 2, 3, 4, 6) if span_h / s <= 12), 6)
+    span_min = (x[-1] + r["timeseries"]["bucket_s"]) * compression / 60
+    step = next((m for m in (10, 15, 30, 60, 120, 180, 240) if span_min / m <= 12), 360)
     ticks = []
-    hour = math.ceil(start / 3600 / step_h) * step_h
-    while (hour * 3600 - start) / compression <= x[-1] + 1e-9:
-        ticks.append(((hour * 3600 - start) / compression, f"{hour % 24:02d}:00"))
-        hour += step_h
+    minute = math.ceil(start / 60 / step) * step
+    while (minute * 60 - start) / compression <= x[-1] + 1e-9:
+        ticks.append(((minute * 60 - start) / compression, f"{minute // 60 % 24:02d}:{minute % 60:02d}"))
+        minute += step
     return ticks, f"profile time of day (replayed ×{compression:g}: 1 h in {3600 / compression:g} s)"
 
 

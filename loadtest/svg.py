@@ -31,10 +31,11 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     first = math.floor(lo / step) * step
     ticks, v = [], first
-    while v <= hi + step * 1e-9:
+    while True:  # up to the first tick at or above `hi`, so the axis covers every value
         ticks.append(round(v, 10))
+        if v >= hi - step * 1e-9:
+            return ticks
         v += step
-    return ticks
 
 
 def _fmt(v: float) -> str:

@@ -20,6 +20,7 @@ from loadtest.report import build, e2e_section, problems, write_json
 from loadtest.results import Recorder, Reply
 from loadtest.scheduler import Bounds, LoopState, run_open_loop
 from loadtest.stats import Latency
+from loadtest.svg import nice_ticks
 
 
 async def _report(*, missing: int = 0, incident: bool = True) -> dict[str, Any]:
@@ -159,3 +160,9 @@ def test_adapter_keys_and_signatures() -> None:
     assert headers_for(None, "POST", "/", b"") == {}
     with pytest.raises(ValueError):
         parse_keys("bad-entry")
+
+
+def test_axis_ticks_cover_the_data() -> None:
+    for lo, hi in ((0, 5.25), (0, 7.35), (0, 1), (0, 311), (3, 1234.5)):
+        ticks = nice_ticks(lo, hi)
+        assert ticks[0] <= lo and ticks[-1] >= hi and len(ticks) <= 8
