@@ -40,7 +40,8 @@ async def test_slow_server_does_not_slow_the_arrivals() -> None:
     elapsed = time.perf_counter() - started
     assert state.released == 100 and rec.sent == 100 and rec.outcomes["accepted"] == 100
     # The dispatcher released every request at its intended time although the server fell behind ...
-    assert rec.dispatch_lag.percentile_ms(99) < 60
+    # (Arrivals paced by the server would be up to ~1,000 ms late here; the bound leaves room for a busy CI.)
+    assert rec.dispatch_lag.percentile_ms(99) < 150
     assert state.backlog_max >= 30
     assert state.in_flight_max <= 5
     # ... so the latency from the intended time shows the wait, which the service time alone would hide.
