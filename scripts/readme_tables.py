@@ -8,8 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest.settings import REPO_ROOT, settings_table  # noqa: E402
-from ingest.topics import topics_table  # noqa: E402
+from ingest.settings import REPO_ROOT, settings_table
+from ingest.topics import topics_table
 
 
 def main() -> None:
