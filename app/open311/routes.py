@@ -39,7 +39,7 @@ from app.open311.models import (
 from app.open311.queries import CLOSED_STATUSES, RequestFilter, find_requests
 from app.problems import error_fields
 from ingest.bus import BusUnavailable
-from ingest.schemas.submission import WebSubmission
+from ingest.schemas.submission import Timestamp, WebSubmission
 from ingest.tickets import is_issued_ticket_id
 
 CHANGESET = "2026-11-28T00:00:00Z"
@@ -325,8 +325,8 @@ async def list_requests(
         str | None, Query(max_length=2000, description="Comma-separated ids; other filters are then ignored")
     ] = None,
     service_code: Annotated[str | None, Query(max_length=1000, description="Comma-separated")] = None,
-    start_date: Annotated[datetime | None, Query(description="Earliest requested_datetime")] = None,
-    end_date: Annotated[datetime | None, Query(description="Latest requested_datetime")] = None,
+    start_date: Annotated[Timestamp | None, Query(description="Earliest requested_datetime")] = None,
+    end_date: Annotated[Timestamp | None, Query(description="Latest requested_datetime")] = None,
     status: Annotated[str | None, Query(max_length=16, description="open, closed or open,closed")] = None,
     page: Annotated[int, Query(ge=1, le=10_000, description="Extension: page number, from 1")] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000, description="Extension: results per page")] = 100,

@@ -9,6 +9,7 @@ carries a review reason so that a person looks at it.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -61,9 +62,12 @@ Number = Annotated[float, NoCoercion()]
 
 
 def _iso_text(value: object) -> object:
-    if isinstance(value, str | datetime):
+    if isinstance(value, datetime) or (isinstance(value, str) and not _NUMERIC.match(value)):
         return value
     raise ValueError("want an ISO 8601 date-time string")
+
+
+_NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
 # A date-time as the document says (ISO 8601 text), not a bare number taken for Unix seconds.

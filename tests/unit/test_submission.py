@@ -186,6 +186,7 @@ def test_only_ascii_digits_make_a_phone_number() -> None:
         {"location": {"latitude": True}},
         {"location": {"longitude": "116.4"}},
         {"submitted_at": 1717000000},
+        {"submitted_at": "1717000000"},
     ],
 )
 def test_types_are_those_of_the_document(change: dict[str, Any]) -> None:
