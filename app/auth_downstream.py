@@ -11,44 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-MIN_KEY_LENGTH = 16
-
-
-def parse_downstream_keys(value: str) -> dict[str, str]:
-    """`name:key,…` as {name: key}; ValueError naming the bad entry."""
-    out: dict[str, str] = {}
-    for entry in filter(None, (part.strip() for part in value.split(","))):
-        name, _, key = entry.partition(":")
-        if not _NAME.match(name) or len(key) < MIN_KEY_LENGTH:
-            raise ValueError(f"downstream key {name!r}: want name:key, a key of {MIN_KEY_LENGTH}+ characters")
-        if name in out or key in out.values():
-            raise ValueError("downstream keys: every system needs its own name and its own key")
-        out[name] = key
-    return out
-
-
-class DownstreamSettings(BaseSettings):
-    """`JIESU_DOWNSTREAM_KEYS`, read once per app."""
-
-    model_config = SettingsConfigDict(env_prefix="JIESU_", extra="ignore")
-
-    downstream_keys: str = Field(
-        default="", description="Downstream systems' keys, comma-separated name:key; empty = open"
-    )
-
-    @field_validator("downstream_keys")
-    @classmethod
-    def _well_formed(cls, value: str) -> str:
-        parse_downstream_keys(value)
-        return value
+from ingest.settings import parse_downstream_keys
 
 
 class DownstreamKeys:
@@ -77,7 +44,7 @@ class DownstreamKeys:
 def _keys(request: Request) -> DownstreamKeys:
     keys = getattr(request.app.state, "downstream_keys", None)
     if keys is None:
-        keys = DownstreamKeys(DownstreamSettings().downstream_keys)
+        keys = DownstreamKeys(request.app.state.resources.settings.downstream_keys)
         request.app.state.downstream_keys = keys
     assert isinstance(keys, DownstreamKeys)
     return keys

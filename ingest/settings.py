@@ -105,6 +105,18 @@ class Settings(BaseSettings):
         default=0, ge=0, le=65535, description="Port of a worker's Prometheus metrics on HOST; 0 = off"
     )
 
+    # Downstream systems (dispatch, dashboards, the warehouse) on the read and status API.
+    downstream_keys: str = Field(
+        default="", description="Downstream systems' keys, comma-separated name:key; empty = open"
+    )
+
+    # Storage maintenance (python -m workers.maintenance, and the worker's partition keeper).
+    partitions_ahead: int = Field(default=3, ge=1, description="Months of partitions kept ready ahead of now")
+    retention_months: int = Field(
+        default=24, ge=1, description="Months kept in `tickets`; older ones are archived by `retention`"
+    )
+    archive_dir: str = Field(default="", description="Where `retention --to file` writes gzipped CSV")
+
     topic_prefix: str = Field(default="", description="Prefix of every topic name (e.g. per environment)")
     log_level: str = Field(default="INFO", description="Logging level")
 
@@ -116,6 +128,12 @@ class Settings(BaseSettings):
             if url.startswith(plain):
                 return "postgresql+asyncpg://" + url[len(plain) :]
         return url
+
+    @field_validator("downstream_keys")
+    @classmethod
+    def _downstream_keys_well_formed(cls, value: str) -> str:
+        parse_downstream_keys(value)
+        return value
 
     @field_validator("api_keys")
     @classmethod
@@ -137,9 +155,25 @@ class Settings(BaseSettings):
         return not self.kafka_bootstrap_servers
 
 
+# Names of adapters and downstream systems, and the shortest key or secret accepted for either.
 _ADAPTER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _ADAPTER_CHANNELS = ("web", "wechat", "phone")
 MIN_SECRET_LENGTH = 16
+
+
+def parse_downstream_keys(value: str) -> dict[str, str]:
+    """`name:key,…` as {name: key}; ValueError naming the bad entry."""
+    out: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        name, _, key = entry.partition(":")
+        if not _ADAPTER_NAME.match(name) or len(key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"downstream key {name!r}: want name:key, a key of {MIN_SECRET_LENGTH}+ characters"
+            )
+        if name in out or key in out.values():
+            raise ValueError("downstream keys: every system needs its own name and its own key")
+        out[name] = key
+    return out
 
 
 def parse_api_keys(value: str) -> list[tuple[str, str, str]]:

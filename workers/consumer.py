@@ -220,7 +220,7 @@ async def running_worker(
         pool = await open_pool(settings)
         stack.push_async_callback(_close_within, "the database pool", pool.close)
         # Next months' partitions exist before the first write to them (also re-checked daily).
-        await stack.enter_async_context(partitions_kept_ahead(pool))
+        await stack.enter_async_context(partitions_kept_ahead(pool, ahead=settings.partitions_ahead))
         consumer = make_consumer(
             settings, broker, [topic_name(INTAKE, settings.topic_prefix)], settings.consumer_group
         )

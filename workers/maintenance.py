@@ -26,28 +26,14 @@ from pathlib import Path
 from typing import Literal
 
 import asyncpg
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.settings import get_settings
+from ingest.settings import Settings, get_settings
 from workers.db import asyncpg_dsn
 
 log = logging.getLogger("jiesu.maintenance")
 
 PARENTS = ("tickets", "ticket_status_history")
 ArchiveTo = Literal["schema", "file"]
-
-
-class MaintenanceSettings(BaseSettings):
-    """The partition and retention settings (environment variables, like ingest.settings.Settings)."""
-
-    model_config = SettingsConfigDict(env_prefix="JIESU_", extra="ignore")
-
-    partitions_ahead: int = Field(default=3, ge=1, description="Months of partitions kept ready ahead of now")
-    retention_months: int = Field(
-        default=24, ge=1, description="Months kept in `tickets`; older ones are archived by `retention`"
-    )
-    archive_dir: str = Field(default="", description="Where `retention --to file` writes gzipped CSV")
 
 
 def month_start(day: date, shift: int = 0) -> date:
@@ -221,7 +207,7 @@ async def retention(
     return {month: await archive_month(conn, month, to, archive_dir) for month in due}
 
 
-async def _main(args: argparse.Namespace, config: MaintenanceSettings) -> None:
+async def _main(args: argparse.Namespace, config: Settings) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(get_settings()))
     try:
         await conn.execute("SET lock_timeout = '60s'")
@@ -263,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     keep.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    asyncio.run(_main(args, MaintenanceSettings()))
+    asyncio.run(_main(args, get_settings()))
 
 
 if __name__ == "__main__":
