@@ -12,8 +12,9 @@
 # with initdb/pg_ctl/postgres, overrides the wheel, e.g. /usr/lib/postgresql/16/bin), PG_PORT (15432),
 # PG_MAX_CONNECTIONS (200), PG_SHARED_BUFFERS (256MB), PG_START_TIMEOUT (60 s),
 # PG_RUN_AS (only when run as root: the unprivileged system user that owns the cluster, default `pgserver`,
-# the same user the pgserver wheel itself uses under root; created with useradd if missing).
-# Everything runtime lives under <repo>/.data/postgres: data/, logs/postgres.log, run/ (unix socket).
+# the same user the pgserver wheel itself uses under root; created with useradd if missing),
+# JIESU_DATA_DIR (<repo>/.data; another one runs a second, private server, e.g. for fault tests).
+# Everything runtime lives under <data dir>/postgres: data/, logs/postgres.log, run/ (unix socket).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,7 +29,7 @@ PG_MAX_CONNECTIONS="${PG_MAX_CONNECTIONS:-200}"
 PG_SHARED_BUFFERS="${PG_SHARED_BUFFERS:-256MB}"
 PG_START_TIMEOUT="${PG_START_TIMEOUT:-60}"
 
-PG_HOME="$ROOT/.data/postgres"
+PG_HOME="${JIESU_DATA_DIR:-$ROOT/.data}/postgres"
 PGDATA_DIR="$PG_HOME/data"
 LOGS="$PG_HOME/logs"
 PG_LOG="$LOGS/postgres.log"
