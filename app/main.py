@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from app import gateway, problems
 from app.deps import Resources
+from app.observability import MetricsMiddleware
 from app.producer import GatewayProducer
 from app.routes import complaints, health, read, schemas, status
 from ingest.bus.factory import make_producer
@@ -71,4 +72,6 @@ def create_app(
     app.include_router(read.router)
     app.include_router(status.router)
     app.include_router(schemas.router)
+    # Added last, so outermost: it sees every response, the limits' 413s and 429s included.
+    app.add_middleware(MetricsMiddleware)
     return app

@@ -1,10 +1,21 @@
-"""Prometheus metrics of the gateway."""
+"""Prometheus metrics of the gateway (exposed on its own `/metrics`)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-REQUESTS = Counter("jiesu_gateway_requests_total", "HTTP requests by route and status", ["route", "status"])
+REQUESTS = Counter(
+    "jiesu_gateway_requests_total",
+    "HTTP requests by method, route template and status",
+    ["method", "route", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "jiesu_gateway_request_seconds",
+    "Time from a request's arrival to the end of its response, by method and route template",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10),
+)
+IN_FLIGHT = Gauge("jiesu_gateway_in_flight_requests", "HTTP requests being handled right now")
 REJECTIONS = Counter("jiesu_gateway_rejections_total", "Refused submissions by reason", ["reason"])
 ACCEPTED = Counter("jiesu_gateway_accepted_total", "Submissions acknowledged by the bus", ["channel"])
 PRODUCE_SECONDS = Histogram(
