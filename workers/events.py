@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 
 from ingest.bus import BusProducer
-from ingest.schemas.records import EVENT_SCHEMA_VERSION, TicketProcessed
+from ingest.schemas.events import EVENT_SCHEMA_VERSION, TicketProcessed, event_headers
 from ingest.topics import EVENTS, URGENT, topic_name
 from workers.ticket import TicketRow
 
@@ -35,18 +35,6 @@ def processed_event(row: TicketRow) -> TicketProcessed:
     )
 
 
-def _headers(event_type: str, trace_id: str | None, sent_at: datetime) -> list[tuple[str, bytes]]:
-    headers = [
-        ("schema_version", str(EVENT_SCHEMA_VERSION).encode()),
-        ("event_type", event_type.encode()),
-        ("content_type", b"application/json"),
-        ("produced_at", sent_at.isoformat().encode()),
-    ]
-    if trace_id:
-        headers.append(("trace_id", trace_id.encode()))
-    return headers
-
-
 async def publish_processed(
     producer: BusProducer, rows: list[TicketRow], trace_ids: dict[str, str], prefix: str, now: datetime
 ) -> int:
@@ -55,7 +43,7 @@ async def publish_processed(
     for row in rows:
         event = processed_event(row)
         value, key = event.to_bytes(), row.ticket_id.encode()
-        headers = _headers(event.event_type, trace_ids.get(row.ticket_id), now)
+        headers = event_headers(event.event_type, EVENT_SCHEMA_VERSION, trace_ids.get(row.ticket_id), now)
         sends.append(producer.send(topic_name(EVENTS, prefix), value, key=key, headers=headers))
         if row.urgency == "critical":
             sends.append(producer.send(topic_name(URGENT, prefix), value, key=key, headers=headers))
