@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import asyncpg
 import httpx
@@ -15,7 +20,7 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from ingest.bus.memory import InProcessBroker
-from ingest.settings import Settings
+from ingest.settings import REPO_ROOT, Settings
 from workers.consumer import running_worker
 from workers.db import asyncpg_dsn
 
@@ -79,3 +84,44 @@ async def pipeline(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             yield http
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def pipeline_processes(
+    settings: Settings, port: int, workers: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`python -m app` on `port` and `workers` × `python -m workers` on `settings`; SIGTERM on exit."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "DATABASE_URL": settings.database_url,
+        "JIESU_TOPIC_PREFIX": settings.topic_prefix,
+        "JIESU_CONSUMER_GROUP": settings.consumer_group,
+        "JIESU_BATCH_TIMEOUT_MS": str(settings.batch_timeout_ms),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "JIESU_LOG_LEVEL": "WARNING",
+    }
+    procs = [subprocess.Popen([sys.executable, "-m", "app"], env=env, cwd=REPO_ROOT)]
+    procs += [
+        subprocess.Popen([sys.executable, "-m", "workers"], env=env, cwd=REPO_ROOT) for _ in range(workers)
+    ]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)

@@ -6,65 +6,22 @@ constant rate with retries, resubmissions and invalid ones.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 import pytest
 
-from ingest.settings import REPO_ROOT, Settings
+from ingest.settings import Settings
 from loadtest.config import RunConfig
 from loadtest.plan import PlanSpec
 from loadtest.runner import run
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _gateway_and_worker(settings: Settings, port: int) -> Iterator[list[subprocess.Popen[bytes]]]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "DATABASE_URL": settings.database_url,
-        "JIESU_TOPIC_PREFIX": settings.topic_prefix,
-        "JIESU_CONSUMER_GROUP": settings.consumer_group,
-        "JIESU_BATCH_TIMEOUT_MS": "100",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "JIESU_LOG_LEVEL": "WARNING",
-    }
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "app"], env=env, cwd=REPO_ROOT),
-        subprocess.Popen([sys.executable, "-m", "workers"], env=env, cwd=REPO_ROOT),
-    ]
-    try:
-        yield procs
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+from tests.integration.helpers import free_port, pipeline_processes
 
 
 @pytest.mark.timeout(180)
 async def test_simulator_run_loses_nothing_and_reports_it(stack_settings: Settings, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     cfg = RunConfig(
         spec=PlanSpec(
             profile="constant",
@@ -88,7 +45,7 @@ async def test_simulator_run_loses_nothing_and_reports_it(stack_settings: Settin
         ready_timeout_s=60,
         progress=False,
     )
-    with _gateway_and_worker(stack_settings, port) as procs:
+    with pipeline_processes(stack_settings, port, workers=1) as procs:
         report = await run(cfg)
         assert all(proc.poll() is None for proc in procs), "a process died under load"
 

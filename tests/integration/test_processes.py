@@ -1,60 +1,21 @@
 """Separate processes on the real stack: `python -m app` and two `python -m workers`, 1,000 submissions."""
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 
-from ingest.settings import REPO_ROOT, Settings
+from ingest.settings import Settings
 from ingest.topics import EVENTS, topic_name
-from tests.integration.helpers import fetchval, read_topic, wait_until
+from tests.integration.helpers import fetchval, free_port, pipeline_processes, read_topic, wait_until
 
 TOTAL = 1000
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _processes(settings: Settings, port: int) -> Iterator[list[subprocess.Popen[bytes]]]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "DATABASE_URL": settings.database_url,
-        "JIESU_TOPIC_PREFIX": settings.topic_prefix,
-        "JIESU_CONSUMER_GROUP": settings.consumer_group,
-        "PORT": str(port),
-        "JIESU_LOG_LEVEL": "WARNING",
-    }
-    procs = [subprocess.Popen([sys.executable, "-m", "app"], env=env, cwd=REPO_ROOT)]
-    procs += [subprocess.Popen([sys.executable, "-m", "workers"], env=env, cwd=REPO_ROOT) for _ in range(2)]
-    try:
-        yield procs
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 async def test_thousand_submissions_two_workers_each_stored_once(stack_settings: Settings) -> None:
-    port = _free_port()
+    port = free_port()
     run = uuid.uuid4().hex[:6]
-    with _processes(stack_settings, port) as procs:
+    with pipeline_processes(stack_settings, port, workers=2) as procs:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
 
             async def gateway_up() -> bool:
