@@ -1,0 +1,1 @@
+"""`python -m loadtest.bench` (`make bench`): every stage's throughput measured side by side in one run."""

@@ -1,0 +1,282 @@
+"""The pipeline stage: pre-fill the intake topic, start W workers, time until all is stored and published.
+
+Everything belongs to the run: its own database (created, migrated, dropped), topics under its own prefix
+(created, deleted), its own consumer group, its own worker processes (started and stopped by pid).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from ingest.schemas.records import IntakeRecord
+from ingest.topics import ALL_TOPICS, EVENTS, INTAKE, ensure_topics, topic_name
+from loadtest.bench.procs import REPO_ROOT, Child, cpu_seconds, free_port, rss_mb
+
+_BUCKET = re.compile(r'^jiesu_worker_batch_seconds_bucket\{le="([^"]+)"\} ([\d.e+]+)$', re.M)
+
+
+def plain_dsn(url: str, database: str | None = None) -> str:
+    """An asyncpg DSN from a SQLAlchemy-style URL, optionally naming another database."""
+    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    path = f"/{database}" if database is not None else parts.path
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def sqlalchemy_url(url: str, database: str) -> str:
+    """The URL of `database` on the same server, in the form the project's settings take."""
+    return plain_dsn(url, database).replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def create_database(admin_url: str, name: str) -> str:
+    """Drop (if left over) and create database `name`, migrate it; its URL."""
+    if not re.fullmatch(r"jiesu_bench_\w+", name):
+        raise ValueError(f"bench databases are named jiesu_bench_*, not {name!r}")
+    conn = await asyncpg.connect(plain_dsn(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = sqlalchemy_url(admin_url, name)
+    await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).with_name("alembic")), "upgrade", "head"],
+        cwd=REPO_ROOT, env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}, check=True,
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    return url
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    """Drop the run's database."""
+    conn = await asyncpg.connect(plain_dsn(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete the run's topics (only names under its own prefix)."""
+    if not prefix.startswith("bench"):
+        raise ValueError(f"bench topic prefixes start with 'bench', not {prefix!r}")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        mine = [topic_name(s, prefix) for s in ALL_TOPICS if topic_name(s, prefix) in existing]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+async def prefill(bootstrap: str, topic: str, records: list[IntakeRecord]) -> float:
+    """Put `records` on the intake topic as the gateway does (key, headers, acks=all); seconds taken."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
+        max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024,
+    )  # fmt: skip
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        pending = []
+        for rec in records:
+            headers = [
+                ("schema_version", str(rec.schema_version).encode()),
+                ("trace_id", rec.trace_id.encode()),
+                ("ticket_id", rec.ticket_id.encode()),
+            ]
+            key = (rec.citizen_key or rec.ticket_id).encode()
+            pending.append(await producer.send(topic, rec.to_bytes(), key=key, headers=headers))
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def _events_published(bootstrap: str, topic: str) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        parts = await producer.partitions_for(topic)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+        return int(sum(ends.values()))
+    finally:
+        await consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the run's database, closed on exit."""
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def crossing(samples: list[tuple[float, int]], level: float) -> float | None:
+    """When the stored count first reached `level`, linearly interpolated between samples."""
+    prev_t, prev_n = None, 0
+    for t, n in samples:
+        if n >= level:
+            if prev_t is None or n == prev_n:
+                return t
+            return prev_t + (t - prev_t) * (level - prev_n) / (n - prev_n)
+        prev_t, prev_n = t, n
+    return None
+
+
+def sustained_rate(samples: list[tuple[float, int]], total: int, lo: float = 0.1, hi: float = 0.9) -> float:
+    """Records per second between `lo` and `hi` of `total` stored: start-up and the tail excluded."""
+    t_lo, t_hi = crossing(samples, lo * total), crossing(samples, hi * total)
+    if t_lo is None or t_hi is None or t_hi <= t_lo:
+        return 0.0
+    return (hi - lo) * total / (t_hi - t_lo)
+
+
+def histogram_p99(metrics: str) -> float | None:
+    """The 99th percentile (upper bucket bound) of jiesu_worker_batch_seconds in a /metrics text."""
+    found = _BUCKET.findall(metrics)
+    buckets = sorted((float("inf") if le == "+Inf" else float(le), float(n)) for le, n in found)
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+    for le, n in buckets:
+        if n >= 0.99 * total:
+            return le
+    return None
+
+
+@dataclass
+class PipelineResult:
+    """What one pipeline run measured."""
+
+    workers: int
+    records: int
+    prefill_s: float = 0.0
+    startup_s: float | None = None
+    sustained_rate: float = 0.0
+    wall_rate: float = 0.0
+    complete: bool = False
+    stored: int = 0
+    events: int = 0
+    worker_rss_mb: float = 0.0
+    worker_cpu_share: float = 0.0
+    batch_p99_s: float | None = None
+    samples: list[tuple[float, int]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The figures, without the raw samples."""
+        out = {k: v for k, v in self.__dict__.items() if k != "samples"}
+        return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
+
+
+async def run_pipeline(
+    *,
+    bootstrap: str,
+    database_url: str,
+    prefix: str,
+    records: list[IntakeRecord],
+    workers: int,
+    timeout_s: float,
+    log_dir: Path,
+    worker_env: dict[str, str] | None = None,
+) -> PipelineResult:
+    """Pre-fill, run `workers` worker processes until every record is stored and published (or timeout)."""
+    result = PipelineResult(workers=workers, records=len(records))
+    await ensure_topics(bootstrap, prefix)
+    result.prefill_s = await prefill(bootstrap, topic_name(INTAKE, prefix), records)
+    conn = await asyncpg.connect(plain_dsn(database_url))
+    ports = [free_port() for _ in range(workers)]
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "DATABASE_URL": database_url,
+        "JIESU_TOPIC_PREFIX": prefix,
+        "JIESU_CONSUMER_GROUP": f"{prefix}intake",
+        **(worker_env or {}),
+    }
+    children: list[Child] = []
+    try:
+        before = int(await conn.fetchval("SELECT count(*) FROM ticket_keys"))
+        started = time.monotonic()
+        cpu0 = _machine_cpu()
+        for i, port in enumerate(ports):
+            child_env = {**env, "JIESU_WORKER_METRICS_PORT": str(port)}
+            children.append(Child(f"{prefix}worker{i}", ["-m", "workers"], child_env, log_dir))
+        while time.monotonic() - started < timeout_s:
+            await asyncio.sleep(0.2)
+            n = int(await conn.fetchval("SELECT count(*) FROM ticket_keys")) - before
+            t = time.monotonic() - started
+            result.samples.append((t, n))
+            if n > 0 and result.startup_s is None:
+                result.startup_s = t
+            result.worker_rss_mb = max(result.worker_rss_mb, *(rss_mb(c.pid) for c in children))
+            dead = [c for c in children if not c.alive()]
+            if dead:
+                raise RuntimeError(f"{dead[0].name} exited:\n{dead[0].tail()}")
+            if n >= result.records:
+                result.events = await _events_published(bootstrap, topic_name(EVENTS, prefix))
+                if result.events >= result.records:
+                    result.complete = True
+                    break
+        _finish(result, time.monotonic() - started, children, _machine_cpu() - cpu0)
+        result.batch_p99_s = await _batch_p99(ports)
+    finally:
+        for child in children:
+            child.stop()
+        await conn.close()
+        with contextlib.suppress(Exception):
+            await delete_topics(bootstrap, prefix)
+    return result
+
+
+def _finish(result: PipelineResult, elapsed: float, children: list[Child], cpu_all: float) -> None:
+    """Rates and CPU share once the run ended."""
+    cpu_workers = sum(cpu_seconds(c.pid) for c in children)
+    result.worker_cpu_share = cpu_workers / cpu_all if cpu_all > 0 else 0.0
+    result.stored = result.samples[-1][1] if result.samples else 0
+    result.sustained_rate = sustained_rate(result.samples, result.records)
+    if result.complete and result.startup_s is not None:
+        result.wall_rate = result.records / (elapsed - result.startup_s)
+
+
+async def _batch_p99(ports: list[int]) -> float | None:
+    """The worst worker's p99 batch time, from their /metrics."""
+    p99s = []
+    async with httpx.AsyncClient(timeout=2) as client:
+        for port in ports:
+            with contextlib.suppress(httpx.HTTPError):
+                p99 = histogram_p99((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
+                if p99 is not None:
+                    p99s.append(p99)
+    return max(p99s) if p99s else None
+
+
+def _machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine (all cores) from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")

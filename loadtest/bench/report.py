@@ -1,0 +1,88 @@
+"""The bench's targets, its table and its JSON file."""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# figure → (comparison, target) from issue 8.
+TARGETS: dict[str, tuple[str, float]] = {
+    "gateway_ratio": (">=", 0.6),
+    "gateway_p99_ms": ("<=", 50.0),
+    "batch_items_per_s": (">=", 20_000.0),
+    "pipeline_rate": (">=", 1_500.0),
+    "pipeline_ratio": (">=", 0.7),
+    "gateway_rss_mb": ("<=", 300.0),
+    "worker_rss_mb": ("<=", 1_000.0),
+}
+_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
+ROWS = (
+    "bare_rps",
+    "gateway_rps",
+    "gateway_ratio",
+    "gateway_p99_ms",
+    "batch_items_per_s",
+    "nlp_rate",
+    "pipeline_workers",
+    "pipeline_rate",
+    "pipeline_ratio",
+    "gateway_rss_mb",
+    "worker_rss_mb",
+)
+
+
+def verdicts(figures: dict[str, Any]) -> dict[str, bool | None]:
+    """For each target: met, missed, or None when the figure was not measured."""
+    out: dict[str, bool | None] = {}
+    for name, (op, target) in TARGETS.items():
+        value = figures.get(name)
+        out[name] = None if value is None else _OPS[op](float(value), target)
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(figures: dict[str, Any]) -> str:
+    """The headline figures with their targets, as a Markdown table."""
+    met = verdicts(figures)
+    lines = ["| figure | value | target | |", "|---|---:|---|---|"]
+    for name in ROWS:
+        op, target = TARGETS.get(name, ("", None))
+        verdict = {True: "met", False: "MISSED", None: ""}[met.get(name)]
+        lines.append(
+            f"| {name} | {_fmt(figures.get(name))} | {op} {_fmt(target) if target else ''} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def scaling_table(runs: list[dict[str, Any]]) -> str:
+    """Pipeline throughput against worker processes, as a Markdown table."""
+    lines = [
+        "| workers | intake partitions | sustained /s | wall /s | batch p99 s | worker RSS MiB"
+        " | worker CPU share |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['workers']} | {r.get('partitions', 12)} | {_fmt(r['sustained_rate'])}"
+            f" | {_fmt(r['wall_rate'])} | {_fmt(r['batch_p99_s'])} | {_fmt(r['worker_rss_mb'])}"
+            f" | {_fmt(r['worker_cpu_share'])} |"
+        )
+    return "\n".join(lines)
+
+
+def write(path: Path, figures: dict[str, Any]) -> None:
+    """Write the figures (with the verdicts) as JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**figures, "targets_met": verdicts(figures)}, indent=2, default=str) + "\n")
