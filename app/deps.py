@@ -21,7 +21,9 @@ class Resources:
     engine: AsyncEngine
 
 
-def _resources(request: Request) -> Resources:
+async def _resources(request: Request) -> Resources:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hand-off on every request
+    # (about a third of the gateway's CPU per submission, measured with py-spy; docs/performance.md).
     resources: Resources = request.app.state.resources
     return resources
 
