@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from app.deps import Resources
 from app.limits import FloodTracker
 from app.metrics import ACCEPTED, PRODUCE_SECONDS
+from app.producer import GatewayProducer
+from ingest.bus import BusUnavailable
+from ingest.bus.kafka import Outgoing
 from ingest.schemas.records import INTAKE_SCHEMA_VERSION, IntakeRecord
 from ingest.schemas.submission import AnySubmission, external_id_of, intake_text
 from ingest.tickets import idempotency_key_for, new_ticket_id
 from ingest.topics import INTAKE, topic_name
 
-__all__ = ["AnySubmission", "build_record", "publish"]
+__all__ = ["AnySubmission", "build_record", "publish", "publish_many"]
 
 
 def build_record(
@@ -47,8 +52,8 @@ def build_record(
     )
 
 
-async def publish(record: IntakeRecord, resources: Resources) -> None:
-    """Put `record` on the intake topic and wait for the acknowledgement (BusUnavailable if none in time)."""
+def outgoing(record: IntakeRecord, topic: str) -> Outgoing:
+    """The bus record of `record`: value, key and headers."""
     # Keyed by citizen so one citizen's messages stay in order on one partition (resubmission detection
     # sees them in sequence); anonymous messages spread by ticket id.
     key = (record.citizen_key or record.ticket_id).encode()
@@ -59,9 +64,33 @@ async def publish(record: IntakeRecord, resources: Resources) -> None:
     ]
     if record.review_reasons:
         headers.append(("needs_review", b"1"))
+    return topic, record.to_bytes(), key, headers
+
+
+async def publish(record: IntakeRecord, resources: Resources) -> None:
+    """Put `record` on the intake topic and wait for the acknowledgement (BusUnavailable if none in time)."""
+    topic, value, key, headers = outgoing(record, topic_name(INTAKE, resources.settings.topic_prefix))
     started = time.perf_counter()
-    await resources.producer.send(
-        topic_name(INTAKE, resources.settings.topic_prefix), record.to_bytes(), key=key, headers=headers
-    )
+    await resources.producer.send(topic, value, key=key, headers=headers)
     PRODUCE_SECONDS.observe(time.perf_counter() - started)
     ACCEPTED.labels(channel=record.channel).inc()
+
+
+async def publish_many(records: Sequence[IntakeRecord], resources: Resources) -> list[BusUnavailable | None]:
+    """Put every record on the intake topic; per record, None once acknowledged, else why it was not."""
+    producer = resources.producer
+    if not isinstance(producer, GatewayProducer):
+        outcomes = await asyncio.gather(*(publish(r, resources) for r in records), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, BusUnavailable):
+                raise outcome
+        return [o if isinstance(o, BusUnavailable) else None for o in outcomes]
+    topic = topic_name(INTAKE, resources.settings.topic_prefix)
+    started = time.perf_counter()
+    results = await producer.send_many([outgoing(r, topic) for r in records])
+    elapsed = time.perf_counter() - started
+    for record, result in zip(records, results, strict=True):
+        if result is None:
+            PRODUCE_SECONDS.observe(elapsed)
+            ACCEPTED.labels(channel=record.channel).inc()
+    return results

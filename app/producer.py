@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ingest.bus import BusProducer, BusUnavailable
 from ingest.bus.base import Headers
+from ingest.bus.kafka import KafkaProducer, Outgoing
 
 log = logging.getLogger("jiesu.gateway")
 
@@ -114,6 +115,46 @@ class GatewayProducer:
         finally:
             self._in_flight -= 1
         self._last_success = time.monotonic()
+
+    async def send_many(self, records: Sequence[Outgoing]) -> list[BusUnavailable | None]:
+        """Send many records at once, each acknowledged or not on its own within one budget; per record,
+        None when acknowledged, else the BusUnavailable it would have raised alone."""
+        inner = self._inner
+        if inner is None:
+            return [BusUnavailable("not connected to the bus yet")] * len(records)
+        room = max(0, self._max_in_flight - self._in_flight)
+        admitted = records[:room]
+        refused = BusUnavailable(f"{self._in_flight + len(admitted)} submissions already wait for the bus")
+        self._in_flight += len(admitted)
+        try:
+            if isinstance(inner, KafkaProducer):
+                async with asyncio.timeout(self._budget_s + 1.0):  # the producer keeps the budget itself
+                    outcomes = await inner.send_many(admitted)
+            else:
+                outcomes = await asyncio.gather(*(self._send_one(inner, r) for r in admitted))
+        except TimeoutError:
+            outcomes = [BusUnavailable(f"no acknowledgement from the bus within {self._budget_s}s")] * len(
+                admitted
+            )
+        finally:
+            self._in_flight -= len(admitted)
+        outcomes = [*outcomes, *[refused] * (len(records) - len(admitted))]
+        if any(o is not None for o in outcomes):
+            self._last_failure = time.monotonic()
+        if any(o is None for o in outcomes):
+            self._last_success = time.monotonic()
+        return outcomes
+
+    async def _send_one(self, inner: BusProducer, record: Outgoing) -> BusUnavailable | None:
+        topic, value, key, headers = record
+        try:
+            async with asyncio.timeout(self._budget_s):
+                await inner.send(topic, value, key=key, headers=headers)
+        except TimeoutError:
+            return BusUnavailable(f"no acknowledgement from the bus within {self._budget_s}s")
+        except BusUnavailable as exc:
+            return exc
+        return None
 
     def degraded(self) -> bool:
         """True when the latest send failed, recently, and none succeeded since."""

@@ -1,7 +1,7 @@
 """`POST /v1/complaints/batch`: up to 500 submissions, one result per item, valid items taken regardless.
 
 Every item is validated on its own: an invalid item gets its own 422 problem and does not spoil the others.
-The valid items are sent to the bus concurrently (the Kafka producer packs them into a few produce requests)
+The valid items are sent to the bus together (the Kafka producer packs them into a few produce requests)
 and each is accepted only on its own acknowledgement. The answer is 202 when every item was accepted, 207
 (Multi-Status) when some were not (each result carries its status), and 503 with `Retry-After` when the bus
 acknowledged none. Retrying a whole batch is safe: accepted items keep their ticket ids.
@@ -9,7 +9,6 @@ acknowledged none. Retrying a whole batch is safe: accepted items keep their tic
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
@@ -25,12 +24,11 @@ from pydantic_core import ErrorDetails
 
 from app.auth import AdapterDep, channel_error
 from app.deps import ResourcesDep
-from app.intake import build_record, publish
+from app.intake import build_record, publish_many
 from app.metrics import REJECTIONS
 from app.problems import Problem, error_fields, problem_responses, render, summary
 from app.routes.complaints import IdempotencyKey, status_url, unavailable
 from app.views import BatchAccepted, ItemResult
-from ingest.bus import BusUnavailable
 from ingest.schemas.records import IntakeRecord
 from ingest.schemas.submission import AnySubmission, Submission
 
@@ -135,13 +133,9 @@ async def submit_batch(
         results.append(ItemResult(index=index, status=202, ticket_id=record.ticket_id))
 
     unique = list(records.values())
-    outcomes = await asyncio.gather(*(publish(r, resources) for r in unique), return_exceptions=True)
-    failed: dict[str, BusUnavailable] = {}
-    for record, outcome in zip(unique, outcomes, strict=True):
-        if isinstance(outcome, BusUnavailable):
-            failed[record.ticket_id] = outcome
-        elif isinstance(outcome, BaseException):
-            raise outcome
+    # One send for all the valid items; each is still accepted only on its own acknowledgement.
+    outcomes = await publish_many(unique, resources)
+    failed = {r.ticket_id: o for r, o in zip(unique, outcomes, strict=True) if o is not None}
     for result in results:
         if result.ticket_id is None:
             continue
