@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from types import FrameType
@@ -19,6 +20,18 @@ def _drained(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+# Young collections every 50,000 allocations instead of 700, and older ones rarely: with the defaults the
+# gateway paused for a full collection (up to 100 ms) every second under load, which was its p99.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Move everything built at start-up out of the collector's sight and collect less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def main() -> None:
     """Serve the gateway with uvicorn; SIGTERM answers the requests in hand, then exits 0."""
     settings = get_settings()
@@ -30,8 +43,10 @@ def main() -> None:
             "or run `python -m jiesu` for the embedded pipeline"
         )
     signal.signal(signal.SIGTERM, _drained)
+    app = create_app(settings)
+    tune_gc()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
