@@ -1,8 +1,9 @@
 """`python -m loadtest.bench.bare`: the bare endpoint the gateway is compared with.
 
 The same framework (FastAPI), server (uvicorn) and server settings as `python -m app` (SERVER_SETTINGS mirrors
-app/__main__.py: one process, uvloop and httptools picked by uvicorn's "auto", no access log), and one route
-that reads the body and answers 202 with a small JSON body: no validation, no Kafka.
+app/__main__.py: one process, uvloop and httptools picked by uvicorn's "auto", no access log, the same garbage
+collector settings), and one route that reads the body and answers 202 with a small JSON body: no validation,
+no Kafka.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+
+from app.__main__ import tune_gc
 
 # What app/__main__.py passes to uvicorn.run, besides host and port.
 SERVER_SETTINGS: dict[str, Any] = {"log_config": None, "access_log": False, "timeout_graceful_shutdown": 10}
@@ -39,7 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m loadtest.bench.bare")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    uvicorn.run(create_bare_app(), host="127.0.0.1", port=args.port, **SERVER_SETTINGS)
+    app = create_bare_app()
+    tune_gc()  # as the gateway does
+    uvicorn.run(app, host="127.0.0.1", port=args.port, **SERVER_SETTINGS)
 
 
 if __name__ == "__main__":
