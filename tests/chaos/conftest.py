@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, NoReturn
 
 import asyncpg
 import pytest
@@ -39,20 +41,44 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _unavailable(message: str) -> NoReturn:
+    if os.environ.get("JIESU_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _lock_stack(stack: ChaosStack, timeout_s: float = 900) -> IO[bytes]:
+    """One test session at a time on the private stack: another session's faults (or its final stop) would
+    break ours. Waits for a session that holds it (two engineers running the whole suite at once)."""
+    stack.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (stack.data_dir / ".session.lock").open("wb")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                lock.close()
+                _unavailable(f"another test session held the private chaos stack for {timeout_s:.0f}s")
+            time.sleep(1)
+
+
 @pytest.fixture(scope="session")
 def chaos_stack() -> Iterator[ChaosStack]:
     """The private Kafka and Postgres, started by the project's scripts on their own ports and data dir."""
     stack = ChaosStack.from_env()
+    lock = _lock_stack(stack)
     try:
-        stack.start()
-    except (StackError, OSError) as exc:
-        message = f"the private chaos stack did not start: {exc}"
-        if os.environ.get("JIESU_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    yield stack
-    if os.environ.get("JIESU_CHAOS_KEEP_STACK") != "1":
-        stack.stop()
+        try:
+            stack.start()
+        except (StackError, OSError) as exc:
+            _unavailable(f"the private chaos stack did not start: {exc}")
+        yield stack
+        if os.environ.get("JIESU_CHAOS_KEEP_STACK") != "1":
+            stack.stop()
+    finally:
+        lock.close()
 
 
 @pytest.fixture(scope="session")
