@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -69,6 +70,8 @@ def chaos_stack() -> Iterator[ChaosStack]:
     """The private Kafka and Postgres, started by the project's scripts on their own ports and data dir."""
     stack = ChaosStack.from_env()
     lock = _lock_stack(stack)
+    # the processes' logs of the previous session go; this session's stay for a look after a failure
+    shutil.rmtree(stack.log_dir, ignore_errors=True)
     try:
         try:
             stack.start()
