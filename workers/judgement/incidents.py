@@ -187,15 +187,14 @@ class IncidentGrouper:
         topic_sims = np.clip(topics @ sig.topic, 0.0, None) if topics is not None else np.zeros(len(found))
         best: IncidentCandidate | None = None
         best_score = 0.0
-        for cand, t in zip(found, topic_sims, strict=True):
-            if places_conflict(sig, cand.signature):
+        weights, terms, places = self.weights, sig.terms, sig.places
+        # tolist(): the same floats as float(t) one by one, converted in one call.
+        for cand, t in zip(found, topic_sims.tolist(), strict=True):
+            other = cand.signature
+            if places_conflict(sig, other):
                 continue
-            s = combine(
-                float(t),
-                cosine(sig.terms, cand.signature.terms),
-                share_place(sig, cand.signature),
-                self.weights,
-            )
+            same = bool(places and other.places) and share_place(sig, other)
+            s = combine(t, cosine(terms, other.terms), same, weights)
             if s > best_score:
                 best, best_score = cand, s
         return best, best_score
