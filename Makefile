@@ -8,7 +8,7 @@ SERVICES_ENV := .data/services.env
 service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
 
 .PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme \
-	train evaluate bench-judgement partitions retention bench-store contract loadtest
+	train evaluate bench-judgement partitions retention bench-store contract loadtest chaos fuzz
 
 help:
 	@echo "make run            the whole pipeline in one process (embedded bus, local Postgres) on 127.0.0.1:\$${PORT:-8000}"
@@ -17,6 +17,8 @@ help:
 	@echo "make services-down  stop them"
 	@echo "make up             services + gateway + two workers in the foreground (Ctrl-C stops all)"
 	@echo "make lint           ruff and mypy"
+	@echo "make chaos          fault scenarios on a private Kafka + Postgres → .data/chaos-report.json"
+	@echo "make fuzz           thousands of malformed requests → .data/fuzz-report.json"
 	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… overrides)"
 	@echo "make evaluate       category and incident-grouping figures on held-out real messages"
 	@echo "make loadtest       a surge day against the running gateway (ARGS=… passes options)"
@@ -53,6 +55,13 @@ up: services migrate
 
 test: services
 	JIESU_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -rs
+
+# Kill brokers, databases and workers under load (a private stack on other ports; make test runs these too).
+chaos: venv
+	JIESU_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -rs -m chaos tests/chaos
+
+fuzz: services
+	JIESU_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -rs tests/fuzz
 
 test-unit: venv
 	$(VENV)/bin/pytest -q -m "not kafka and not postgres"

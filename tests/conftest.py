@@ -66,14 +66,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say how many passed tests ran against the real Kafka and Postgres."""
+    """Say how many passed tests ran against the real Kafka and Postgres (chaos: on a private pair)."""
     passed = terminalreporter.stats.get("passed", [])
     kafka = sum(1 for rep in passed if "kafka" in rep.keywords)
     postgres = sum(1 for rep in passed if "postgres" in rep.keywords)
-    real = sum(1 for rep in passed if "kafka" in rep.keywords or "postgres" in rep.keywords)
+    chaos = sum(1 for rep in passed if "chaos" in rep.keywords)
+    real = sum(1 for rep in passed if {"kafka", "postgres", "chaos"} & set(rep.keywords))
     terminalreporter.write_line(
         f"jiesu: {len(passed)} passed; {real} against the real stack "
-        f"({kafka} used the real Kafka broker, {postgres} the real Postgres)"
+        f"({kafka} used the real Kafka broker, {postgres} the real Postgres, "
+        f"{chaos} were fault scenarios on a private Kafka + Postgres)"
     )
 
 

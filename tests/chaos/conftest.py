@@ -35,13 +35,6 @@ REPORT_PATH = REPO_ROOT / ".data" / "chaos-report.json"
 PRODUCE_TIMEOUT_S = 2.0
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the `chaos` marker (pyproject.toml is not this package's to edit)."""
-    config.addinivalue_line(
-        "markers", "chaos: fault scenario on a private Kafka + Postgres (kills them); `pytest -m chaos`"
-    )
-
-
 def _unavailable(message: str) -> NoReturn:
     if os.environ.get("JIESU_REQUIRE_SERVICES") == "1":
         pytest.fail(message)

@@ -44,11 +44,6 @@ settings.register_profile(
 )
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the `fuzz` marker (pyproject.toml is not this package's to edit)."""
-    config.addinivalue_line("markers", "fuzz: malformed-input suite (hypothesis); `pytest -m fuzz`")
-
-
 def examples(default: int) -> int:
     """Examples per property: `default` scaled by JIESU_FUZZ_SCALE (e.g. 10 for a long exploratory run)."""
     return max(1, int(default * float(os.environ.get("JIESU_FUZZ_SCALE", "1"))))
