@@ -14,7 +14,8 @@ from ingest.logs import configure_logging
 from ingest.settings import get_settings
 
 
-def _drained(signum: int, frame: FrameType | None) -> None:
+def exit_zero_after_drain(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM handler: after uvicorn has drained, exit 0 instead of re-raising the signal."""
     # uvicorn drains on SIGTERM, then raises the signal again so that the exit status says "killed by
     # SIGTERM" (143). A drained gateway has exited cleanly: supervisors and the chaos tests expect 0.
     raise SystemExit(0)
@@ -42,7 +43,7 @@ def main() -> None:
             "(run `make services` and source .data/services.env), "
             "or run `python -m jiesu` for the embedded pipeline"
         )
-    signal.signal(signal.SIGTERM, _drained)
+    signal.signal(signal.SIGTERM, exit_zero_after_drain)
     app = create_app(settings)
     tune_gc()
     uvicorn.run(

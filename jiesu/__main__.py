@@ -6,11 +6,13 @@ With KAFKA_BOOTSTRAP_SERVERS set, the gateway and the worker use Kafka instead o
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 
+from app.__main__ import exit_zero_after_drain, tune_gc
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
 from ingest.logs import configure_logging
@@ -34,6 +36,8 @@ def main() -> None:
     app = create_app(settings, broker=broker, companions=[worker])
     where = "embedded in-process bus" if broker else f"Kafka at {settings.kafka_bootstrap_servers}"
     log.info("jiesu pipeline starting", extra={"bus": where, "database": settings.database_url})
+    signal.signal(signal.SIGTERM, exit_zero_after_drain)
+    tune_gc()
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 

@@ -32,16 +32,28 @@ log = logging.getLogger("jiesu.worker")
 
 # SQLSTATE classes that mean "the database, not the data": connection (08), resources (53),
 # operator intervention such as a restart (57), transaction rollback like serialization or deadlock (40).
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+# A standby that refuses writes during a failover (25) is transient too.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "25", "53", "57", "40")
+# Only these mean "this row's data": a data exception (22, e.g. a NUL byte) or a violated constraint (23, e.g.
+# no partition for an archived month). Anything else (a missing table, a permission) is a deploy problem: the
+# worker stops rather than dead-letter every record.
+_DATA_SQLSTATE_CLASSES = ("22", "23")
+
+
+def _sqlstate_class(exc: BaseException) -> str:
+    return str(getattr(exc, "sqlstate", "") or "")[:2]
 
 
 def is_transient_db_error(exc: BaseException) -> bool:
     """True when retrying the same statement later can succeed."""
     if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
         return True
-    if isinstance(exc, asyncpg.PostgresError):
-        return str(getattr(exc, "sqlstate", "") or "")[:2] in _TRANSIENT_SQLSTATE_CLASSES
-    return False
+    return isinstance(exc, asyncpg.PostgresError) and _sqlstate_class(exc) in _TRANSIENT_SQLSTATE_CLASSES
+
+
+def is_data_refusal(exc: BaseException) -> bool:
+    """True when the database refused the data itself, so the same rows can never be stored."""
+    return isinstance(exc, asyncpg.PostgresError) and _sqlstate_class(exc) in _DATA_SQLSTATE_CLASSES
 
 
 @dataclass
@@ -164,7 +176,7 @@ class BatchProcessor:
         except Exception as exc:
             if is_transient_db_error(exc):
                 raise TransientError(f"database: {exc!r}") from exc
-            if not isinstance(exc, asyncpg.PostgresError):
+            if not is_data_refusal(exc):
                 raise
             log.warning("database refused a batch; storing row by row", extra={"error": str(exc)})
         stored: list[TicketRow] = []
@@ -175,6 +187,8 @@ class BatchProcessor:
             except asyncpg.PostgresError as exc:
                 if is_transient_db_error(exc):
                     raise TransientError(f"database: {exc!r}") from exc
+                if not is_data_refusal(exc):
+                    raise
                 rejected.append(
                     Rejected(by_id[row.ticket_id].message, f"database refused: {exc}", "database")
                 )
