@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", type=int, default=30_000, help="records pre-filled per pipeline run")
     p.add_argument("--workers", type=_workers_list, default=[2], help="worker processes; 1,2,3 = scaling")
     p.add_argument("--pipeline-timeout", type=float, default=120.0, help="longest pipeline run, s (120)")
+    p.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of the worker processes, e.g. JIESU_BATCH_MAX_RECORDS=1000",
+    )
     p.add_argument("--skip", action="append", default=[], choices=("gateway", "nlp", "pipeline"))
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     return p
@@ -76,6 +83,7 @@ async def _pipelines(
                 workers=w,
                 timeout_s=args.pipeline_timeout,
                 log_dir=args.out.parent / "bench" / "logs",
+                worker_env=dict(item.split("=", 1) for item in args.worker_env),
             )
             runs.append(result.summary())
             print(f"pipeline, {w} worker(s): {result.summary()}", file=sys.stderr)
@@ -132,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     print(report.table(figures))
     if figures.get("pipeline_runs"):
         print()
-        print(report.scaling_table(figures["pipeline_runs"]))
+        print(report.scaling_table(figures["pipeline_runs"], figures.get("nlp_rate")))
     print(f"\nwritten to {args.out}")
 
 

@@ -66,18 +66,19 @@ def table(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def scaling_table(runs: list[dict[str, Any]]) -> str:
+def scaling_table(runs: list[dict[str, Any]], nlp_rate: float | None = None) -> str:
     """Pipeline throughput against worker processes, as a Markdown table."""
     lines = [
-        "| workers | intake partitions | sustained /s | wall /s | batch p99 s | worker RSS MiB"
-        " | worker CPU share |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| workers | intake partitions | sustained /s | wall /s | ratio to nlp × workers | batch p99 s"
+        " | worker RSS MiB | workers' share of busy CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
+        ratio = r["sustained_rate"] / (nlp_rate * r["workers"]) if nlp_rate else None
         lines.append(
             f"| {r['workers']} | {r.get('partitions', 12)} | {_fmt(r['sustained_rate'])}"
-            f" | {_fmt(r['wall_rate'])} | {_fmt(r['batch_p99_s'])} | {_fmt(r['worker_rss_mb'])}"
-            f" | {_fmt(r['worker_cpu_share'])} |"
+            f" | {_fmt(r['wall_rate'])} | {_fmt(ratio)} | {_fmt(r['batch_p99_s'])}"
+            f" | {_fmt(r['worker_rss_mb'])} | {_fmt(r['worker_cpu_share'])} |"
         )
     return "\n".join(lines)
 
