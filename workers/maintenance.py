@@ -29,6 +29,7 @@ import asyncpg
 
 from ingest.settings import Settings, get_settings
 from workers.db import asyncpg_dsn
+from workers.store import ensure_month
 
 log = logging.getLogger("jiesu.maintenance")
 
@@ -54,11 +55,9 @@ async def ensure_partitions_ahead(
     today = today or datetime.now(UTC).date()
     names = []
     for shift in range(-behind, ahead + 1):
-        name = await conn.fetchval(
-            "SELECT jiesu_ensure_ticket_partition($1::date)", month_start(today, shift)
-        )
+        name = await ensure_month(conn, month_start(today, shift))
         if name:
-            names.append(str(name))
+            names.append(name)
     return names
 
 

@@ -11,7 +11,7 @@ than INSERT … SELECT FROM unnest(arrays) and than COPY into a staging table + 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -50,10 +50,24 @@ def _month_starts(rows: list[TicketRow]) -> set[datetime]:
     return {row.received_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0) for row in rows}
 
 
+async def ensure_month(conn: asyncpg.Connection, month: date) -> str | None:
+    """Create `month`'s partitions if missing; their name, or None for an archived month.
+
+    Two workers may race to create the same month: the loser's function can still see the table missing
+    after waiting for the winner's lock (Postgres does not refresh its catalog snapshot on an advisory lock)
+    and fail with duplicate_table. The table exists then, and asking again (a new statement) says so.
+    """
+    try:
+        name = await conn.fetchval("SELECT jiesu_ensure_ticket_partition($1::date)", month)
+    except asyncpg.DuplicateTableError:
+        name = await conn.fetchval("SELECT jiesu_ensure_ticket_partition($1::date)", month)
+    return str(name) if name else None
+
+
 async def ensure_partitions(conn: asyncpg.Connection, rows: list[TicketRow], known: set[datetime]) -> None:
     """Create the month partitions these rows need that this process has not seen yet."""
     for month in sorted(_month_starts(rows) - known):
-        await conn.execute("SELECT jiesu_ensure_ticket_partition($1::date)", month.date())
+        await ensure_month(conn, month.date())
         known.add(month)
 
 

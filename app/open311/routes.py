@@ -336,7 +336,11 @@ async def list_requests(
     statuses = _list(status)
     if any(s not in ("open", "closed") for s in statuses):
         raise HTTPException(400, "status must be open, closed or open,closed")
-    ids = _list(service_request_id)
+    asked = _list(service_request_id)
+    # Only ids this deployment issued can exist; the rest (including bytes Postgres refuses) match nothing.
+    ids = [i for i in asked if is_issued_ticket_id(resources.settings.ticket_secret, i)]
+    if asked and not ids:
+        return render.respond(format, [], "service_requests", "request")
     if ids:
         where = RequestFilter(ticket_ids=ids[:1000], limit=1000)
     else:

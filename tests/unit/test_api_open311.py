@@ -129,3 +129,15 @@ async def test_open_gateway_takes_open311_without_a_key() -> None:
         form = {k: v for k, v in FORM.items() if k != "api_key"}
         assert (await http.post(f"{V2}/requests.json", data=form)).status_code == 200
         assert len(broker.records(INTAKE.name)) == 1
+
+
+async def test_request_ids_nobody_issued_match_nothing_without_a_query() -> None:
+    """Ids this deployment never signed (one with a NUL byte Postgres would refuse) match nothing, and no
+    query is made: the database of these settings is unreachable, so a query would be a 503."""
+    async with gateway(settings(api_keys="", signing_secrets="")) as (http, _, _app):
+        resp = await http.get(
+            "/open311/v2/requests.json",
+            params={"service_request_id": "ª\x04\x88\x00z,JSAAAAAAAAAAAAAAAAAAAAAAAA"},
+        )
+    assert resp.status_code == 200
+    assert resp.json() == []
