@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request, Response
@@ -15,7 +16,7 @@ from app.problems import problem, problem_responses
 from app.queries import find_ticket
 from app.views import Accepted, TicketView
 from ingest.bus import BusUnavailable
-from ingest.schemas.submission import Submission
+from ingest.schemas.submission import Submission, external_id_of
 from ingest.tickets import is_issued_ticket_id
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
@@ -71,14 +72,26 @@ def status_url(base: str, ticket_id: str) -> str:
     return f"{base.rstrip('/')}/v1/complaints/{ticket_id}"
 
 
-def unavailable(exc: BusUnavailable, retry_after_s: int) -> Response:
-    """The 503 for a submission the bus did not acknowledge: nothing was accepted."""
+def unavailable(exc: BusUnavailable, retry_after_s: int, idempotency_key: str | None = None) -> Response:
+    """The 503 for a submission the bus did not acknowledge in time: not accepted *yet*.
+
+    The record may still reach Kafka after the budget (the producer keeps it until it expires), so a retry
+    must be recognisable as the same submission: with `external_id` it is; without one, the answer carries the
+    `Idempotency-Key` the gateway chose, and a retry that sends it back gets the same ticket id.
+    """
     REJECTIONS.labels(reason="bus_unavailable").inc()
+    headers = {"Retry-After": str(retry_after_s)}
+    if idempotency_key is None:
+        return problem(
+            503, "Service unavailable", f"not accepted: {exc}; retry later with the same external_id", headers
+        )
+    headers["Idempotency-Key"] = idempotency_key
     return problem(
         503,
         "Service unavailable",
-        f"not accepted: {exc}; retry later with the same external_id",
-        headers={"Retry-After": str(retry_after_s)},
+        f"not accepted: {exc}; retry later with the header Idempotency-Key: {idempotency_key}",
+        headers,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -99,15 +112,21 @@ async def submit(
     """Accept a submission; answer 202 with its ticket id only after the bus acknowledged the record.
 
     The same `(channel, external_id)` — or the same `Idempotency-Key` — always yields the same ticket id,
-    and the pipeline stores it once, so a retry after a timeout or a 503 is always safe.
+    and the pipeline stores it once, so a retry after a timeout or a 503 is always safe; a 503 for a
+    submission with neither carries the `Idempotency-Key` to retry with.
     """
     ensure_channel(adapter, submission.channel)
     settings = resources.settings
-    record = build_record(submission, idempotency_key, settings.ticket_secret, request.app.state.flood)
+    # Without any key a late-acknowledged record and its retry would be two tickets: choose a key now, and
+    # hand it back with a 503 for the retry to send.
+    chosen_key = None if idempotency_key or external_id_of(submission) else uuid.uuid4().hex
+    record = build_record(
+        submission, idempotency_key or chosen_key, settings.ticket_secret, request.app.state.flood
+    )
     try:
         await publish(record, resources)
     except BusUnavailable as exc:
-        return unavailable(exc, settings.retry_after_s)
+        return unavailable(exc, settings.retry_after_s, chosen_key)
     body = Accepted(
         ticket_id=record.ticket_id, status_url=status_url(settings.public_base_url, record.ticket_id)
     )

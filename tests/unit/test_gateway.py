@@ -84,6 +84,31 @@ async def test_unavailable_bus_is_503_with_retry_after(
     assert "ticket_id" not in resp.json()
 
 
+async def test_a_keyless_503_hands_back_the_key_that_makes_its_retry_the_same_ticket(
+    client: httpx.AsyncClient, broker: InProcessBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record the bus acknowledges too late may still be stored: its retry must not be a second ticket."""
+    keyless = {k: v for k, v in WEB.items() if k != "external_id"}
+    real_append = broker.append
+    async def acknowledge_too_late(*args: object, **kwargs: object) -> None:
+        await real_append(*args, **kwargs)  # type: ignore[arg-type]
+        raise BusUnavailable("no acknowledgement from Kafka within 2.0s")
+
+    monkeypatch.setattr(broker, "append", acknowledge_too_late)
+    refused = await client.post("/v1/complaints", json=keyless)
+    assert refused.status_code == 503
+    key = refused.headers["idempotency-key"]
+    assert refused.json()["idempotency_key"] == key and key in refused.json()["detail"]
+    monkeypatch.setattr(broker, "append", real_append)
+    retried = await client.post("/v1/complaints", json=keyless, headers={"Idempotency-Key": key})
+    assert retried.status_code == 202
+    stored_late = orjson.loads(broker.records(INTAKE.name)[0].value)["ticket_id"]
+    assert retried.json()["ticket_id"] == stored_late
+    # With an external_id the retry is recognised anyway, and no key is handed out.
+    keyed = await client.post("/v1/complaints", json={**WEB, "external_id": "web-late"})
+    assert "idempotency-key" not in keyed.headers
+
+
 async def test_unknown_ticket_is_404_without_touching_the_database(client: httpx.AsyncClient) -> None:
     # The database of these settings is unreachable: an id this deployment never signed must not need it.
     resp = await client.get("/v1/complaints/JSAAAAAAAAAAAAAAAAAAAAAAAA")
