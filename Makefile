@@ -8,7 +8,7 @@ SERVICES_ENV := .data/services.env
 service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
 
 .PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme \
-	train evaluate bench-judgement partitions retention bench-store contract loadtest chaos fuzz
+	train evaluate bench-judgement partitions retention bench-store contract loadtest chaos fuzz bench
 
 help:
 	@echo "make run            the whole pipeline in one process (embedded bus, local Postgres) on 127.0.0.1:\$${PORT:-8000}"
@@ -22,6 +22,7 @@ help:
 	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… overrides)"
 	@echo "make evaluate       category and incident-grouping figures on held-out real messages"
 	@echo "make loadtest       a surge day against the running gateway (ARGS=… passes options)"
+	@echo "make bench          every stage side by side → .data/bench.json (ARGS=--workers 1,2,3; needs wrk)"
 	@echo "make retention      archive months older than JIESU_RETENTION_MONTHS (ARGS=--dry-run …)"
 
 venv: $(VENV)/.installed
@@ -97,6 +98,12 @@ contract: venv
 
 readme: venv
 	$(PY) scripts/readme_tables.py
+
+# Every stage measured side by side in one run (gateway vs a bare endpoint under wrk, batch, judgement,
+# pipeline with W worker processes, memory); starts and stops its own processes. wrk is Debian's package.
+bench: services
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
+	$(PY) -m loadtest.bench $(ARGS)
 
 # The surge-day simulator against a running gateway (make up, or make run).
 loadtest: venv

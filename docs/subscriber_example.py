@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 from aiokafka import AIOKafkaConsumer
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"

@@ -18,7 +18,7 @@ def main() -> None:
     text = path.read_text(encoding="utf-8")
     for name, table in (("topics", topics_table()), ("settings", settings_table())):
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
-        text = pattern.sub(lambda m, t=table: f"{m.group(1)}{t}\n{m.group(2)}", text)
+        text = pattern.sub(lambda m: f"{m.group(1)}{table}\n{m.group(2)}", text)  # noqa: B023 (used at once)
     path.write_text(text, encoding="utf-8")
 
 

@@ -90,6 +90,7 @@ async def test_a_keyless_503_hands_back_the_key_that_makes_its_retry_the_same_ti
     """A record the bus acknowledges too late may still be stored: its retry must not be a second ticket."""
     keyless = {k: v for k, v in WEB.items() if k != "external_id"}
     real_append = broker.append
+
     async def acknowledge_too_late(*args: object, **kwargs: object) -> None:
         await real_append(*args, **kwargs)  # type: ignore[arg-type]
         raise BusUnavailable("no acknowledgement from Kafka within 2.0s")
