@@ -46,7 +46,9 @@ def _sqlstate_class(exc: BaseException) -> str:
 
 def is_transient_db_error(exc: BaseException) -> bool:
     """True when retrying the same statement later can succeed."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+    # InternalClientError: asyncpg's protocol state broke with the connection (seen when the database shut
+    # down mid-statement); the pool discards that connection, and the retry gets a fresh one.
+    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.InternalClientError):
         return True
     return isinstance(exc, asyncpg.PostgresError) and _sqlstate_class(exc) in _TRANSIENT_SQLSTATE_CLASSES
 

@@ -179,9 +179,13 @@ class KafkaConsumer:
 
     async def seek_to_committed(self) -> None:
         """Rewind the assigned partitions to the committed offsets."""
-        assigned = self._consumer.assignment()
-        if assigned:
-            await self._consumer.seek_to_committed(*assigned)
+        for tp in list(self._consumer.assignment()):
+            try:
+                await self._consumer.seek_to_committed(tp)
+            except IllegalStateError:
+                # Revoked by a rebalance meanwhile (it happens right after a lost commit): its new owner
+                # starts from the committed offset anyway.
+                continue
 
     async def lag(self) -> int:
         """Sum over assigned partitions of high watermark minus position."""

@@ -18,6 +18,11 @@ from workers.batch import is_data_refusal, is_transient_db_error
         (asyncpg.exceptions.UndefinedTableError(), False, False),  # 42P01: a deploy problem, stop
         (asyncpg.exceptions.InsufficientPrivilegeError(), False, False),  # 42501
         (ConnectionResetError(), True, False),
+        (
+            asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
+            True,
+            False,
+        ),
         (ValueError("a bug"), False, False),
     ],
 )
