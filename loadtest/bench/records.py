@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 import orjson
 from pydantic import TypeAdapter
 
-from ingest.schemas.records import INTAKE_SCHEMA_VERSION, IntakeRecord
-from ingest.schemas.submission import AnySubmission, Submission, external_id_of, intake_text
-from ingest.tickets import idempotency_key_for, new_ticket_id
+from app.intake import build_record
+from ingest.schemas.records import IntakeRecord
+from ingest.schemas.submission import AnySubmission, Submission
 from loadtest.bench.wrk import ID_MARK
 from loadtest.bodies import Messages
 from loadtest.plan import PlanSpec, build_plan
@@ -49,25 +46,8 @@ def batch_bodies(n_batches: int, items: int) -> list[str]:
 
 
 def intake_record(body: bytes, secret: str = BENCH_SECRET) -> IntakeRecord:
-    """The intake record the gateway would put on the bus for `body` (as app/intake.build_record does)."""
-    sub = _SUBMISSION.validate_python(orjson.loads(body))
-    external_id = external_id_of(sub)
-    text = intake_text(sub)
-    return IntakeRecord(
-        schema_version=INTAKE_SCHEMA_VERSION,
-        ticket_id=new_ticket_id(secret, idempotency_key_for(sub.channel, external_id, None)),
-        channel=sub.channel,
-        external_id=external_id,
-        received_at=datetime.now(UTC),
-        title=text.title,
-        content=text.content,
-        citizen_key=text.citizen_key,
-        district=text.district,
-        address=text.address,
-        review_reasons=text.review_reasons,
-        trace_id=uuid.uuid4().hex,
-        submission=sub.model_dump(mode="json", exclude_none=True),
-    )
+    """The intake record the gateway puts on the bus for `body` (the gateway's own build_record)."""
+    return build_record(_SUBMISSION.validate_python(orjson.loads(body)), None, secret)
 
 
 def intake_records(n: int, run_id: str) -> list[IntakeRecord]:
