@@ -17,6 +17,8 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 KAFKA_HOST=127.0.0.1
 KAFKA_PORT="${KAFKA_PORT:-19092}"
@@ -65,33 +67,7 @@ take_lock() {
 }
 
 # True when something accepts TCP connections on 127.0.0.1:$1.
-port_open() {
-    timeout 2 bash -c "exec 3<>/dev/tcp/$KAFKA_HOST/$1" 2>/dev/null
-}
-
-# True when pid $1 exists and is not a zombie.
-pid_alive() {
-    local pid="$1" state
-    kill -0 "$pid" 2>/dev/null || return 1
-    if [[ -r "/proc/$pid/stat" ]]; then
-        state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null || true)"
-        [[ "$state" != "Z" && "$state" != "X" ]] || return 1
-    fi
-    return 0
-}
-
-# Waits up to $2 seconds until pid $1 is gone entirely (reaped, not even a zombie): only then are its sockets
-# and the data directory lock surely released. This sandbox's pid 1 reaps orphans about once a second.
-wait_gone() {
-    local pid="$1" deadline=$((SECONDS + $2))
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            say "WARNING: pid $pid has exited but is not reaped yet"
-            return 1
-        fi
-        sleep 0.2
-    done
-}
+port_open() { tcp_open "$KAFKA_HOST" "$1"; }
 
 # Prints the pid of the broker this script started, if it is alive and really is that broker.
 running_pid() {

@@ -19,6 +19,8 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 PG_HOST=127.0.0.1
@@ -164,20 +166,6 @@ is_running() {
     as_pg "$PG_BIN/pg_ctl" status -D "$PGDATA_DIR" >/dev/null 2>&1
 }
 
-# Waits up to $2 seconds until pid $1 is gone entirely (reaped, not even a zombie). This sandbox's pid 1 reaps
-# orphans about once a second, and while a killed postmaster is an unreaped zombie, postgres refuses to start
-# ("lock file ... already exists. Is another postmaster (PID n) running?").
-wait_gone() {
-    local pid="$1" deadline=$((SECONDS + $2))
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            say "WARNING: pid $pid has exited but is not reaped yet"
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
 # Before starting: a postmaster killed from outside may still be an unreaped zombie; let it go away first.
 # (Stale lock files of a pid that is really gone are handled by postgres itself.)
 wait_for_dead_postmaster() {
@@ -189,20 +177,7 @@ wait_for_dead_postmaster() {
     fi
 }
 
-# True when pid $1 exists and is not a zombie.
-pid_alive() {
-    local pid="$1" state
-    kill -0 "$pid" 2>/dev/null || return 1
-    if [[ -r "/proc/$pid/stat" ]]; then
-        state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null || true)"
-        [[ "$state" != "Z" && "$state" != "X" ]] || return 1
-    fi
-    return 0
-}
-
-port_open() {
-    timeout 2 bash -c "exec 3<>/dev/tcp/$PG_HOST/$PG_PORT" 2>/dev/null
-}
+port_open() { tcp_open "$PG_HOST" "$PG_PORT"; }
 
 accepting() {
     if [[ -x "$PG_BIN/pg_isready" ]]; then
