@@ -102,29 +102,21 @@ async def change_status(
             .where(*where)
             .values(status=target, status_seq=seq, status_changed_at=now, department=new_department)
         )
-        await conn.execute(
-            insert(ticket_status_history).values(
-                ticket_id=ticket_id,
-                received_at=key.received_at,
-                seq=seq,
-                from_status=current,
-                to_status=target,
-                changed_at=now,
-                actor=actor,
-                note=note,
-                department=new_department,
-            )
-        )
+        # The history row and the event say the same thing about the change.
+        change = {
+            "ticket_id": ticket_id,
+            "seq": seq,
+            "from_status": current,
+            "to_status": target,
+            "changed_at": now,
+            "actor": actor,
+            "note": note,
+            "department": new_department,
+        }
+        await conn.execute(insert(ticket_status_history).values(received_at=key.received_at, **change))
         event = TicketStatusChanged(
             event_id=f"{ticket_id}:{seq}",
-            ticket_id=ticket_id,
-            seq=seq,
-            from_status=current,
-            to_status=target,
-            changed_at=now,
-            actor=actor,
-            note=note,
-            department=new_department,
+            **change,
             received_at=row.received_at,
             channel=row.channel,
             category=row.category,
