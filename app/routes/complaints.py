@@ -13,7 +13,7 @@ from app.deps import ResourcesDep
 from app.intake import build_record, publish
 from app.metrics import REJECTIONS
 from app.problems import problem, problem_responses
-from app.queries import find_ticket
+from app.queries import find_archived, find_ticket
 from app.views import Accepted, TicketView
 from ingest.bus import BusUnavailable
 from ingest.schemas.submission import Submission, external_id_of
@@ -136,13 +136,18 @@ async def submit(
 @router.get(
     "/{ticket_id}",
     response_model=TicketView,
-    responses=problem_responses(401, 404),
+    responses={**problem_responses(401, 404), 410: {"description": "The ticket's month was archived"}},
     summary="Read a ticket's status and classification",
 )
 async def read(ticket_id: str, resources: ResourcesDep, reader: ReaderDep, response: Response) -> Any:
-    """The stored ticket; `received` for an issued id not stored yet; 404 otherwise (any adapter's key)."""
+    """The stored ticket; `received` for an issued id not stored yet; 410 once its month is archived; 404
+    for an id this deployment never issued (any adapter's key)."""
     # Ids this deployment never signed are answered without a database query.
     if not is_issued_ticket_id(resources.settings.ticket_secret, ticket_id):
         return problem(404, "Not found", f"no ticket {ticket_id!r}")
     found = await find_ticket(resources.engine, ticket_id)
-    return found if found is not None else TicketView(ticket_id=ticket_id, status="received")
+    if found is not None:
+        return found
+    if (archived := await find_archived(resources.engine, ticket_id)) is not None:
+        return problem(410, "Archived", archived.detail(), month=f"{archived.month:%Y-%m}")
+    return TicketView(ticket_id=ticket_id, status="received")

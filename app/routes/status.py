@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
 from app.problems import problem
+from app.queries import find_archived
 from app.reads import ticket_history
 from app.status_changes import Archived, NotStored, Refused, change_status
 from ingest.bus import BusUnavailable
@@ -146,7 +147,7 @@ async def set_status(
 @router.get(
     "/{ticket_id}/history",
     response_model=History,
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, **_GONE},
     summary="A ticket's status history",
 )
 async def history(ticket_id: str, resources: ResourcesDep, _actor: DownstreamDep) -> Any:
@@ -155,7 +156,9 @@ async def history(ticket_id: str, resources: ResourcesDep, _actor: DownstreamDep
         return missing
     found = await ticket_history(resources.engine, ticket_id)
     if found is None:
-        return problem(404, "Not found", f"ticket {ticket_id} is not stored (not processed yet, or archived)")
+        if (archived := await find_archived(resources.engine, ticket_id)) is not None:
+            return problem(410, "Archived", archived.detail(), month=f"{archived.month:%Y-%m}")
+        return problem(404, "Not found", f"ticket {ticket_id} is not stored yet (not processed yet)")
     head, changes = found
     entries = [
         HistoryEntry(seq=0, status="received", from_status=None, at=head["received_at"], actor="gateway"),

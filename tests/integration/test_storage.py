@@ -218,6 +218,15 @@ async def _reads_after_archiving(database_url: str, rows: list[TicketRow]) -> No
             assert moved.status_code == 200, moved.text
             old = await http.post(f"/v1/complaints/{rows[0].ticket_id}/status", json={"status": "dispatched"})
             assert old.status_code == 410
+            # Reading an archived ticket says so (it is not `received` again), with its month.
+            first = f"/v1/complaints/{rows[0].ticket_id}"
+            for path in (first, f"{first}/history"):
+                archived = await http.get(path)
+                assert archived.status_code == 410, (path, archived.text)
+                assert archived.json()["month"] == "2025-01" and "archive" in archived.json()["detail"]
+            live = await http.get(f"/v1/complaints/{rows[3].ticket_id}")
+            assert live.status_code == 200 and live.json()["status"] == "dispatched"
+            assert (await http.get(f"/v1/complaints/{rows[3].ticket_id}/history")).status_code == 200
     assert [orjson.loads(m.value)["ticket_id"] for m in broker.records(EVENTS.name)] == [rows[3].ticket_id]
 
 
