@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
@@ -29,10 +31,51 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class RepeatFilter(logging.Filter):
+    """Lets one record per (logger, level, message template) through every `interval_s`, counting the rest.
+
+    While the broker is down aiokafka logs the same connection error at ERROR about ten times a second from
+    every client; operators need to see that it happens and for how long, not thousands of identical lines.
+    The next line that gets through carries `suppressed`: how many like it were dropped since the last one.
+    Only loggers under `prefixes` are thinned; the project's own records always pass.
+    """
+
+    def __init__(
+        self,
+        prefixes: tuple[str, ...] = ("aiokafka",),
+        interval_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._interval_s = interval_s
+        self._clock = clock
+        # key -> (time it last let a record through, records dropped since)
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a repeat within the interval; the first one after it gets the count."""
+        if not record.name.startswith(self._prefixes):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self._interval_s:
+            self._seen[key] = (last[0], last[1] + 1)
+            return False
+        if last is not None and last[1]:
+            record.suppressed = last[1]
+        if len(self._seen) > 1000:  # templates are few; a bound all the same
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
-    """Send every logger's records to stderr as JSON lines."""
+    """Send every logger's records to stderr as JSON lines (repeated library errors thinned)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

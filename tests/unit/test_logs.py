@@ -1,0 +1,48 @@
+"""The JSON log lines and the thinning of repeated library errors."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+
+from ingest.logs import JsonFormatter, RepeatFilter
+
+
+def _record(name: str, msg: str, *args: object, level: int = logging.ERROR) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, args, None)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_broker_outage_logs_one_line_per_interval_with_the_count_of_the_rest() -> None:
+    clock = Clock()
+    thin = RepeatFilter(interval_s=30.0, clock=clock)
+    template = "Unable connect to node with id %s: %s"
+    passed = []
+    for tick in range(600):  # a minute of ten errors a second, alternating nodes
+        clock.now = tick / 10
+        record = _record("aiokafka.client", template, tick % 2, "Connect call failed")
+        if thin.filter(record):
+            passed.append(record)
+    assert len(passed) == 2  # at 0 s and at 30 s
+    assert not hasattr(passed[0], "suppressed")
+    assert passed[1].suppressed == 299  # type: ignore[attr-defined]
+    line = orjson.loads(JsonFormatter().format(passed[1]))
+    assert line["suppressed"] == 299 and line["msg"].startswith("Unable connect to node with id 0")
+
+
+def test_different_messages_and_the_projects_own_records_are_not_thinned() -> None:
+    thin = RepeatFilter(interval_s=30.0, clock=Clock())
+    assert thin.filter(_record("aiokafka.client", "Unable connect to %s", "a"))
+    assert thin.filter(_record("aiokafka.client", "Unable to update metadata from %s", [1]))
+    assert thin.filter(_record("aiokafka.client", "Unable connect to %s", "a", level=logging.WARNING))
+    assert not thin.filter(_record("aiokafka.client", "Unable connect to %s", "b"))
+    for _ in range(5):
+        assert thin.filter(_record("jiesu.worker", "batch stored"))
