@@ -11,8 +11,8 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Path, Query
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
 
 from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
@@ -32,6 +32,27 @@ router = APIRouter(tags=["read"])
 
 # The hotline's day: the hourly report counts local hours (a query parameter changes it).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def _iso_8601_only(value: object) -> object:
+    """Refuse a bare number: pydantic reads `until=0.5` or `date=0` as Unix time, which the contract never
+    offered (it says ISO 8601)."""
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("expected ISO 8601, e.g. 2026-11-28 or 2026-11-28T08:00:00+08:00, not a number")
+    return value
+
+
+def _within_years(value: date) -> date:
+    """Years 1970–9998: the edges of the calendar overflow when shifted by a time zone or a month."""
+    if not 1970 <= value.year <= 9998:
+        raise ValueError("expected a year between 1970 and 9998")
+    return value
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only), AfterValidator(_within_years)]
+IsoDate = Annotated[date, BeforeValidator(_iso_8601_only), AfterValidator(_within_years)]
+# Postgres text cannot hold a NUL byte: a filter with one is refused here (422), not by the database (500).
+NO_NUL = r"^[^\x00]*$"
 
 
 class TicketItem(BaseModel):
@@ -110,14 +131,14 @@ async def list_complaints(
     *,
     resources: ResourcesDep,
     _actor: DownstreamDep,
-    since: Annotated[AwareDatetime | None, Query(description="received at or after (ISO 8601)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="received before (ISO 8601)")] = None,
+    since: Annotated[IsoDatetime | None, Query(description="received at or after (ISO 8601)")] = None,
+    until: Annotated[IsoDatetime | None, Query(description="received before (ISO 8601)")] = None,
     channel: Literal["web", "wechat", "phone"] | None = None,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    district: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    district: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     urgency: Literal["critical", "high", "normal"] | None = None,
     status: Status | None = None,
-    incident: Annotated[str | None, Query(max_length=64, description="incident id")] = None,
+    incident: Annotated[str | None, Query(max_length=64, pattern=NO_NUL, description="incident id")] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
@@ -154,7 +175,7 @@ async def list_complaints(
     summary="An incident and its tickets, oldest first",
 )
 async def read_incident(
-    incident_id: str,
+    incident_id: Annotated[str, Path(max_length=128, pattern=NO_NUL)],
     resources: ResourcesDep,
     _actor: DownstreamDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -185,7 +206,7 @@ async def read_incident(
 async def hourly(
     resources: ResourcesDep,
     _actor: DownstreamDep,
-    day: Annotated[date, Query(alias="date", description="the day, YYYY-MM-DD")],
+    day: Annotated[IsoDate, Query(alias="date", description="the day, YYYY-MM-DD")],
     timezone: Annotated[str, Query(max_length=64, description="IANA zone of the day")] = DEFAULT_TIMEZONE,
 ) -> Any:
     """Counts per local hour; hours without tickets are absent."""
