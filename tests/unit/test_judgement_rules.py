@@ -36,6 +36,19 @@ def test_dangers_now_are_critical(title: str, content: str, reason: str) -> None
 def test_a_hazard_or_a_past_event_is_high_not_critical() -> None:
     assert assess("小区存在火灾隐患", "电动车在楼道充电").level == HIGH
     assert assess("物业管理问题", "去年小区曾经发生过一次火灾，至今没有整改").level == HIGH
+    for past in (
+        "上个月燃气泄漏过一次，现在想问问维修进度",
+        "前几天楼道着火了，物业到现在没清理",
+        "楼里着火过两次，消防通道一直被占",
+        "燃气泄漏已经处理好了，但是赔偿没有落实",
+        "上个星期店内发生过一次起火事件，商场内未发现消防设施",
+        "2018年10月弱电井起火，信号设备至今没有修复",
+        "电梯经常坏，有时被困电梯",
+        "开发商将消防通道当车位卖，出了火灾怎么办？",
+    ):
+        assert assess("", past).level == HIGH, past
+    for now in ("小区燃气泄漏了，味道很大", "楼下着火了，有人被困", "家里漏气过了一夜还很浓，请马上来"):
+        assert assess("", now).level == CRITICAL, now
 
 
 def test_ordinary_complaints_are_normal() -> None:

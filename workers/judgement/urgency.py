@@ -104,6 +104,13 @@ _SENTENCE = re.compile(r"[。！？!?\n；;]+")
 # A sentence that speaks of what could happen or already happened long ago is no emergency now.
 _NOT_NOW = re.compile(
     r"如果|一旦|万一|可能|容易|担心|害怕|恐|隐患|风险|曾|去年|前年|以前|之前|年前|月前|预防|防止|避免"
+    # Past, and over: "last month", "a few days ago", "at the time", a calendar date ("2018年10月",
+    # "6月21日"), "has been put out / repaired", the experiential 过 ("发生过", "泄漏过", "着火过一次";
+    # not "漏气过了一夜": time passing); recurring rather than now ("经常被困电梯"); a rhetorical worry
+    # ("出了火灾怎么办").
+    r"|上个?月|上个?周|上个?星期|前几天|前些天|前段时间|前阵子|当时|已经?(?:修好|修复|处理|扑灭|排除|解决)"
+    r"|\d{1,4}年\d{1,2}月|\d{1,2}月\d{1,2}[日号]|发生过|经常|屡次|多次|时常|总是|怎么办"
+    r"|(?:泄漏|泄露|漏气|着火|起火|失火|爆炸|倒塌|坍塌|掉落?|被困)过(?![了去来])"
 )
 LEDE_SENTENCES = 2
 LEDE_CHARS = 120
