@@ -8,7 +8,7 @@ SERVICES_ENV := .data/services.env
 service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
 
 .PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme \
-	train evaluate bench-judgement partitions retention bench-store contract loadtest chaos fuzz bench
+	train evaluate bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench
 
 help:
 	@echo "make run            the whole pipeline in one process (embedded bus, local Postgres) on 127.0.0.1:\$${PORT:-8000}"
@@ -22,6 +22,7 @@ help:
 	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… overrides)"
 	@echo "make evaluate       category and incident-grouping figures on held-out real messages"
 	@echo "make loadtest       a surge day against the running gateway (ARGS=… passes options)"
+	@echo "make surge          the full surge day (1.2 million in 15 min) end to end → .data/surge.json (~20 min)"
 	@echo "make bench          every stage side by side → .data/bench.json (ARGS=--workers 1,2,3; needs wrk)"
 	@echo "make retention      archive months older than JIESU_RETENTION_MONTHS (ARGS=--dry-run …)"
 
@@ -108,6 +109,10 @@ bench: services
 # The surge-day simulator against a running gateway (make up, or make run).
 loadtest: venv
 	$(PY) -m loadtest $(ARGS)
+
+# The whole surge day (1.2 million, 15 min) through its own gateway + 2 workers on the local stack → .data/surge.json
+surge: services
+	$(PY) -m loadtest.surge $(ARGS)
 
 clean-data: services-down
 	rm -rf .data

@@ -1,0 +1,193 @@
+"""`python -m loadtest.surge`: a whole surge day through the real pipeline on this machine, end to end.
+
+It owns everything it runs on the local Kafka and Postgres (`make services`): a database `jiesu_bench_surge…`
+(created, migrated, dropped), topics under `benchsurge…` (created, deleted), a gateway (`python -m app`) and
+W workers (`python -m workers`) as child processes, and the simulator (`python -m loadtest`) as a separate
+process, the way a real client is. It then answers issue 8's question for the surge day: with the day
+(1.2 million messages at `--scale 1`) replayed in `--replay-minutes`, was every accepted complaint stored
+exactly once, and was the backlog gone within `--lag-budget` seconds of the last request?
+
+The same rates at a fraction of the length: `--scale 0.1 --replay-minutes 1.5` sends what the full day sends
+per second, for 90 s instead of 15 min (the 2 min budget is then generous: the backlog is 10× smaller).
+Figures go to `.data/surge.json` (and the simulator's own report to `.data/surge/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ingest.topics import ensure_topics
+from loadtest.bench import pipeline
+from loadtest.bench.procs import REPO_ROOT, Child, cpu_seconds, free_port, rss_mb, running, wait_http
+from loadtest.config import service_address
+
+OUT = REPO_ROOT / ".data" / "surge.json"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m loadtest.surge", description=__doc__.splitlines()[0])
+    p.add_argument("--scale", type=float, default=1.0, help="share of the 1.2 million-message day (1.0)")
+    p.add_argument("--replay-minutes", type=float, default=15.0, help="the day replayed in (15) minutes")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (2)")
+    p.add_argument("--lag-budget", type=float, default=120.0, help="seconds allowed to drain after the end")
+    p.add_argument("--drain-timeout", type=float, default=900.0, help="longest wait for the drain, s (900)")
+    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="gateway/workers env")
+    return p
+
+
+class Sampler(threading.Thread):
+    """Largest RSS of each child, sampled every second while the run lasts."""
+
+    def __init__(self, children: list[Child]) -> None:
+        super().__init__(daemon=True)
+        self.children = children
+        self.rss_mb: dict[str, float] = {c.name: 0.0 for c in children}
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(1.0):
+            for child in self.children:
+                self.rss_mb[child.name] = max(self.rss_mb[child.name], rss_mb(child.pid))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(5)
+
+
+def _simulate(args: argparse.Namespace, target: str, bootstrap: str, url: str, prefix: str) -> dict[str, Any]:
+    """Run the simulator as its own process; its JSON report."""
+    report_dir = args.out.parent / "surge"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    report_path = report_dir / "report.json"
+    command = [
+        sys.executable, "-m", "loadtest",
+        "--profile", "surge-day",
+        "--scale", str(args.scale),
+        "--replay-minutes", str(args.replay_minutes),
+        "--seed", str(args.seed),
+        "--target", target,
+        "--kafka", bootstrap,
+        "--topic-prefix", prefix,
+        "--database-url", url,
+        "--drain-timeout", str(args.drain_timeout),
+        "--report", str(report_path),
+        "--no-progress",
+    ]  # fmt: skip
+    budget_s = args.replay_minutes * 60 + args.drain_timeout + 600
+    subprocess.run(command, cwd=REPO_ROOT, check=False, timeout=budget_s)
+    result: dict[str, Any] = json.loads(report_path.read_text())
+    return result
+
+
+def summarise(report: dict[str, Any], args: argparse.Namespace, extra: dict[str, Any]) -> dict[str, Any]:
+    """The figures issue 8 asks about, from the simulator's report and the processes' samples."""
+    rec = report.get("reconciliation") or {}
+    drain_s = rec.get("drain_s")
+    stored_once = rec.get("missing") == 0 and rec.get("duplicate_rows") == 0 and rec.get("drained") is True
+    return {
+        "scale": args.scale,
+        "replay_minutes": args.replay_minutes,
+        "workers": args.workers,
+        "planned_messages": report["ground_truth"]["messages"],
+        "planned_requests": report["ground_truth"]["requests"],
+        "expected_tickets": report["ground_truth"]["expected_tickets"],
+        "sent": report["sent"],
+        "accepted": rec.get("accepted", report["accepted"]),
+        "rejected_4xx": report["rejected_4xx"],
+        "errors_5xx": report["errors_5xx"],
+        "timeouts": report["timeouts"],
+        "not_sent": report["not_sent"],
+        "offered_rps": report["offered_rps"],
+        "accepted_rps": report["accepted_rps"],
+        "latency_ms": {k: report["latency_ms"].get(k) for k in ("p50", "p90", "p99", "p999", "max")},
+        "e2e_latency_ms": report.get("e2e_latency_ms"),
+        "stored": rec.get("stored"),
+        "missing": rec.get("missing"),
+        "duplicate_rows": rec.get("duplicate_rows"),
+        "drain_s": drain_s,
+        "lag_budget_s": args.lag_budget,
+        "stored_exactly_once": stored_once,
+        "drained_within_budget": stored_once and drain_s is not None and drain_s <= args.lag_budget,
+        **extra,
+    }
+
+
+async def _prepare(admin_url: str, bootstrap: str, db: str, prefix: str) -> str:
+    url = await pipeline.create_database(admin_url, db)
+    await ensure_topics(bootstrap, prefix)
+    return url
+
+
+async def _cleanup(admin_url: str, bootstrap: str, db: str, prefix: str) -> None:
+    await pipeline.delete_topics(bootstrap, prefix)
+    await pipeline.drop_database(admin_url, db)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the stack's processes, replay the day, collect the figures, stop and clean up."""
+    bootstrap = service_address("KAFKA_BOOTSTRAP_SERVERS")
+    admin_url = service_address("DATABASE_URL")
+    if not bootstrap or not admin_url:
+        sys.exit("surge: Kafka and Postgres are needed (make services; .data/services.env)")
+    run_id = uuid.uuid4().hex[:6]
+    prefix, db = f"benchsurge{run_id}.", f"jiesu_bench_surge{run_id}"
+    url = asyncio.run(_prepare(admin_url, bootstrap, db, prefix))
+    port = free_port()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "DATABASE_URL": url,
+        "JIESU_TOPIC_PREFIX": prefix,
+        "JIESU_CONSUMER_GROUP": f"{prefix}intake",
+        "JIESU_LOG_LEVEL": "WARNING",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        **dict(item.split("=", 1) for item in args.env),
+    }
+    logs = args.out.parent / "surge" / "logs"
+    children = [Child("gateway", ["-m", "app"], env, logs)]
+    children += [
+        Child(f"worker{i}", ["-m", "workers"], {**env, "JIESU_WORKER_METRICS_PORT": str(free_port())}, logs)
+        for i in range(args.workers)
+    ]
+    try:
+        with running(children):
+            wait_http(children[0], f"http://127.0.0.1:{port}/readyz")
+            sampler = Sampler(children)
+            sampler.start()
+            started = time.monotonic()
+            report = _simulate(args, f"http://127.0.0.1:{port}", bootstrap, url, prefix)
+            sampler.stop()
+            extra = {
+                "wall_s": round(time.monotonic() - started, 1),
+                "gateway_rss_mb": round(sampler.rss_mb["gateway"], 1),
+                "worker_rss_mb": round(max(v for k, v in sampler.rss_mb.items() if k != "gateway"), 1),
+                "cpu_s": {c.name: round(cpu_seconds(c.pid), 1) for c in children},
+            }
+    finally:
+        asyncio.run(_cleanup(admin_url, bootstrap, db, prefix))
+    return summarise(report, args, extra)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    figures = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    for key, value in figures.items():
+        print(f"{key:>22}  {value}")
+    sys.exit(0 if figures["drained_within_budget"] else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""`python -m loadtest.surge` judges a run from the simulator's report: stored once, and drained in time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loadtest.surge import build_parser, summarise
+
+
+def _report(missing: int, duplicates: int, drained: bool, drain_s: float) -> dict[str, Any]:
+    return {
+        "ground_truth": {"messages": 1000, "requests": 1030, "expected_tickets": 990},
+        "sent": 1030,
+        "accepted": 1020,
+        "rejected_4xx": 10,
+        "errors_5xx": 0,
+        "timeouts": 0,
+        "not_sent": 0,
+        "offered_rps": 100.0,
+        "accepted_rps": 99.0,
+        "latency_ms": {"p50": 5.0, "p90": 9.0, "p99": 20.0, "p999": 40.0, "max": 60.0},
+        "reconciliation": {
+            "accepted": 990,
+            "stored": 990 - missing,
+            "missing": missing,
+            "duplicate_rows": duplicates,
+            "drained": drained,
+            "drain_s": drain_s,
+        },
+    }
+
+
+def test_a_run_passes_only_when_every_ticket_is_stored_once_within_the_lag_budget() -> None:
+    args = build_parser().parse_args(["--lag-budget", "120"])
+    assert summarise(_report(0, 0, True, 45.0), args, {})["drained_within_budget"] is True
+    late = summarise(_report(0, 0, True, 121.0), args, {})
+    assert late["stored_exactly_once"] is True and late["drained_within_budget"] is False
+    for bad in (_report(1, 0, False, 900.0), _report(0, 2, True, 3.0)):
+        figures = summarise(bad, args, {})
+        assert figures["stored_exactly_once"] is False and figures["drained_within_budget"] is False
+    assert summarise(_report(0, 0, True, 1.0), args, {})["latency_ms"]["p999"] == 40.0
