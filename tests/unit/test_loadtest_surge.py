@@ -32,7 +32,12 @@ def _report(missing: int, duplicates: int, drained: bool, drain_s: float) -> dic
 
 def test_a_run_passes_only_when_every_ticket_is_stored_once_within_the_lag_budget() -> None:
     args = build_parser().parse_args(["--lag-budget", "120"])
-    assert summarise(_report(0, 0, True, 45.0), args, {})["drained_within_budget"] is True
+    good = summarise(_report(0, 0, True, 45.0), args, {})
+    assert good["drained_within_budget"] is True and good["met"] is True
+    unsent = _report(0, 0, True, 45.0) | {"not_sent": 5}
+    assert summarise(unsent, args, {})["met"] is False
+    failing = _report(0, 0, True, 45.0) | {"errors_5xx": 20}
+    assert summarise(failing, args, {})["day_offered"] is False
     late = summarise(_report(0, 0, True, 121.0), args, {})
     assert late["stored_exactly_once"] is True and late["drained_within_budget"] is False
     for bad in (_report(1, 0, False, 900.0), _report(0, 2, True, 3.0)):
