@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 
 from prometheus_client import Counter
 from starlette.exceptions import HTTPException
@@ -13,6 +13,8 @@ from app.metrics import REJECTIONS
 from app.problems import problem
 
 FLAGGED = Counter("jiesu_gateway_flagged_total", "Accepted submissions flagged for review", ["reason"])
+# Bound once: a flooding citizen's every item of a batch is flagged, and `labels()` takes a lock each call.
+_FLOODING = FLAGGED.labels(reason="citizen_flood")
 
 
 class BodyLimit:
@@ -71,7 +73,10 @@ class FloodTracker:
         self.threshold = threshold
         self.window_s = window_s
         self._max = max_citizens
-        self._recent: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()
+        # Per citizen, their recent tickets and when each was first seen, oldest first (a dict keeps
+        # insertion order): "seen before?" is one lookup, where a deque of (time, ticket) was a scan of up to
+        # threshold + 1 entries for every submission of a flooding citizen.
+        self._recent: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     def observe(self, citizen_key: str | None, ticket_id: str, now: float | None = None) -> int:
         """Record a submission; return how many distinct ones the citizen sent within the window."""
@@ -80,15 +85,20 @@ class FloodTracker:
         clock = time.monotonic() if now is None else now
         seen = self._recent.get(citizen_key)
         if seen is None:
-            seen = self._recent[citizen_key] = deque(maxlen=self.threshold + 1)
+            seen = self._recent[citizen_key] = {}
             if len(self._recent) > self._max:
                 self._recent.popitem(last=False)
         else:
             self._recent.move_to_end(citizen_key)
-        while seen and clock - seen[0][0] > self.window_s:
-            seen.popleft()
-        if all(ticket != ticket_id for _, ticket in seen):
-            seen.append((clock, ticket_id))
+        while seen:
+            oldest = next(iter(seen))
+            if clock - seen[oldest] <= self.window_s:
+                break
+            del seen[oldest]
+        if ticket_id not in seen:
+            seen[ticket_id] = clock
+            if len(seen) > self.threshold + 1:
+                del seen[next(iter(seen))]
         return len(seen)
 
     def flag(self, citizen_key: str | None, ticket_id: str) -> str | None:
@@ -96,6 +106,5 @@ class FloodTracker:
         count = self.observe(citizen_key, ticket_id)
         if count <= self.threshold:
             return None
-        FLAGGED.labels(reason="citizen_flood").inc()
-        minutes = self.window_s / 60
-        return f"citizen flooding: more than {self.threshold} submissions within {minutes:g} min"
+        _FLOODING.inc()
+        return f"citizen flooding: more than {self.threshold} submissions within {self.window_s / 60:g} min"

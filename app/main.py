@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from app import gateway, problems
 from app.deps import Resources
+from app.fastlane import FastLane
 from app.observability import MetricsMiddleware
 from app.producer import GatewayProducer
 from app.routes import complaints, health, read, schemas, status
@@ -29,8 +30,12 @@ def create_app(
     *,
     broker: InProcessBroker | None = None,
     companions: Sequence[Companion] = (),
+    fast_lane: bool = True,
 ) -> FastAPI:
-    """The gateway app; with `broker` it produces to that in-process broker instead of Kafka."""
+    """The gateway app; with `broker` it produces to that in-process broker instead of Kafka.
+
+    `fast_lane=False` leaves every request to FastAPI, for the tests that compare the two.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -72,6 +77,9 @@ def create_app(
     app.include_router(read.router)
     app.include_router(status.router)
     app.include_router(schemas.router)
+    # Inside the metrics, outside the body limit: it refuses nothing itself (app/fastlane.py).
+    if fast_lane:
+        app.add_middleware(FastLane, max_body=settings.max_body_bytes)
     # Added last, so outermost: it sees every response, the limits' 413s and 429s included.
     app.add_middleware(MetricsMiddleware)
     return app

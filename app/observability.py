@@ -52,6 +52,20 @@ class MetricsMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The labelled series, looked up once each: `labels()` takes a lock and checks its arguments on
+        # every call. Bounded: methods, route templates and statuses are each a small set.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _observe(self, method: str, route: str, status: int, elapsed: float) -> None:
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = (
+                REQUESTS.labels(method=method, route=route, status=str(status)),
+                REQUEST_SECONDS.labels(method=method, route=route),
+            )
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(elapsed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -60,15 +74,18 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500  # what the client gets if the app raises before starting a response
+        logging_on = access_log.isEnabledFor(logging.INFO)
         sniff: bytearray | None = None
 
         async def send_and_watch(message: Message) -> None:
             nonlocal status, sniff
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = dict(message.get("headers") or [])
-                if 200 <= status < 300 and headers.get(b"content-type", b"").startswith(b"application/json"):
-                    sniff = bytearray()
+                # The body is read for a ticket id only when there is a log line to put it in.
+                if logging_on and 200 <= status < 300:
+                    headers = dict(message.get("headers") or [])
+                    if headers.get(b"content-type", b"").startswith(b"application/json"):
+                        sniff = bytearray()
             elif message["type"] == "http.response.body" and sniff is not None:
                 sniff += message.get("body", b"")
                 if len(sniff) > _SNIFF_LIMIT:
@@ -84,9 +101,8 @@ class MetricsMiddleware:
             method = scope.get("method", "")
             method = method if method in _METHODS else "OTHER"
             route = route_of(scope)
-            REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-            REQUEST_SECONDS.labels(method=method, route=route).observe(elapsed)
-            if access_log.isEnabledFor(logging.INFO):
+            self._observe(method, route, status, elapsed)
+            if logging_on:
                 fields: dict[str, object] = {
                     "method": method,
                     "route": route,

@@ -111,6 +111,11 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
 
 async def _http_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    return http_problem(exc)
+
+
+def http_problem(exc: StarletteHTTPException) -> Response:
+    """The problem response of an HTTPException, as the app's handler answers (the fast lane too)."""
     if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
         # FastAPI's answer to a JSON body that is not UTF-8; invalid JSON is a 422, and so is this.
         REJECTIONS.labels(reason="validation").inc()

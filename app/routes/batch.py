@@ -26,9 +26,9 @@ from app.auth import AdapterDep, channel_error
 from app.deps import ResourcesDep
 from app.intake import build_record, publish_many
 from app.metrics import REJECTIONS
-from app.problems import Problem, error_fields, problem_responses, render, summary
+from app.problems import error_fields, problem_responses, render, summary
 from app.routes.complaints import IdempotencyKey, status_url, unavailable
-from app.views import BatchAccepted, ItemResult
+from app.views import BatchAccepted
 from ingest.schemas.records import IntakeRecord
 from ingest.schemas.submission import AnySubmission, Submission
 
@@ -80,8 +80,12 @@ _EXAMPLE = {
 
 def _item_problem(
     status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
-) -> Problem:
-    return Problem.model_validate({"title": title, "status": status, "detail": detail, "errors": errors})
+) -> dict[str, Any]:
+    """A `Problem` as the response carries it (JSON, no None fields), built without a model per item."""
+    problem: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors is not None:
+        problem["errors"] = errors
+    return problem
 
 
 @router.post(
@@ -114,46 +118,51 @@ async def submit_batch(
     # The request was charged one submission by authentication; the rest of the items now.
     guard.charge(adapter, len(batch.items) - 1)
     flood = request.app.state.flood
-    results: list[ItemResult] = []
+    # Results as the JSON they are sent as, in `ItemResult`'s field order and without None fields: one
+    # pydantic model per item (and one dump of them all) cost a tenth of a 500-item batch.
+    results: list[dict[str, Any]] = []
     records: dict[str, IntakeRecord] = {}
     for index, item in enumerate(batch.items):
         if isinstance(item, InvalidItem):
             errors = error_fields(item.errors, ("items", index))
             problem = _item_problem(422, "Invalid submission", summary(errors), errors=errors)
-            results.append(ItemResult(index=index, status=422, problem=problem))
+            results.append({"index": index, "status": 422, "problem": problem})
             continue
         sub: AnySubmission = item
         if why := channel_error(adapter, sub.channel):
-            results.append(ItemResult(index=index, status=403, problem=_item_problem(403, "Forbidden", why)))
+            results.append({"index": index, "status": 403, "problem": _item_problem(403, "Forbidden", why)})
             continue
         key = f"{idempotency_key}:{index}" if idempotency_key else None
         record = build_record(sub, key, settings.ticket_secret, flood)
         # The same ticket twice in one batch (a duplicated item) is sent once.
         record = records.setdefault(record.ticket_id, record)
-        results.append(ItemResult(index=index, status=202, ticket_id=record.ticket_id))
+        results.append({"index": index, "status": 202, "ticket_id": record.ticket_id})
 
     unique = list(records.values())
     # One send for all the valid items; each is still accepted only on its own acknowledgement.
     outcomes = await publish_many(unique, resources)
     failed = {r.ticket_id: o for r, o in zip(unique, outcomes, strict=True) if o is not None}
+    accepted = 0
     for result in results:
-        if result.ticket_id is None:
+        ticket_id = result.get("ticket_id")
+        if ticket_id is None:
             continue
-        if result.ticket_id in failed:
-            detail = f"not accepted: {failed[result.ticket_id]}; retry this item"
-            result.status, result.ticket_id = 503, None
-            result.problem = _item_problem(503, "Service unavailable", detail)
+        if ticket_id in failed:
+            detail = f"not accepted: {failed[ticket_id]}; retry this item"
+            del result["ticket_id"]
+            result["status"] = 503
+            result["problem"] = _item_problem(503, "Service unavailable", detail)
         else:
-            result.status_url = status_url(settings.public_base_url, result.ticket_id)
+            result["status_url"] = status_url(settings.public_base_url, ticket_id)
+            accepted += 1
 
-    accepted = sum(1 for r in results if r.status == 202)
     refused = len(results) - accepted
     if refused:
         REJECTIONS.labels(reason="batch_item").inc(refused)
-    if failed and all(r.status == 503 for r in results):
+    if failed and all(r["status"] == 503 for r in results):
         # The bus took none of them: the whole batch is to be retried, as for a single submission.
         return unavailable(next(iter(failed.values())), settings.retry_after_s)
-    body = BatchAccepted(accepted=accepted, refused=refused, results=results)
+    body = {"accepted": accepted, "refused": refused, "results": results}
     headers = {"Retry-After": str(settings.retry_after_s)} if failed else None
     status = 207 if refused else 202
-    return render(body.model_dump(mode="json", exclude_none=True), status, headers, "application/json")
+    return render(body, status, headers, "application/json")

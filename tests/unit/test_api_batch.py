@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from app.views import BatchAccepted
 from ingest.bus import BusUnavailable
 from ingest.bus.memory import InProcessBroker
 from ingest.topics import INTAKE
@@ -126,3 +127,25 @@ async def test_bus_failing_some_items_is_207_with_their_503(monkeypatch: pytest.
         assert [r["status"] for r in results] == [202, 503, 202]
         assert "ticket_id" not in results[1]
         assert len(broker.records(INTAKE.name)) == 2
+
+
+async def test_the_body_is_exactly_what_the_batchaccepted_model_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The route builds its results as plain dicts; they must be what the declared response model would
+    # write, byte for byte (field order, no None fields), for every kind of item result.
+    items = [_web(0), _web(1, citizen={"phone": "12"}), WECHAT, "not an object", _web(4)]
+    async with gateway(settings()) as (http, broker, _):
+        real_append = broker.append
+
+        async def refuse_one(topic: str, value: bytes, *args: Any, **kwargs: Any) -> Any:
+            if b'"batch-4"' in value:
+                raise BusUnavailable("no acknowledgement from Kafka within 2.0s")
+            return await real_append(topic, value, *args, **kwargs)
+
+        monkeypatch.setattr(broker, "append", refuse_one)
+        resp = await http.post(BATCH, json={"items": items}, headers=bearer(WEB_KEY))
+        assert resp.status_code == 207, resp.text
+        assert [r["status"] for r in resp.json()["results"]] == [202, 422, 403, 422, 503]
+        model = BatchAccepted.model_validate(resp.json())
+        assert orjson.dumps(model.model_dump(mode="json", exclude_none=True)) == resp.content

@@ -1,11 +1,14 @@
 """Limits and errors on the running gateway: 413, 429 + Retry-After, problem+json everywhere, flood flag."""
 
 import json
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.auth import TokenBuckets
 from app.limits import FloodTracker
@@ -188,3 +191,49 @@ async def test_lone_surrogates_are_a_422_naming_the_fields_not_a_crash() -> None
 def _json(body: dict[str, Any]) -> bytes:
     # ensure_ascii writes lone surrogates as \udXXX escapes, as a client in any language can.
     return json.dumps(body, ensure_ascii=True).encode()
+
+
+class _DequeFloodTracker:
+    """FloodTracker.observe as first written (a deque of (time, ticket) per citizen): behaviour to keep."""
+
+    def __init__(self, threshold: int, window_s: float, max_citizens: int) -> None:
+        self.threshold, self.window_s, self._max = threshold, window_s, max_citizens
+        self._recent: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()
+
+    def observe(self, citizen_key: str | None, ticket_id: str, now: float) -> int:
+        if citizen_key is None:
+            return 0
+        seen = self._recent.get(citizen_key)
+        if seen is None:
+            seen = self._recent[citizen_key] = deque(maxlen=self.threshold + 1)
+            if len(self._recent) > self._max:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(citizen_key)
+        while seen and now - seen[0][0] > self.window_s:
+            seen.popleft()
+        if all(ticket != ticket_id for _, ticket in seen):
+            seen.append((now, ticket_id))
+        return len(seen)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["tel:1", "tel:2", "wx:3", "tel:4", None]),
+            st.sampled_from([f"JS{i}" for i in range(8)]),
+            st.floats(min_value=0, max_value=4),
+        ),
+        max_size=80,
+    ),
+    st.integers(min_value=1, max_value=4),
+)
+def test_flood_tracker_counts_as_the_deque_version_did(
+    events: list[tuple[str | None, str, float]], threshold: int
+) -> None:
+    ours = FloodTracker(threshold=threshold, window_s=5, max_citizens=3)
+    reference = _DequeFloodTracker(threshold=threshold, window_s=5, max_citizens=3)
+    clock = 0.0
+    for citizen, ticket, step in events:
+        clock += step
+        assert ours.observe(citizen, ticket, now=clock) == reference.observe(citizen, ticket, now=clock)

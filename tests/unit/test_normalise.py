@@ -1,6 +1,11 @@
 """Text and phone normalisation."""
 
+import re
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.normalise import normalise_phone, normalise_text
 
@@ -25,3 +30,24 @@ def test_valid_phones(raw: str, digits: str) -> None:
 def test_invalid_phones(raw: str) -> None:
     with pytest.raises(ValueError, match="phone"):
         normalise_phone(raw)
+
+
+def _reference(value: str) -> str:
+    """normalise_text as first written (before its one-line fast path): the behaviour to keep."""
+    text = unicodedata.normalize("NFKC", value).replace("\r\n", "\n").replace("\r", "\n")
+    text = re.sub(
+        r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ud800-\udfff]", "", text
+    )
+    text = re.sub(r"[ \t\u3000]+", " ", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\r\n\u3000\u2028\x0b\x85\u200bａ路 x\ufeff\ud800①"), max_size=40))
+def test_fast_path_keeps_the_reference_behaviour(value: str) -> None:
+    assert normalise_text(value) == _reference(value)
+
+
+@given(st.text(max_size=60))
+def test_fast_path_keeps_the_reference_behaviour_on_any_text(value: str) -> None:
+    assert normalise_text(value) == _reference(value)

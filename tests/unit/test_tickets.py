@@ -1,6 +1,11 @@
 """Ticket ids: deterministic per idempotency key, verifiable, unforgeable without the secret."""
 
-from ingest.tickets import TICKET_ID_LENGTH, idempotency_key_for, is_issued_ticket_id, new_ticket_id
+import base64
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.tickets import TICKET_ID_LENGTH, _b32, idempotency_key_for, is_issued_ticket_id, new_ticket_id
 
 
 def test_same_key_same_id_different_key_different_id() -> None:
@@ -26,3 +31,15 @@ def test_verification_needs_the_secret() -> None:
     assert not is_issued_ticket_id("secret", tid[:-1] + ("A" if tid[-1] != "A" else "B"))
     assert not is_issued_ticket_id("secret", "JS-not-a-ticket")
     assert not is_issued_ticket_id("secret", "JS" + "é" * (TICKET_ID_LENGTH - 2))
+
+
+def test_ids_are_stable_across_versions() -> None:
+    # A retry after a gateway upgrade must get the same ticket: the derivation may be made faster, never
+    # different (this value was computed with the first implementation: hmac.new + base64.b32encode).
+    assert new_ticket_id("secret", "ext:web:abc") == "JSYWFMMFQUHZ6KUJDGKMSDQECH"
+    assert is_issued_ticket_id("secret", "JSYWFMMFQUHZ6KUJDGKMSDQECH")
+
+
+@given(st.binary(min_size=5, max_size=5) | st.binary(min_size=10, max_size=10))
+def test_base32_is_the_standard_one(raw: bytes) -> None:
+    assert _b32(raw) == base64.b32encode(raw).decode("ascii").rstrip("=")
