@@ -156,7 +156,7 @@ def crammer_singer(docs: Docs, y: Labels, weak: Sequence[WeakRow], test: Docs) -
 
 def word_char_lr(docs: Docs, y: Labels, weak: Sequence[WeakRow], test: Docs) -> Labels:
     """Separate logistic regressions on the word and the char block (C=20), log-probabilities summed
-    (a product of the two calibrated posteriors; slow: ~4 min)."""
+    (a product of the two calibrated posteriors; slow: ~2 min)."""
     from sklearn.linear_model import LogisticRegression
 
     space = FeatureSpace(docs)
