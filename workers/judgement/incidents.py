@@ -9,16 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
-from workers.judgement.signature import (
-    DEFAULT_WEIGHTS,
-    IssueSignature,
-    ScoreWeights,
-    combine,
-    cosine,
-    places_conflict,
-    share_place,
-    unit,
-)
+from workers.judgement.scoring import CandidateScorer
+from workers.judgement.signature import DEFAULT_WEIGHTS, IssueSignature, ScoreWeights, unit
 
 # An incident's centroid keeps more terms than one message so that the several ways citizens phrase the
 # same problem all stay in it.
@@ -158,6 +150,7 @@ class IncidentGrouper:
         self.candidate_limit = candidate_limit
         self.by_district = by_district
         self.weights = weights
+        self._scorer = CandidateScorer(weights)
 
     def bucket(self, signature: IssueSignature) -> str:
         """The bucket a message's incident lives in (lock this before calling assign)."""
@@ -171,33 +164,13 @@ class IncidentGrouper:
         )
         if not found:
             return None, 0.0
-        # One matrix product scores the topic part for all candidates (the per-candidate Python work is
-        # the small word-overlap sum).
-        dims = sig.topic.size
-        topics = (
-            np.stack(
-                [
-                    c.signature.topic if c.signature.topic.size == dims else np.zeros(dims, np.float32)
-                    for c in found
-                ]
-            )
-            if dims
-            else None
-        )
-        topic_sims = np.clip(topics @ sig.topic, 0.0, None) if topics is not None else np.zeros(len(found))
-        best: IncidentCandidate | None = None
-        best_score = 0.0
-        weights, terms, places = self.weights, sig.terms, sig.places
-        # tolist(): the same floats as float(t) one by one, converted in one call.
-        for cand, t in zip(found, topic_sims.tolist(), strict=True):
-            other = cand.signature
-            if places_conflict(sig, other):
-                continue
-            same = bool(places and other.places) and share_place(sig, other)
-            s = combine(t, cosine(terms, other.terms), same, weights)
-            if s > best_score:
-                best, best_score = cand, s
-        return best, best_score
+        scores = self._scorer.scores(sig, [c.signature for c in found])
+        # The first best, as a scan keeping only strictly better ones would; nothing scoring 0 is a match.
+        i = int(np.argmax(scores))
+        best_score = float(scores[i])
+        if best_score <= 0.0:
+            return None, 0.0
+        return found[i], best_score
 
     def assign(self, message: GroupingInput) -> Assignment:
         """Join the best incident scoring at least the threshold, else found a new incident."""
