@@ -14,6 +14,21 @@ from workers.judgement.signature import IssueSignature
 _LAST_SEEN = attrgetter("last_seen")
 
 
+def attached(incident: Incident, at: datetime, signature: IssueSignature | None) -> Incident:
+    """The incident after one more message: size + 1, last seen, and unless signature is None (a
+    resubmission) the new centroid with its places."""
+    inc = replace(incident, size=incident.size + 1, last_seen=max(incident.last_seen, at))
+    if signature is not None:
+        inc = replace(
+            inc,
+            signature=signature,
+            places=signature.places,
+            city=inc.city or signature.city,
+            district=inc.district or signature.district,
+        )
+    return inc
+
+
 class InMemoryIncidentStore:
     """Incidents in a dict with an inverted index from retrieval key to incidents, per bucket."""
 
@@ -47,7 +62,9 @@ class InMemoryIncidentStore:
                 continue
             # The `limit` most recently touched of each posting.
             for incident_id in islice(reversed(posting), limit):
-                cand = candidates[incident_id]
+                cand = candidates.get(incident_id)
+                if cand is None:  # let go of by a bounded subclass (workers/incident_cache.py)
+                    continue
                 # Postings are in order of last touch, so the rest of this one is older still.
                 if cand.last_seen < since:
                     break
@@ -82,18 +99,6 @@ class InMemoryIncidentStore:
             return
         self._seen.add(message_id)
         self.members[incident_id].append(message_id)
-        inc = replace(
-            self.incidents[incident_id],
-            size=self.incidents[incident_id].size + 1,
-            last_seen=max(self.incidents[incident_id].last_seen, at),
-        )
-        if signature is not None:
-            inc = replace(
-                inc,
-                signature=signature,
-                places=signature.places,
-                city=inc.city or signature.city,
-                district=inc.district or signature.district,
-            )
+        inc = attached(self.incidents[incident_id], at, signature)
         self._put(inc)
         self._touch(inc.bucket, incident_id, keys)
