@@ -101,7 +101,9 @@ class BatchLinker:
         others = sorted({bucket for _, bucket in originals if bucket is not None} - set(buckets))
         if others:
             await conn.execute(_LOCK, others)
-        for bucket in buckets:
+        # Every locked bucket is brought up to date, the resubmissions' too: attaching to a stale copy of an
+        # incident another worker has changed since would write its older size and centroid back.
+        for bucket in buckets + others:
             await cache.sync(conn, bucket, earliest - self.incident_window)
         await cache.ensure(conn, (incident_id for incident_id, _ in originals))
         links: dict[str, Link] = {}

@@ -15,6 +15,7 @@ from ingest.bus.memory import InProcessProducer
 from ingest.schemas.records import IntakeRecord
 from ingest.settings import Settings
 from loadtest.bench.records import intake_records
+from workers import store
 from workers.batch import BatchProcessor, Decoded
 from workers.db import asyncpg_dsn, open_pool
 from workers.dead_letters import DeadLetters
@@ -22,6 +23,7 @@ from workers.judgement.dataset import RawMessage, read_raw
 from workers.judgement.dedupe import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.linking import BatchLinker
+from workers.ticket import TicketRow
 
 GOLD = "messages_same_issue_gold_sample.csv"
 
@@ -201,10 +203,58 @@ async def test_one_worker_groups_like_the_offline_engine_at_bench_scale(
     assert await _links(settings, list(expected)) == expected
 
 
-async def test_a_rolled_back_batch_leaves_no_incident_in_memory(database_url: str, judge: Judge) -> None:
+def _rows(judge: Judge, records: list[IntakeRecord], now: datetime) -> list[TicketRow]:
+    verdicts = judge.judge_many([(r.title, r.content, r.district) for r in records])
+    return [
+        BatchProcessor._row(Decoded(m, r), v, now)
+        for m, r, v in zip(_batch(records, 0), records, verdicts, strict=True)
+    ]
+
+
+def _same_text(run: str, n: int, citizen: str, district: str | None, now: datetime) -> IntakeRecord:
+    return IntakeRecord(
+        ticket_id=f"{run}-{n}", channel="web", external_id=f"{run}-{n}",
+        received_at=now + timedelta(minutes=n),
+        title="井盖缺失", content=f"{run}新华路88号门口的井盖丢失多日，夜里行人很容易掉进去，非常危险。",
+        district=district, citizen_key=citizen, trace_id=uuid.uuid4().hex, submission={"channel": "web"},
+    )  # fmt: skip
+
+
+async def test_a_resubmission_into_another_bucket_sees_the_other_workers_changes(
+    fresh_database_url: str, judge: Judge
+) -> None:
+    """A resubmission naming another city follows its first ticket into a bucket the batch did not lock for
+    itself: the incident there must be read as it is now, not as this worker last saw it."""
+    settings = Settings(database_url=fresh_database_url)
+    run = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC)
+    first = _same_text(run, 1, f"tel:{run}:1", None, now)  # no city: the hotline's own, bucket A
+    other = _same_text(run, 2, f"tel:{run}:2", None, now)  # another citizen, same problem
+    again = _same_text(run, 3, f"tel:{run}:1", "B3区", now)  # the first citizen again, naming city B
+    one, two = BatchLinker(judge), BatchLinker(judge)  # two workers, each with its own memory
+    conn = await asyncpg.connect(asyncpg_dsn(settings))
+    try:
+        for linker, record in ((one, first), (two, other), (one, again)):
+            [row] = _rows(judge, [record], now)
+            async with conn.transaction():
+                await store.claim_new(conn, [row])
+                link = (await linker.link(conn, [row]))[record.ticket_id]
+                row.duplicate_of, row.incident_id = link.duplicate_of, link.incident_id
+                await store.insert_tickets(conn, [row])
+            linker.confirm()
+        assert link.duplicate_of == first.ticket_id and link.incident_id == f"inc-{first.ticket_id}"
+        size = await conn.fetchval("SELECT size FROM incidents WHERE incident_id = $1", link.incident_id)
+        assert size == 3
+    finally:
+        await conn.close()
+
+
+async def test_a_rolled_back_batch_leaves_no_incident_in_memory(
+    fresh_database_url: str, judge: Judge
+) -> None:
     """What a batch grouped in memory counts only once its transaction commits: after a rollback the next
     message must not join an incident Postgres never stored."""
-    settings = Settings(database_url=database_url)
+    settings = Settings(database_url=fresh_database_url)
     run = uuid.uuid4().hex[:6]
     now = datetime.now(UTC)
     title, content = "井盖缺失", f"{run}区新华路88号门口的井盖丢失多日，夜里行人很容易掉进去，非常危险。"
@@ -217,8 +267,7 @@ async def test_a_rolled_back_batch_leaves_no_incident_in_memory(database_url: st
         for i in (1, 2)
     )  # fmt: skip
     linker = BatchLinker(judge)
-    rows = [BatchProcessor._row(Decoded(m, r), judge.judge_many([(r.title, r.content, None)])[0], now)
-            for m, r in zip(_batch([first, second], 0), (first, second), strict=True)]  # fmt: skip
+    rows = _rows(judge, [first, second], now)
     conn = await asyncpg.connect(asyncpg_dsn(settings))
     try:
         tx = conn.transaction()
