@@ -51,7 +51,7 @@ def test_scores_equal_match_score_on_real_messages(signatures: list[IssueSignatu
         IssueSignature(terms={}),
     ]
     for sig in rng.choices(signatures, k=40):
-        candidates = rng.choices(others, k=64)
+        candidates = rng.choices(others, k=rng.choice((3, 64)))  # both paths: one by one, and numpy
         got = scorer.scores(sig, candidates)
         want = np.array([match_score(sig, o) for o in candidates])
         # Topic vectors are float32: one matrix-vector product and a dot per pair round differently (~1e-8),

@@ -9,8 +9,17 @@ from typing import Protocol
 
 import numpy as np
 
-from workers.judgement.scoring import CandidateScorer
-from workers.judgement.signature import DEFAULT_WEIGHTS, IssueSignature, ScoreWeights, unit
+from workers.judgement.scoring import VECTORISE_FROM, CandidateScorer
+from workers.judgement.signature import (
+    DEFAULT_WEIGHTS,
+    IssueSignature,
+    ScoreWeights,
+    combine,
+    cosine,
+    places_conflict,
+    share_place,
+    unit,
+)
 
 # An incident's centroid keeps more terms than one message so that the several ways citizens phrase the
 # same problem all stay in it.
@@ -164,6 +173,8 @@ class IncidentGrouper:
         )
         if not found:
             return None, 0.0
+        if len(found) < VECTORISE_FROM:
+            return self._best_one_by_one(sig, found)
         scores = self._scorer.scores(sig, [c.signature for c in found])
         # The first best, as a scan keeping only strictly better ones would; nothing scoring 0 is a match.
         i = int(np.argmax(scores))
@@ -171,6 +182,30 @@ class IncidentGrouper:
         if best_score <= 0.0:
             return None, 0.0
         return found[i], best_score
+
+    def _best_one_by_one(
+        self, sig: IssueSignature, found: list[IncidentCandidate]
+    ) -> tuple[IncidentCandidate | None, float]:
+        """A few candidates: a plain loop costs less than numpy's per-call overhead."""
+        dims = sig.topic.size
+        zero = np.zeros(dims, np.float32)
+        topics = np.stack([c.signature.topic if c.signature.topic.size == dims else zero for c in found])
+        # tolist(): the same floats as float(t) one by one, converted in one call.
+        topic_sims: list[float] = (
+            np.clip(topics @ sig.topic, 0.0, None).tolist() if dims else [0.0] * len(found)
+        )
+        best: IncidentCandidate | None = None
+        best_score = 0.0
+        weights, terms, places = self.weights, sig.terms, sig.places
+        for cand, t in zip(found, topic_sims, strict=True):
+            other = cand.signature
+            if places_conflict(sig, other):
+                continue
+            same = bool(places and other.places) and share_place(sig, other)
+            s = combine(t, cosine(terms, other.terms), same, weights)
+            if s > best_score:
+                best, best_score = cand, s
+        return best, best_score
 
     def assign(self, message: GroupingInput) -> Assignment:
         """Join the best incident scoring at least the threshold, else found a new incident."""

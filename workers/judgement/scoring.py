@@ -1,5 +1,5 @@
 """Match scores of one message against all its candidate incidents at once (numpy), as `match_score` would
-give them one by one.
+give them one by one (and one by one, as before, for a few candidates).
 
 Grouping scores every message against up to 64 candidates; per candidate in Python (word overlap over ~24
 words, the place checks, the mix) that was most of a worker's grouping time. Here the word overlaps are one
@@ -18,12 +18,20 @@ from workers.judgement.signature import (
     DEFAULT_WEIGHTS,
     IssueSignature,
     ScoreWeights,
+    combine,
+    cosine,
     places_conflict,
     share_place,
     vocabulary_size,
 )
 
 Scores = npt.NDArray[np.float64]
+# Below this many candidates the numpy calls' fixed cost (~17 µs a message) and the word numbers of fresh
+# centroids outweigh the per-candidate Python loop (~1 µs a candidate): on the grouping pool
+# (`python -m workers.judgement.bench`, mostly short candidate lists) vectorising from 32 was 10 % slower. A
+# full list — the grouper's limit, which a worker's city bucket reaches for nearly every message — is where
+# numpy pays.
+VECTORISE_FROM = 64
 
 
 class CandidateScorer:
@@ -64,6 +72,8 @@ class CandidateScorer:
         n = len(others)
         if n == 0:
             return np.zeros(0, np.float64)
+        if n < VECTORISE_FROM:
+            return np.array(self._one_by_one(sig, others), np.float64)
         w = self.weights
         terms = self.term_overlaps(sig, others)
         dims = sig.topic.size
@@ -82,3 +92,21 @@ class CandidateScorer:
         np.minimum(score, 1.0, out=score)
         score[(~same & (terms < w.min_terms_without_place)) | conflict] = 0.0
         return score
+
+    def _one_by_one(self, sig: IssueSignature, others: Sequence[IssueSignature]) -> list[float]:
+        dims = sig.topic.size
+        if dims:
+            zero = np.zeros(dims, np.float32)
+            topics = np.stack([o.topic if o.topic.size == dims else zero for o in others])
+            topic: list[float] = np.clip(topics @ sig.topic, 0.0, None).tolist()
+        else:
+            topic = [0.0] * len(others)
+        weights, terms, places = self.weights, sig.terms, bool(sig.places)
+        return [
+            0.0
+            if places_conflict(sig, o)
+            else combine(
+                t, cosine(terms, o.terms), places and bool(o.places) and share_place(sig, o), weights
+            )
+            for o, t in zip(others, topic, strict=True)
+        ]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from workers.judgement.places import SUFFIX_MATCH_CHARS, extract_place
+from workers.judgement.places import SUFFIX_MATCH_CHARS, extract_place, same_place
 from workers.judgement.text import Tokenizer
 from workers.judgement.topic import TopicModel, Vector
 
@@ -150,6 +150,8 @@ def share_place(a: IssueSignature, b: IssueSignature) -> bool:
     `same_place(x, y)` is x == y, or both have at least SUFFIX_MATCH_CHARS characters and one ends with the
     other; the latter is "x is one of y's suffixes of that length or more", or the reverse.
     """
+    if len(a.places) == 1 and len(b.places) == 1:  # the common case: no sets to build
+        return same_place(a.places[0], b.places[0])
     names_a, suffixes_a = a.place_forms
     names_b, suffixes_b = b.place_forms
     return not (
