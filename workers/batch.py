@@ -147,6 +147,9 @@ class BatchProcessor:
             await store.ensure_partitions(conn, rows, self._known_months)
             async with conn.transaction():
                 new_rows, earlier = await self._store_in_transaction(conn, rows)
+            if self._linker is not None:
+                # Only now does the linker's memory of the incidents match what Postgres holds.
+                self._linker.confirm()
         # Counted once the transaction has committed.
         STORED.inc(len(new_rows))
         REDELIVERED.inc(len(earlier))

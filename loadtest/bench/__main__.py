@@ -135,6 +135,12 @@ def main(argv: list[str] | None = None) -> None:
             figures["pipeline_ratio"] = round(
                 main_run["sustained_rate"] / (figures["nlp_rate"] * main_run["workers"]), 3
             )
+        # The same comparison per CPU-second (no target): what a record costs a worker against what the
+        # judgement loop costs, whatever else the machine was running during either stage.
+        if figures.get("nlp", {}).get("nlp_rate_cpu") and main_run.get("sustained_cpu_rate"):
+            figures["pipeline_ratio_cpu"] = round(
+                main_run["sustained_cpu_rate"] / figures["nlp"]["nlp_rate_cpu"], 3
+            )
     figures["duration_s"] = round(time.time() - started, 1)
     report.write(args.out, figures)
     print(report.table(figures))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import re
 import subprocess
@@ -157,6 +158,35 @@ def sustained_rate(samples: list[tuple[float, int]], total: int, lo: float = 0.1
     return (hi - lo) * total / (t_hi - t_lo)
 
 
+def value_at(series: list[tuple[float, float]], t: float) -> float | None:
+    """A sampled quantity at time `t`, linearly interpolated (None outside the samples)."""
+    for (t0, v0), (t1, v1) in itertools.pairwise(series):
+        if t0 <= t <= t1:
+            return v0 if t1 == t0 else v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+    return None
+
+
+def sustained_cpu_rate(
+    samples: list[tuple[float, int]],
+    cpu: list[tuple[float, float]],
+    total: int,
+    lo: float = 0.1,
+    hi: float = 0.9,
+) -> float:
+    """Records per CPU-second of the workers over the same stretch as `sustained_rate`.
+
+    On a machine shared with other work the wall-clock rates move with everyone else's load; what one
+    record costs a worker does not, and `nlp_rate_cpu` is its counterpart for the judgement loop.
+    """
+    t_lo, t_hi = crossing(samples, lo * total), crossing(samples, hi * total)
+    if t_lo is None or t_hi is None:
+        return 0.0
+    c_lo, c_hi = value_at(cpu, t_lo), value_at(cpu, t_hi)
+    if c_lo is None or c_hi is None or c_hi <= c_lo:
+        return 0.0
+    return (hi - lo) * total / (c_hi - c_lo)
+
+
 def histogram_p99(metrics: str) -> float | None:
     """The 99th percentile (upper bucket bound) of jiesu_worker_batch_seconds in a /metrics text."""
     found = _BUCKET.findall(metrics)
@@ -185,12 +215,15 @@ class PipelineResult:
     events: int = 0
     worker_rss_mb: float = 0.0
     worker_cpu_share: float = 0.0
+    # Records per CPU-second of all workers together, over the sustained stretch.
+    sustained_cpu_rate: float = 0.0
     batch_p99_s: float | None = None
     samples: list[tuple[float, int]] = field(default_factory=list)
+    cpu_samples: list[tuple[float, float]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The figures, without the raw samples."""
-        out = {k: v for k, v in self.__dict__.items() if k != "samples"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("samples", "cpu_samples")}
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
 
 
@@ -231,6 +264,7 @@ async def run_pipeline(
             n = int(await conn.fetchval("SELECT count(*) FROM ticket_keys")) - before
             t = time.monotonic() - started
             result.samples.append((t, n))
+            result.cpu_samples.append((t, sum(cpu_seconds(c.pid) for c in children)))
             if n > 0 and result.startup_s is None:
                 result.startup_s = t
             result.worker_rss_mb = max(result.worker_rss_mb, *(rss_mb(c.pid) for c in children))
@@ -259,6 +293,7 @@ def _finish(result: PipelineResult, elapsed: float, children: list[Child], cpu_a
     result.worker_cpu_share = cpu_workers / cpu_all if cpu_all > 0 else 0.0
     result.stored = result.samples[-1][1] if result.samples else 0
     result.sustained_rate = sustained_rate(result.samples, result.records)
+    result.sustained_cpu_rate = sustained_cpu_rate(result.samples, result.cpu_samples, result.records)
     if result.complete and result.startup_s is not None:
         result.wall_rate = result.records / (elapsed - result.startup_s)
 

@@ -29,6 +29,7 @@ ROWS = (
     "pipeline_workers",
     "pipeline_rate",
     "pipeline_ratio",
+    "pipeline_ratio_cpu",
     "gateway_rss_mb",
     "worker_rss_mb",
 )
@@ -70,15 +71,16 @@ def scaling_table(runs: list[dict[str, Any]], nlp_rate: float | None = None) -> 
     """Pipeline throughput against worker processes, as a Markdown table."""
     lines = [
         "| workers | intake partitions | sustained /s | wall /s | ratio to nlp × workers | batch p99 s"
-        " | worker RSS MiB | workers' share of busy CPU |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | worker RSS MiB | workers' share of busy CPU | records per worker CPU-s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         ratio = r["sustained_rate"] / (nlp_rate * r["workers"]) if nlp_rate else None
         lines.append(
             f"| {r['workers']} | {r.get('partitions', 12)} | {_fmt(r['sustained_rate'])}"
             f" | {_fmt(r['wall_rate'])} | {_fmt(ratio)} | {_fmt(r['batch_p99_s'])}"
-            f" | {_fmt(r['worker_rss_mb'])} | {_fmt(r['worker_cpu_share'])} |"
+            f" | {_fmt(r['worker_rss_mb'])} | {_fmt(r['worker_cpu_share'])}"
+            f" | {_fmt(r.get('sustained_cpu_rate'))} |"
         )
     return "\n".join(lines)
 

@@ -14,12 +14,16 @@ from ingest.bus.factory import in_process_broker
 from ingest.bus.memory import InProcessProducer
 from ingest.schemas.records import IntakeRecord
 from ingest.settings import Settings
-from workers.batch import BatchProcessor
+from loadtest.bench.records import intake_records
+from workers import store
+from workers.batch import BatchProcessor, Decoded
 from workers.db import asyncpg_dsn, open_pool
 from workers.dead_letters import DeadLetters
 from workers.judgement.dataset import RawMessage, read_raw
 from workers.judgement.dedupe import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
+from workers.linking import BatchLinker
+from workers.ticket import TicketRow
 
 GOLD = "messages_same_issue_gold_sample.csv"
 
@@ -163,3 +167,120 @@ async def test_a_resubmission_links_to_the_first_ticket(database_url: str, judge
     first_id, other_id, again_id = (r.ticket_id for r in records)
     assert links[again_id] == (links[first_id][0], first_id)
     assert links[first_id][1] is None and links[other_id][1] is None
+
+
+async def test_one_worker_groups_like_the_offline_engine_at_bench_scale(
+    fresh_database_url: str, judge: Judge
+) -> None:
+    """Thousands of messages of one city (each retrieval key's posting far over the 64 candidates): the
+    worker's incidents, kept in memory across batches, must still decide what the offline engine decides."""
+    settings = Settings(database_url=fresh_database_url)
+    records = intake_records(3000, uuid.uuid4().hex[:6])
+    offline = build_engine(judge)
+    batches = [records[start : start + 250] for start in range(0, len(records), 250)]
+    expected = {}
+    for batch in batches:
+        for rec in sorted(batch, key=lambda r: (r.received_at, r.ticket_id)):
+            result = offline.process(
+                DedupeMessage(
+                    rec.ticket_id, rec.title, rec.content, rec.received_at, rec.channel, rec.district,
+                    rec.citizen_key,
+                )
+            )  # fmt: skip
+            expected[rec.ticket_id] = (result.incident_id, result.duplicate_of)
+    assert len(set(expected.values())) < len(records) / 3  # grouping happened: few incidents, long postings
+    broker = in_process_broker(settings)
+    producer = InProcessProducer(broker)
+    pool = await open_pool(settings)
+    try:
+        processor = BatchProcessor(pool, producer, judge, DeadLetters(producer, "", 100, 60))
+        offset = 0
+        for batch in batches:
+            await processor.process(_batch(batch, offset))
+            offset += len(batch)
+    finally:
+        await pool.close()
+    assert await _links(settings, list(expected)) == expected
+
+
+def _rows(judge: Judge, records: list[IntakeRecord], now: datetime) -> list[TicketRow]:
+    verdicts = judge.judge_many([(r.title, r.content, r.district) for r in records])
+    return [
+        BatchProcessor._row(Decoded(m, r), v, now)
+        for m, r, v in zip(_batch(records, 0), records, verdicts, strict=True)
+    ]
+
+
+def _same_text(run: str, n: int, citizen: str, district: str | None, now: datetime) -> IntakeRecord:
+    return IntakeRecord(
+        ticket_id=f"{run}-{n}", channel="web", external_id=f"{run}-{n}",
+        received_at=now + timedelta(minutes=n),
+        title="井盖缺失", content=f"{run}新华路88号门口的井盖丢失多日，夜里行人很容易掉进去，非常危险。",
+        district=district, citizen_key=citizen, trace_id=uuid.uuid4().hex, submission={"channel": "web"},
+    )  # fmt: skip
+
+
+async def test_a_resubmission_into_another_bucket_sees_the_other_workers_changes(
+    fresh_database_url: str, judge: Judge
+) -> None:
+    """A resubmission naming another city follows its first ticket into a bucket the batch did not lock for
+    itself: the incident there must be read as it is now, not as this worker last saw it."""
+    settings = Settings(database_url=fresh_database_url)
+    run = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC)
+    first = _same_text(run, 1, f"tel:{run}:1", None, now)  # no city: the hotline's own, bucket A
+    other = _same_text(run, 2, f"tel:{run}:2", None, now)  # another citizen, same problem
+    again = _same_text(run, 3, f"tel:{run}:1", "B3区", now)  # the first citizen again, naming city B
+    one, two = BatchLinker(judge), BatchLinker(judge)  # two workers, each with its own memory
+    conn = await asyncpg.connect(asyncpg_dsn(settings))
+    try:
+        for linker, record in ((one, first), (two, other), (one, again)):
+            [row] = _rows(judge, [record], now)
+            async with conn.transaction():
+                await store.claim_new(conn, [row])
+                link = (await linker.link(conn, [row]))[record.ticket_id]
+                row.duplicate_of, row.incident_id = link.duplicate_of, link.incident_id
+                await store.insert_tickets(conn, [row])
+            linker.confirm()
+        assert link.duplicate_of == first.ticket_id and link.incident_id == f"inc-{first.ticket_id}"
+        size = await conn.fetchval("SELECT size FROM incidents WHERE incident_id = $1", link.incident_id)
+        assert size == 3
+    finally:
+        await conn.close()
+
+
+async def test_a_rolled_back_batch_leaves_no_incident_in_memory(
+    fresh_database_url: str, judge: Judge
+) -> None:
+    """What a batch grouped in memory counts only once its transaction commits: after a rollback the next
+    message must not join an incident Postgres never stored."""
+    settings = Settings(database_url=fresh_database_url)
+    run = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC)
+    title, content = "井盖缺失", f"{run}区新华路88号门口的井盖丢失多日，夜里行人很容易掉进去，非常危险。"
+    first, second = (
+        IntakeRecord(
+            ticket_id=f"{run}-{i}", channel="web", external_id=f"{run}-{i}",
+            received_at=now + timedelta(minutes=i), title=title, content=content,
+            citizen_key=f"tel:{run}:{i}", trace_id=uuid.uuid4().hex, submission={"channel": "web"},
+        )
+        for i in (1, 2)
+    )  # fmt: skip
+    linker = BatchLinker(judge)
+    rows = _rows(judge, [first, second], now)
+    conn = await asyncpg.connect(asyncpg_dsn(settings))
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        assert (await linker.link(conn, rows[:1]))[first.ticket_id].created_incident
+        await tx.rollback()
+        async with conn.transaction():
+            link = (await linker.link(conn, rows[1:]))[second.ticket_id]
+        linker.confirm()
+        assert link.created_incident and link.incident_id == f"inc-{second.ticket_id}"
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM incidents WHERE incident_id = $1", link.incident_id
+        )
+        assert stored == 1
+    finally:
+        await conn.close()

@@ -8,7 +8,14 @@ import orjson
 import pytest
 
 from loadtest.bench import records, report, wrk
-from loadtest.bench.pipeline import crossing, histogram_p99, plain_dsn, sqlalchemy_url, sustained_rate
+from loadtest.bench.pipeline import (
+    crossing,
+    histogram_p99,
+    plain_dsn,
+    sqlalchemy_url,
+    sustained_cpu_rate,
+    sustained_rate,
+)
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000
   1 threads and 64 connections
@@ -74,6 +81,15 @@ def test_crossing_and_sustained_rate() -> None:
     # 10 % (50) at 1.5 s, 90 % (450) at 3.75 s: 400 records in 2.25 s
     assert sustained_rate(samples, 500) == pytest.approx(400 / 2.25)
     assert sustained_rate([(1.0, 10)], 500) == 0.0
+
+
+def test_sustained_cpu_rate_counts_the_workers_cpu_over_the_same_stretch() -> None:
+    samples = [(0.0, 0), (1.0, 0), (2.0, 100), (3.0, 300), (4.0, 500), (5.0, 500)]
+    # Start-up burns 5 CPU-seconds before the first record; then 0.5 CPU-s per wall second.
+    cpu = [(0.0, 0.0), (1.0, 5.0), (2.0, 5.5), (3.0, 6.0), (4.0, 6.5), (5.0, 6.5)]
+    # 10 % at 1.5 s (5.25 CPU-s), 90 % at 3.75 s (6.375 CPU-s): 400 records in 1.125 CPU-s
+    assert sustained_cpu_rate(samples, cpu, 500) == pytest.approx(400 / 1.125)
+    assert sustained_cpu_rate(samples, cpu[:2], 500) == 0.0
 
 
 def test_histogram_p99() -> None:

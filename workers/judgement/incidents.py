@@ -9,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
+from workers.judgement.scoring import VECTORISE_FROM, CandidateScorer
 from workers.judgement.signature import (
     DEFAULT_WEIGHTS,
     IssueSignature,
@@ -158,6 +159,7 @@ class IncidentGrouper:
         self.candidate_limit = candidate_limit
         self.by_district = by_district
         self.weights = weights
+        self._scorer = CandidateScorer(weights)
 
     def bucket(self, signature: IssueSignature) -> str:
         """The bucket a message's incident lives in (lock this before calling assign)."""
@@ -171,25 +173,31 @@ class IncidentGrouper:
         )
         if not found:
             return None, 0.0
-        # One matrix product scores the topic part for all candidates (the per-candidate Python work is
-        # the small word-overlap sum).
+        if len(found) < VECTORISE_FROM:
+            return self._best_one_by_one(sig, found)
+        scores = self._scorer.scores(sig, [c.signature for c in found])
+        # The first best, as a scan keeping only strictly better ones would; nothing scoring 0 is a match.
+        i = int(np.argmax(scores))
+        best_score = float(scores[i])
+        if best_score <= 0.0:
+            return None, 0.0
+        return found[i], best_score
+
+    def _best_one_by_one(
+        self, sig: IssueSignature, found: list[IncidentCandidate]
+    ) -> tuple[IncidentCandidate | None, float]:
+        """A few candidates: a plain loop costs less than numpy's per-call overhead."""
         dims = sig.topic.size
-        topics = (
-            np.stack(
-                [
-                    c.signature.topic if c.signature.topic.size == dims else np.zeros(dims, np.float32)
-                    for c in found
-                ]
-            )
-            if dims
-            else None
+        zero = np.zeros(dims, np.float32)
+        topics = np.stack([c.signature.topic if c.signature.topic.size == dims else zero for c in found])
+        # tolist(): the same floats as float(t) one by one, converted in one call.
+        topic_sims: list[float] = (
+            np.clip(topics @ sig.topic, 0.0, None).tolist() if dims else [0.0] * len(found)
         )
-        topic_sims = np.clip(topics @ sig.topic, 0.0, None) if topics is not None else np.zeros(len(found))
         best: IncidentCandidate | None = None
         best_score = 0.0
         weights, terms, places = self.weights, sig.terms, sig.places
-        # tolist(): the same floats as float(t) one by one, converted in one call.
-        for cand, t in zip(found, topic_sims.tolist(), strict=True):
+        for cand, t in zip(found, topic_sims, strict=True):
             other = cand.signature
             if places_conflict(sig, other):
                 continue

@@ -5,9 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from itertools import islice
+from operator import attrgetter
 
 from workers.judgement.incidents import Incident, IncidentCandidate
 from workers.judgement.signature import IssueSignature
+
+_LAST_SEEN = attrgetter("last_seen")
+
+
+def attached(incident: Incident, at: datetime, signature: IssueSignature | None) -> Incident:
+    """The incident after one more message: size + 1, last seen, and unless signature is None (a
+    resubmission) the new centroid with its places."""
+    inc = replace(incident, size=incident.size + 1, last_seen=max(incident.last_seen, at))
+    if signature is not None:
+        inc = replace(
+            inc,
+            signature=signature,
+            places=signature.places,
+            city=inc.city or signature.city,
+            district=inc.district or signature.district,
+        )
+    return inc
 
 
 class InMemoryIncidentStore:
@@ -15,6 +34,9 @@ class InMemoryIncidentStore:
 
     def __init__(self) -> None:
         self.incidents: dict[str, Incident] = {}
+        # What candidates() hands out, built when an incident changes rather than for each of the up to
+        # `limit` candidates of every message.
+        self._candidates: dict[str, IncidentCandidate] = {}
         self.members: dict[str, list[str]] = {}
         self._seen: set[str] = set()
         # bucket -> key -> incident ids in order of last touch (a dict keeps insertion order).
@@ -32,22 +54,34 @@ class InMemoryIncidentStore:
     ) -> list[IncidentCandidate]:
         """Incidents of the bucket seen at or after `since` sharing a key, most recently seen first."""
         index = self._index.get(bucket, {})
-        found: dict[str, Incident] = {}
+        candidates = self._candidates
+        found: dict[str, IncidentCandidate] = {}
         for key in keys:
-            for n, incident_id in enumerate(reversed(index.get(key, {}))):
-                inc = self.incidents[incident_id]
+            posting = index.get(key)
+            if not posting:
+                continue
+            # The `limit` most recently touched of each posting.
+            for incident_id in islice(reversed(posting), limit):
+                cand = candidates.get(incident_id)
+                if cand is None:  # let go of by a bounded subclass (workers/incident_cache.py)
+                    continue
                 # Postings are in order of last touch, so the rest of this one is older still.
-                if n >= limit or inc.last_seen < since:
+                if cand.last_seen < since:
                     break
-                found[incident_id] = inc
-        ranked = sorted(found.values(), key=lambda i: i.last_seen, reverse=True)[:limit]
-        return [IncidentCandidate(i.incident_id, i.signature, i.size, i.last_seen) for i in ranked]
+                found[incident_id] = cand
+        return sorted(found.values(), key=_LAST_SEEN, reverse=True)[:limit]
+
+    def _put(self, incident: Incident) -> None:
+        self.incidents[incident.incident_id] = incident
+        self._candidates[incident.incident_id] = IncidentCandidate(
+            incident.incident_id, incident.signature, incident.size, incident.last_seen
+        )
 
     def create(self, incident: Incident, keys: Sequence[str], message_id: str) -> None:
         """Store a new incident (a second create of the same id is ignored, like ON CONFLICT DO NOTHING)."""
         if incident.incident_id in self.incidents:
             return
-        self.incidents[incident.incident_id] = incident
+        self._put(incident)
         self.members[incident.incident_id] = [message_id]
         self._seen.add(message_id)
         self._touch(incident.bucket, incident.incident_id, keys)
@@ -65,18 +99,6 @@ class InMemoryIncidentStore:
             return
         self._seen.add(message_id)
         self.members[incident_id].append(message_id)
-        inc = replace(
-            self.incidents[incident_id],
-            size=self.incidents[incident_id].size + 1,
-            last_seen=max(self.incidents[incident_id].last_seen, at),
-        )
-        if signature is not None:
-            inc = replace(
-                inc,
-                signature=signature,
-                places=signature.places,
-                city=inc.city or signature.city,
-                district=inc.district or signature.district,
-            )
-        self.incidents[incident_id] = inc
+        inc = attached(self.incidents[incident_id], at, signature)
+        self._put(inc)
         self._touch(inc.bucket, incident_id, keys)

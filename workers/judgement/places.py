@@ -21,6 +21,8 @@ _NOT_NAME = frozenset("省市区县的在是和与了我你他她们对向从到
 # Names are looked for in the title and the start of the content only: deeper in, "xx学校" or "xx小区" are
 # mostly fragments of sentences ("准提前回学校") rather than the place the message is about.
 _CONTENT_WINDOW = 80
+# Below this length one name ending another says nothing ("新城小区" and "小区" are not one place).
+SUFFIX_MATCH_CHARS = 4
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def extract_names(text: str, limit: int = 4) -> tuple[str, ...]:
 
 def same_place(a: str, b: str) -> bool:
     """Two names of one place: equal, or one ends the other ("经济学院" and "涉外经济学院")."""
-    return a == b or (min(len(a), len(b)) >= 4 and (a.endswith(b) or b.endswith(a)))
+    return a == b or (min(len(a), len(b)) >= SUFFIX_MATCH_CHARS and (a.endswith(b) or b.endswith(a)))
 
 
 def extract_place(title: str, content: str, district: str | None = None) -> Place:

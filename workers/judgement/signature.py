@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from workers.judgement.places import extract_place, same_place
+from workers.judgement.places import SUFFIX_MATCH_CHARS, extract_place, same_place
 from workers.judgement.text import Tokenizer
 from workers.judgement.topic import TopicModel, Vector
 
 SIGNATURE_VERSION = 1
+# Every word any signature of this process has used, numbered: scoring gathers word weights by number
+# (workers/judgement/scoring.py). It grows with the vocabulary of the messages, not with their number.
+_WORD_IDS: dict[str, int] = {}
 PLACE_PREFIX = "@"
 _EMPTY: Vector = np.zeros(0, dtype=np.float32)
 
@@ -62,12 +67,27 @@ class IssueSignature:
         top = sorted(self.terms.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
         return sorted({k for k, _ in top} | {PLACE_PREFIX + p for p in self.places})
 
+    @cached_property
+    def term_arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The words' numbers (see vocabulary_size) and weights, in the order of `terms`."""
+        ids = _WORD_IDS
+        numbers = [ids.setdefault(word, len(ids)) for word in self.terms]
+        return np.array(numbers, np.int64), np.fromiter(self.terms.values(), np.float64, len(numbers))
+
+    @cached_property
+    def place_forms(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The place names, and every suffix of them long enough for `same_place`: with both sets,
+        `share_place` is three set intersections instead of a `same_place` call per pair of names (a
+        grouped incident keeps up to eight names and is compared with most messages of its bucket)."""
+        return frozenset(self.places), _long_suffixes(self.places)
+
     def to_json(self) -> dict[str, Any]:
         """A plain dict for a jsonb column (about 1 KB)."""
         return {
             "v": SIGNATURE_VERSION,
             "terms": {k: round(v, 4) for k, v in self.terms.items()},
-            "topic": [round(float(x), 4) for x in self.topic],
+            # tolist(): the same doubles as float(x) one by one, converted in one call.
+            "topic": [round(x, 4) for x in self.topic.tolist()],
             "city": self.city,
             "district": self.district,
             "places": list(self.places),
@@ -83,6 +103,11 @@ class IssueSignature:
             district=data.get("district"),
             places=tuple(data.get("places", ())),
         )
+
+
+def vocabulary_size() -> int:
+    """How many words signatures' `term_arrays` have numbered so far."""
+    return len(_WORD_IDS)
 
 
 def unit(weights: Mapping[str, float], max_terms: int) -> dict[str, float]:
@@ -114,9 +139,24 @@ def places_conflict(a: IssueSignature, b: IssueSignature) -> bool:
     return bool(a.district and b.district and a.district != b.district)
 
 
+def _long_suffixes(names: Iterable[str]) -> frozenset[str]:
+    n = SUFFIX_MATCH_CHARS
+    return frozenset(name[i:] for name in names if len(name) >= n for i in range(len(name) - n + 1))
+
+
 def share_place(a: IssueSignature, b: IssueSignature) -> bool:
-    """Whether both name the same place."""
-    return any(same_place(x, y) for x in a.places for y in b.places)
+    """Whether both name the same place: some pair of names for which `same_place` holds.
+
+    `same_place(x, y)` is x == y, or both have at least SUFFIX_MATCH_CHARS characters and one ends with the
+    other; the latter is "x is one of y's suffixes of that length or more", or the reverse.
+    """
+    if len(a.places) == 1 and len(b.places) == 1:  # the common case: no sets to build
+        return same_place(a.places[0], b.places[0])
+    names_a, suffixes_a = a.place_forms
+    names_b, suffixes_b = b.place_forms
+    return not (
+        names_a.isdisjoint(names_b) and names_a.isdisjoint(suffixes_b) and names_b.isdisjoint(suffixes_a)
+    )
 
 
 def topic_similarity(a: IssueSignature, b: IssueSignature) -> float:
