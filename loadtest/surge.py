@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.topics import ensure_topics
-from loadtest.bench import pipeline
+from loadtest.bench import cpu, pipeline
 from loadtest.bench.procs import REPO_ROOT, Child, cpu_seconds, free_port, rss_mb, running, wait_http
 from loadtest.config import service_address
 
@@ -66,8 +67,10 @@ class Sampler(threading.Thread):
         self.join(5)
 
 
-def _simulate(args: argparse.Namespace, target: str, bootstrap: str, url: str, prefix: str) -> dict[str, Any]:
-    """Run the simulator as its own process; its JSON report."""
+def _simulate(
+    args: argparse.Namespace, target: str, bootstrap: str, url: str, prefix: str
+) -> tuple[dict[str, Any], float]:
+    """Run the simulator as its own process; its JSON report and the CPU seconds it used."""
     report_dir = args.out.parent / "surge"
     report_dir.mkdir(parents=True, exist_ok=True)
     report_path = report_dir / "report.json"
@@ -86,9 +89,15 @@ def _simulate(args: argparse.Namespace, target: str, bootstrap: str, url: str, p
         "--no-progress",
     ]  # fmt: skip
     budget_s = args.replay_minutes * 60 + args.drain_timeout + 600
+    # The gateway and workers are still running, so the only child reaped meanwhile is the simulator.
+    reaped_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, cwd=REPO_ROOT, check=False, timeout=budget_s)
+    reaped_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (reaped_after.ru_utime - reaped_before.ru_utime) + (
+        reaped_after.ru_stime - reaped_before.ru_stime
+    )
     result: dict[str, Any] = json.loads(report_path.read_text())
-    return result
+    return result, cpu_s
 
 
 def summarise(report: dict[str, Any], args: argparse.Namespace, extra: dict[str, Any]) -> dict[str, Any]:
@@ -172,13 +181,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler = Sampler(children)
             sampler.start()
             started = time.monotonic()
-            report = _simulate(args, f"http://127.0.0.1:{port}", bootstrap, url, prefix)
+            own_before = {c.name: cpu_seconds(c.pid) for c in children}
+            machine_before = cpu.snapshot()
+            report, simulator_cpu_s = _simulate(args, f"http://127.0.0.1:{port}", bootstrap, url, prefix)
+            machine_after = cpu.snapshot()
+            own = {c.name: cpu_seconds(c.pid) - own_before[c.name] for c in children}
             sampler.stop()
             extra = {
                 "wall_s": round(time.monotonic() - started, 1),
                 "gateway_rss_mb": round(sampler.rss_mb["gateway"], 1),
                 "worker_rss_mb": round(max(v for k, v in sampler.rss_mb.items() if k != "gateway"), 1),
-                "cpu_s": {c.name: round(cpu_seconds(c.pid), 1) for c in children},
+                # From the first request to the end of the drain: each process's share of the machine.
+                "cpu_s": cpu.shares(machine_before, machine_after, {**own, "simulator": simulator_cpu_s}),
             }
     finally:
         asyncio.run(_cleanup(admin_url, bootstrap, db, prefix))

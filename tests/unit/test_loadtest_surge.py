@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
+from loadtest.bench import cpu
 from loadtest.surge import build_parser, summarise
 
 
@@ -44,3 +47,26 @@ def test_a_run_passes_only_when_every_ticket_is_stored_once_within_the_lag_budge
         figures = summarise(bad, args, {})
         assert figures["stored_exactly_once"] is False and figures["drained_within_budget"] is False
     assert summarise(_report(0, 0, True, 1.0), args, {})["latency_ms"]["p999"] == 40.0
+
+
+def test_cpu_shares_split_the_machine_busy_time_without_counting_anything_twice() -> None:
+    before = cpu.CpuSnapshot(machine=100.0, kafka=10.0, postgres=5.0)
+    after = cpu.CpuSnapshot(machine=160.0, kafka=18.0, postgres=17.0)
+    figures = cpu.shares(before, after, {"gateway": 15.0, "worker0": 12.0})
+    assert figures == {
+        "gateway": 15.0,
+        "worker0": 12.0,
+        "kafka": 8.0,
+        "postgres": 12.0,
+        "other": 13.0,
+        "machine_busy": 60.0,
+    }
+
+
+def test_this_process_cpu_and_the_machine_busy_time_grow_with_work() -> None:
+    start_own, start_machine = cpu.process_seconds(os.getpid()), cpu.machine_busy_seconds()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    assert cpu.process_seconds(os.getpid()) - start_own >= 0.2
+    assert cpu.machine_busy_seconds() - start_machine >= 0.2
