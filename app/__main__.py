@@ -53,6 +53,7 @@ def main() -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        loop=settings.event_loop,
     )
 
 

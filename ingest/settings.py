@@ -10,6 +10,8 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.event_loop import LoopName
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / ".data"
 
@@ -119,6 +121,11 @@ class Settings(BaseSettings):
 
     topic_prefix: str = Field(default="", description="Prefix of every topic name (e.g. per environment)")
     log_level: str = Field(default="INFO", description="Logging level")
+    event_loop: LoopName = Field(
+        default="auto",
+        description="Event loop of the gateway and the workers: auto (uvloop where installed), "
+        "uvloop, asyncio",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -38,7 +38,14 @@ def main() -> None:
     log.info("jiesu pipeline starting", extra={"bus": where, "database": settings.database_url})
     signal.signal(signal.SIGTERM, exit_zero_after_drain)
     tune_gc()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        loop=settings.event_loop,
+    )
 
 
 if __name__ == "__main__":

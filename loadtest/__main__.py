@@ -6,12 +6,12 @@ run could not start (bad arguments, target not ready, target not on this machine
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import sys
 from typing import Any
 
+from ingest import event_loop
 from loadtest.client import is_loopback
 from loadtest.config import build_parser, config_from_args
 from loadtest.runner import PreflightError, run
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        report = asyncio.run(run(cfg))
+        report = event_loop.run(run(cfg), args.loop)
     except (PreflightError, ValueError) as exc:
         print(f"loadtest: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--duration", type=float, help="stop releasing requests after this many seconds")
     b.add_argument("--max-requests", type=int, help="send at most this many requests")
     b.add_argument("--concurrency", type=int, default=256, help="most requests in flight (256)")
+    b.add_argument(
+        "--loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="the load generator's event loop (auto: uvloop where installed); it shares the CPU it measures",
+    )
     b.add_argument("--max-backlog", type=int, default=20_000, help="most requests waiting (20,000)")
     b.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (10)")
     b.add_argument("--ready-timeout", type=float, default=30.0, help="wait for /readyz this long (30)")

@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 
+from ingest import event_loop
 from ingest.logs import configure_logging
 from ingest.settings import Settings, get_settings
 from workers.consumer import running_worker
@@ -45,7 +46,7 @@ def main() -> None:
         sys.exit("KAFKA_BOOTSTRAP_SERVERS is not set: `python -m workers` needs Kafka (see `make services`)")
     serve(settings.worker_metrics_port, settings.host)
     try:
-        asyncio.run(_serve(settings))
+        event_loop.run(_serve(settings), settings.event_loop)
     except Exception as exc:  # already logged as critical by the worker; exit non-zero without a traceback
         log.critical("worker exiting", extra={"error": f"{type(exc).__name__}: {exc}"})
         sys.exit(1)
