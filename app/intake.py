@@ -113,8 +113,12 @@ async def publish_many(records: Sequence[IntakeRecord], resources: Resources) ->
     started = time.perf_counter()
     results = await producer.send_many([outgoing(r, topic) for r in records])
     elapsed = time.perf_counter() - started
+    # One increment per channel, not per record (each takes a lock); the histogram needs one per record.
+    accepted: dict[str, int] = {}
     for record, result in zip(records, results, strict=True):
         if result is None:
             PRODUCE_SECONDS.observe(elapsed)
-            _accepted(record.channel).inc()
+            accepted[record.channel] = accepted.get(record.channel, 0) + 1
+    for channel, count in accepted.items():
+        _accepted(channel).inc(count)
     return results
