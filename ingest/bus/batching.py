@@ -116,11 +116,14 @@ class PartitionBatcher:
         self._partitions: dict[str, tuple[set[int], list[int]]] = {}
         self._hashes: dict[bytes, int] = {}
         self._open: dict[TopicPartition, Batch] = {}
+        # Batches to hand to the producer now, in order; their partitions have nothing else in flight.
         self._ready: deque[Batch | _Oversized] = deque()
+        # A partition with a batch in flight → what of it waits until that one settles (maybe nothing).
+        self._backlog: dict[TopicPartition, deque[Batch | _Oversized]] = {}
         self._linger: asyncio.TimerHandle | None = None
-        self._due = False
         self._shipper: asyncio.Task[None] | None = None
         self._closed = False
+        self._idle: asyncio.Event | None = None  # made by flush, set when nothing is pending
 
     async def learn(self, topic: str) -> None:
         """Make sure the partitions of `topic` are known (waits for metadata the first time)."""
@@ -171,12 +174,16 @@ class PartitionBatcher:
             raise BusUnavailable("the Kafka producer is stopping")
         tp = (topic, self.partition(topic, key))
         batch = self._open.get(tp)
-        if batch is None:
+        if batch is None or batch.resolved:
+            # A batch still open past its deadline (its partition's previous batch was not acknowledged in
+            # time) was answered for already and is never sent: the record starts a new one, with a whole
+            # budget.
             batch = self._open_batch(tp)
         if len(value) >= self._big:
             return self._append_big(batch, key, value, headers)
         if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-            # Full: it goes now, the record starts the partition's next batch.
+            # Full: it goes now (or next, after its partition's batch in flight); the record starts the
+            # partition's next batch.
             self._close(batch)
             batch = self._open_batch(tp)
             if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
@@ -199,8 +206,7 @@ class PartitionBatcher:
             self._drop_open(batch)
         alone = Batch(tp, None, None)
         alone.deadline = self._deadline_for(alone)
-        self._ready.append(_Oversized(alone, key, value, headers))
-        self._wake()
+        self._queue(_Oversized(alone, key, value, headers))
         return alone
 
     def _deadline_for(self, batch: Batch) -> asyncio.TimerHandle:
@@ -225,102 +231,124 @@ class PartitionBatcher:
         if self._open.get(batch.tp) is batch:
             del self._open[batch.tp]
         batch.builder.close()
-        self._ready.append(batch)
-        self._wake()
+        self._queue(batch)
+
+    def _queue(self, item: Batch | _Oversized) -> None:
+        """Hand-off now if the partition has no batch in flight, else after the one in flight settles.
+
+        One batch per partition in the producer at a time: aiokafka's accumulator holds one pending batch
+        per partition and makes `send_batch` wait while it is there, which held every other partition's
+        batches behind it (p50 latency 15 → 50 ms under the open-loop simulator). Meanwhile the partition's
+        next records gather in its open batch, so batches grow with the load.
+        """
+        tp = (item.batch if isinstance(item, _Oversized) else item).tp
+        backlog = self._backlog.get(tp)
+        if backlog is not None:
+            backlog.append(item)
+            return
+        self._backlog[tp] = deque()  # the partition is now in flight: what follows waits
+        self._ready.append(item)
+        if self._shipper is None:
+            self._shipper = asyncio.get_running_loop().create_task(self._ship(), name="kafka-batches")
 
     def _linger_over(self) -> None:
         self._linger = None
-        if self._shipper is not None:
-            # Still handing off earlier batches (the broker is busy): the open ones keep filling until then.
-            self._due = True
-            return
-        self._close_all_open()
-
-    def _close_all_open(self) -> None:
-        self._due = False
         for batch in list(self._open.values()):
-            self._close(batch)
+            if batch.tp not in self._backlog:
+                self._close(batch)
+            # else it keeps filling until its partition's batch in flight settles (`_settled` sends it).
 
-    def _wake(self) -> None:
-        if self._shipper is None and self._ready:
-            self._shipper = asyncio.get_running_loop().create_task(self._ship(), name="kafka-batches")
+    def _settled(self, tp: TopicPartition) -> None:
+        """The partition's batch in flight was acknowledged or failed: the next one of the partition goes."""
+        backlog = self._backlog.pop(tp, None)
+        if backlog:
+            first = backlog.popleft()
+            self._backlog[tp] = backlog
+            self._ready.append(first)
+            if self._shipper is None:
+                self._shipper = asyncio.get_running_loop().create_task(self._ship(), name="kafka-batches")
+        elif (batch := self._open.get(tp)) is not None and batch.builder.record_count():
+            self._close(batch)
+        if self._idle is not None and not self.pending():
+            self._idle.set()
 
     async def _ship(self) -> None:
-        """Hand the ready batches to the producer, one at a time and in order (a partition's order)."""
+        """Hand the ready batches to the producer (none waits: its partition has nothing in flight)."""
         try:
-            while True:
-                while self._ready:
-                    await self._hand_off(self._ready.popleft())
-                if not (self._due and self._open):
-                    return
-                self._close_all_open()
+            while self._ready:
+                await self._hand_off(self._ready.popleft())
         finally:
             self._shipper = None
-            if self._ready:  # closed while this task was finishing
-                self._wake()
+            if self._ready:  # queued while this task was finishing
+                self._shipper = asyncio.get_running_loop().create_task(self._ship(), name="kafka-batches")
+            elif self._idle is not None and not self.pending():
+                self._idle.set()
 
     async def _hand_off(self, item: Batch | _Oversized) -> None:
         batch = item.batch if isinstance(item, _Oversized) else item
+        tp = batch.tp
         if batch.resolved:
-            # Its deadline passed while it waited here: its senders were told it was not taken, so it is not
-            # sent at all.
+            # Its deadline passed while it waited: its senders were told it was not taken, so it is not sent.
+            self._settled(tp)
             return
         try:
-            # The accumulator takes one pending batch per partition; this waits while the previous one has
-            # not gone to the broker yet, at most until the batch's own deadline.
+            # Bounded by the batch's deadline should the producer wait after all (metadata, a full buffer).
             async with asyncio.timeout_at(batch.deadline.when() if batch.deadline is not None else None):
                 if isinstance(item, _Oversized):
                     delivery = await self._producer.send(
-                        batch.tp[0],
-                        value=item.value,
-                        key=item.key,
-                        partition=batch.tp[1],
-                        headers=item.headers,
+                        tp[0], value=item.value, key=item.key, partition=tp[1], headers=item.headers
                     )
                 else:
-                    delivery = await self._producer.send_batch(
-                        batch.builder, batch.tp[0], partition=batch.tp[1]
-                    )
+                    delivery = await self._producer.send_batch(batch.builder, tp[0], partition=tp[1])
         except TimeoutError:
             batch.resolve(self._timeout_reason)
+            self._settled(tp)
             return
         except KafkaError as exc:
             batch.resolve(f"Kafka refused the batch: {exc!r}")
+            self._settled(tp)
             return
         except Exception as exc:  # whatever else the client raises, the senders hear of it
             log.exception("handing a batch to the Kafka producer failed")
             batch.resolve(f"Kafka producer failed: {exc!r}")
+            self._settled(tp)
             return
         batch.handed_off = True
-        delivery.add_done_callback(_delivered(batch))
+        delivery.add_done_callback(_delivered(batch, self._settled))
 
     def pending(self) -> bool:
-        """True while some batch is open, queued or being handed off."""
-        return bool(self._open or self._ready or self._shipper is not None)
+        """True while some batch is open, queued or in flight."""
+        return bool(self._open or self._ready or self._backlog or self._shipper is not None)
 
     async def flush(self) -> None:
-        """Close the open batches and hand everything to the producer (the caller bounds the wait)."""
+        """Close the open batches and wait until every batch was settled (the caller bounds the wait)."""
         self._closed = True
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
-        self._close_all_open()
-        while self._shipper is not None:
-            await asyncio.shield(self._shipper)
+        self._idle = asyncio.Event()
+        for batch in list(self._open.values()):
+            self._close(batch)
+        while self.pending():
+            self._idle.clear()
+            await self._idle.wait()
 
     def abandon(self, reason: str) -> None:
-        """Fail whatever was not handed off yet (stop gave up waiting)."""
+        """Fail whatever was not settled yet (stop gave up waiting)."""
         for batch in list(self._open.values()):
             batch.resolve(reason)
         self._open.clear()
-        for item in self._ready:
+        for item in [*self._ready, *(i for backlog in self._backlog.values() for i in backlog)]:
             (item.batch if isinstance(item, _Oversized) else item).resolve(reason)
         self._ready.clear()
+        self._backlog.clear()
         if self._shipper is not None:
             self._shipper.cancel()
 
 
-def _delivered(batch: Batch) -> Callable[[asyncio.Future[Any]], None]:
+def _delivered(
+    batch: Batch, settled: Callable[[TopicPartition], None]
+) -> Callable[[asyncio.Future[Any]], None]:
     def settle(delivery: asyncio.Future[Any]) -> None:
         if delivery.cancelled():
             batch.resolve("Kafka delivery was cancelled")
@@ -328,5 +356,6 @@ def _delivered(batch: Batch) -> Callable[[asyncio.Future[Any]], None]:
             batch.resolve(f"Kafka refused the batch: {exc!r}")
         else:
             batch.resolve(None)
+        settled(batch.tp)
 
     return settle

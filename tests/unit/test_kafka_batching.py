@@ -52,6 +52,8 @@ class FakeProducer:
         self.sent: list[tuple[str, int, Any, asyncio.Future[Any]]] = []
         self.singles: list[tuple[str, int, bytes | None, bytes]] = []
         self.refuse: Exception | None = None
+        # Acknowledge every batch on the next loop iteration, as a quick broker would.
+        self.auto_ack = False
 
     async def partitions_for(self, topic: str) -> set[int]:
         found = self.client.cluster.partitions_for_topic(topic)
@@ -67,6 +69,8 @@ class FakeProducer:
             raise self.refuse
         delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.sent.append((topic, partition, batch, delivery))
+        if self.auto_ack:
+            asyncio.get_running_loop().call_soon(delivery.set_result, None)
         return delivery
 
     async def send(
@@ -75,6 +79,8 @@ class FakeProducer:
         delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.singles.append((topic, partition, key, value))
         self.sent.append((topic, partition, None, delivery))
+        if self.auto_ack:
+            asyncio.get_running_loop().call_soon(delivery.set_result, None)
         return delivery
 
     def deliver_all(self, exc: Exception | None = None) -> None:
@@ -165,6 +171,34 @@ async def test_a_full_batch_goes_before_the_linger() -> None:
     assert batcher.pending()
 
 
+async def test_one_batch_per_partition_in_flight_the_next_keeps_filling() -> None:
+    producer = FakeProducer()
+    batcher = _batcher(producer)
+    await batcher.learn(TOPIC)
+    key, other = (
+        b"k",
+        next(
+            k
+            for k in (f"o{i}".encode() for i in range(100))
+            if batcher.partition(TOPIC, k) != batcher.partition(TOPIC, b"k")
+        ),
+    )
+    first = batcher.append(TOPIC, b"1", key, [])
+    await _settled(producer, 1)
+    # The partition's first batch is in flight: its next records gather, another partition's go meanwhile.
+    second = batcher.append(TOPIC, b"2", key, [])
+    elsewhere = batcher.append(TOPIC, b"x", other, [])
+    await _settled(producer, 2)
+    await asyncio.sleep(0.01)
+    assert [b for _, _, b, _ in producer.sent] == [first.builder, elsewhere.builder]
+    assert batcher.append(TOPIC, b"3", key, []) is second
+    producer.deliver_all()
+    await _settled(producer, 3)
+    assert producer.sent[2][2] is second.builder
+    assert [r.value for r in _records_of(second.builder)] == [b"2", b"3"]
+    assert await first.waiter(asyncio.get_running_loop()) is None
+
+
 async def test_the_deadline_fails_every_waiter_of_the_batch() -> None:
     producer = FakeProducer()
     batcher = _batcher(producer, ack_timeout_s=0.05)
@@ -215,6 +249,7 @@ async def test_a_cancelled_sender_leaves_the_others_waiting() -> None:
 
 async def test_stop_flushes_the_open_batches() -> None:
     producer = FakeProducer()
+    producer.auto_ack = True
     batcher = _batcher(producer, linger_s=30.0)
     await batcher.learn(TOPIC)
     keys = [f"c{i}".encode() for i in range(40)]
@@ -230,6 +265,7 @@ async def test_stop_flushes_the_open_batches() -> None:
 
 async def test_a_big_record_goes_alone_after_its_partitions_batch() -> None:
     producer = FakeProducer(batch_size=4096)
+    producer.auto_ack = True
     batcher = _batcher(producer)
     await batcher.learn(TOPIC)
     small = batcher.append(TOPIC, b"before", b"k", [])
@@ -287,3 +323,17 @@ async def test_send_raises_bus_unavailable_past_the_budget() -> None:
     producer = await _producer_on(FakeProducer(), ack_timeout_s=0.05)
     with pytest.raises(BusUnavailable, match=r"within 0\.05s"):
         await producer.send(TOPIC, b"v", key=b"k")
+
+
+async def test_a_record_never_joins_a_batch_past_its_deadline() -> None:
+    producer = FakeProducer()
+    producer.auto_ack = True
+    batcher = _batcher(producer, ack_timeout_s=0.02, linger_s=30.0)
+    await batcher.learn(TOPIC)
+    stale = batcher.append(TOPIC, b"a", b"k", [])
+    assert await stale.waiter(asyncio.get_running_loop()) is not None  # its deadline passed, never shipped
+    fresh = batcher.append(TOPIC, b"b", b"k", [])
+    assert fresh is not stale and not fresh.resolved
+    await batcher.flush()
+    # Only the fresh batch went to the producer; the stale one's sender was already told it was not taken.
+    assert [builder for _, _, builder, _ in producer.sent] == [fresh.builder]
