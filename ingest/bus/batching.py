@@ -47,7 +47,7 @@ TopicPartition = tuple[str, int]
 class Batch:
     """One partition's records on their way: the builder, then one delivery for all of them."""
 
-    __slots__ = ("builder", "deadline", "handed_off", "outcome", "resolved", "tp", "waiters")
+    __slots__ = ("builder", "deadline", "outcome", "resolved", "tp", "waiters")
 
     def __init__(self, tp: TopicPartition, builder: Any, deadline: asyncio.TimerHandle | None) -> None:
         self.tp = tp
@@ -55,7 +55,6 @@ class Batch:
         self.deadline = deadline
         self.waiters: list[asyncio.Future[Outcome]] = []
         self.resolved = False
-        self.handed_off = False
         self.outcome: Outcome = None
 
     def waiter(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Outcome]:
@@ -112,8 +111,9 @@ class PartitionBatcher:
         self._big = max_batch_size // 2
         self._timeout_reason = f"no acknowledgement from Kafka within {ack_timeout_s}s"
         self._partitioner = DefaultPartitioner()
-        # topic → (the set the cluster metadata last gave, its partitions as a list sorted by id)
-        self._partitions: dict[str, tuple[set[int], list[int]]] = {}
+        # topic → its partitions sorted by id (Kafka's are 0..N-1, so the index is the partition, as in the
+        # Java client's murmur2 % N); re-read on every metadata update (`refresh_partitions`).
+        self._partitions: dict[str, list[int]] = {}
         self._hashes: dict[bytes, int] = {}
         self._open: dict[TopicPartition, Batch] = {}
         # Batches to hand to the producer now, in order; their partitions have nothing else in flight.
@@ -143,14 +143,12 @@ class PartitionBatcher:
         current = self._producer.client.cluster.partitions_for_topic(topic)
         if not current:
             raise BusUnavailable(f"no partitions known for {topic}")
-        self._partitions[topic] = (current, sorted(current))
-        return self._partitions[topic][1]
+        ordered = self._partitions[topic] = sorted(current)
+        return ordered
 
     def partition(self, topic: str, key: bytes | None) -> int:
         """The partition aiokafka's default partitioner would choose for `key`."""
-        known, ordered = self._partitions[topic]
-        if len(known) != len(ordered):  # pragma: no cover - the cache is built from the set itself
-            ordered = self._refresh(topic)
+        ordered = self._partitions[topic]
         if key is None:
             cluster = self._producer.client.cluster
             available = list(cluster.available_partitions_for_topic(topic) or ())
@@ -313,7 +311,6 @@ class PartitionBatcher:
             batch.resolve(f"Kafka producer failed: {exc!r}")
             self._settled(tp)
             return
-        batch.handed_off = True
         delivery.add_done_callback(_delivered(batch, self._settled))
 
     def pending(self) -> bool:
