@@ -4,10 +4,13 @@ import asyncio
 import time
 import uuid
 
+import aiokafka.client
+import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
-from ingest.bus.kafka import KafkaConsumer, KafkaProducer, Outgoing
+from ingest.bus.base import BusUnavailable
+from ingest.bus.kafka import STOP_TIMEOUT_S, KafkaConsumer, KafkaProducer, Outgoing
 from ingest.topics import INTAKE, topic_name
 
 
@@ -99,3 +102,35 @@ async def test_batched_records_land_on_kafkas_partitions_intact(
     offsets = [by_value[f"value-{i}".encode()].offset for i in range(0, 500, 97)]
     assert offsets == sorted(offsets)
     assert all(by_value[f"single-{i}".encode()].key == f"citizen-{i}".encode() for i in range(50))
+
+
+async def test_a_broker_gone_mid_run_is_bus_unavailable_within_the_budget(
+    kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = topic_name(INTAKE, topic_prefix)
+    producer = KafkaProducer(kafka_bootstrap, ack_timeout_s=1.0)
+    await producer.start()
+    await producer.send(topic, b"before", key=b"k")
+
+    # The broker goes away (without touching the shared one): the client's connections drop, and new ones
+    # hang as they do towards a host that no longer answers.
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        await asyncio.sleep(3)  # longer than the budget; bounded, so no attempt outlives the test by much
+        raise ConnectionError("the broker went away")
+
+    monkeypatch.setattr(aiokafka.client, "create_conn", unreachable)
+    for conn in list(producer._producer.client._conns.values()):
+        conn.close()
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(BusUnavailable, match=r"within 1\.0s"):
+        await producer.send(topic, b"during", key=b"k")
+    outcomes = await producer.send_many(
+        [(topic, f"m{i}".encode(), f"c{i}".encode(), None) for i in range(50)]
+    )
+    assert all(isinstance(o, BusUnavailable) for o in outcomes)
+    assert loop.time() - started < 2 * 1.0 + 0.5  # two budgets, one after the other, never a hang
+    stopping = loop.time()
+    await producer.stop()
+    assert loop.time() - stopping < STOP_TIMEOUT_S + 1.0
