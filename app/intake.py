@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -49,9 +49,24 @@ def build_record(
         district=text.district,
         address=text.address,
         review_reasons=text.review_reasons,
-        trace_id=uuid.uuid4().hex,
+        trace_id=new_trace_id(),
         submission=sub.model_dump(mode="json", exclude_none=True),
     )
+
+
+# The bits `uuid.uuid4()` sets: version 4 and the RFC 4122 variant.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+
+
+def new_trace_id() -> str:
+    """`uuid.uuid4().hex`, at a quarter of its cost (no UUID object; one per submission)."""
+    return f"{(int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR) | _UUID4_SET:032x}"
+
+
+# Every intake record has the one schema version: its header is built once.
+_SCHEMA_HEADER = ("schema_version", str(INTAKE_SCHEMA_VERSION).encode())
+_NEEDS_REVIEW = ("needs_review", b"1")
 
 
 def outgoing(record: IntakeRecord, topic: str) -> Outgoing:
@@ -59,13 +74,14 @@ def outgoing(record: IntakeRecord, topic: str) -> Outgoing:
     # Keyed by citizen so one citizen's messages stay in order on one partition (resubmission detection
     # sees them in sequence); anonymous messages spread by ticket id.
     key = (record.citizen_key or record.ticket_id).encode()
-    headers = [
-        ("schema_version", str(record.schema_version).encode()),
-        ("trace_id", record.trace_id.encode()),
-        ("ticket_id", record.ticket_id.encode()),
-    ]
+    schema = (
+        _SCHEMA_HEADER
+        if record.schema_version == INTAKE_SCHEMA_VERSION
+        else ("schema_version", str(record.schema_version).encode())
+    )
+    headers = [schema, ("trace_id", record.trace_id.encode()), ("ticket_id", record.ticket_id.encode())]
     if record.review_reasons:
-        headers.append(("needs_review", b"1"))
+        headers.append(_NEEDS_REVIEW)
     return topic, record.to_bytes(), key, headers
 
 
@@ -97,8 +113,12 @@ async def publish_many(records: Sequence[IntakeRecord], resources: Resources) ->
     started = time.perf_counter()
     results = await producer.send_many([outgoing(r, topic) for r in records])
     elapsed = time.perf_counter() - started
+    # One increment per channel, not per record (each takes a lock); the histogram needs one per record.
+    accepted: dict[str, int] = {}
     for record, result in zip(records, results, strict=True):
         if result is None:
             PRODUCE_SECONDS.observe(elapsed)
-            _accepted(record.channel).inc()
+            accepted[record.channel] = accepted.get(record.channel, 0) + 1
+    for channel, count in accepted.items():
+        _accepted(channel).inc(count)
     return results

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, RebalanceInProgressError
 
 from ingest.bus.base import BusMessage, BusUnavailable, CommitLost, Headers, Offsets
+from ingest.bus.batching import Batch, PartitionBatcher
 
 # (topic, value, key, headers) of one record to send.
 Outgoing = tuple[str, bytes, bytes | None, Headers | None]
@@ -19,24 +20,42 @@ log = logging.getLogger(__name__)
 
 # How long a stopping producer waits for the broker to take the records still pending.
 STOP_TIMEOUT_S = 5.0
+# A few milliseconds of linger lets concurrent requests share one batch and one produce request.
+LINGER_MS = 2
+MAX_BATCH_BYTES = 256 * 1024
+# aiokafka's default; a record bigger than this is refused before it is sent.
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 class KafkaProducer:
-    """Sends each record with acks=all and waits for the acknowledgement within a budget."""
+    """Sends records with acks=all and waits for the acknowledgement within a budget.
+
+    Records go through a `PartitionBatcher` (ingest/bus/batching.py): appended to their partition's batch
+    without a task, a future or a timeout of their own, one delivery and one deadline per batch.
+    """
 
     def __init__(self, bootstrap_servers: str, ack_timeout_s: float, client_id: str = "jiesu") -> None:
         self._ack_timeout_s = ack_timeout_s
+        self._timeout_reason = f"no acknowledgement from Kafka within {ack_timeout_s}s"
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
-            # A few milliseconds of linger lets concurrent requests share one produce request.
-            linger_ms=2,
-            max_batch_size=256 * 1024,
+            # The batcher lingers itself; the batches it hands over are closed, so they go at once.
+            linger_ms=LINGER_MS,
+            max_batch_size=MAX_BATCH_BYTES,
+            max_request_size=MAX_REQUEST_BYTES,
             # Bounded so a batch stuck while the broker is down expires instead of waiting forever.
             request_timeout_ms=max(1000, int(ack_timeout_s * 1000)),
             retry_backoff_ms=100,
+        )
+        self._batcher = PartitionBatcher(
+            self._producer,
+            ack_timeout_s=ack_timeout_s,
+            linger_s=LINGER_MS / 1000,
+            max_request_size=MAX_REQUEST_BYTES,
+            max_batch_size=MAX_BATCH_BYTES,
         )
         self._ready_checked_at = 0.0
         self._ready = False
@@ -48,6 +67,8 @@ class KafkaProducer:
         except KafkaError as exc:
             await self._producer.stop()
             raise BusUnavailable(f"Kafka unreachable: {exc}") from exc
+        # A topic growing partitions moves keys as Kafka's own producer would move them.
+        self._producer.client.cluster.add_listener(lambda _cluster: self._batcher.refresh_partitions())
 
     async def stop(self) -> None:
         """Flush pending records and disconnect; bounded, so a dead broker cannot hold a shutdown forever.
@@ -56,59 +77,60 @@ class KafkaProducer:
         (a SIGTERMed gateway never exited). Whatever is still pending after the bound was already answered
         for (503 to the submitter; an uncommitted batch for the worker), so it may be dropped.
         """
+        bound = max(STOP_TIMEOUT_S, self._ack_timeout_s)
         try:
-            async with asyncio.timeout(max(STOP_TIMEOUT_S, self._ack_timeout_s)):
+            async with asyncio.timeout(bound):
+                await self._batcher.flush()
                 await self._producer.stop()
         except TimeoutError:
-            log.warning(
-                "Kafka did not take the pending records within %.0fs; stopped without them", STOP_TIMEOUT_S
-            )
+            self._batcher.abandon("the Kafka producer stopped before the broker took the record")
+            log.warning("Kafka did not take the pending records within %.0fs; stopped without them", bound)
 
     async def send(
         self, topic: str, value: bytes, key: bytes | None = None, headers: Headers | None = None
     ) -> None:
         """Send and wait for the broker's acknowledgement, at most the ack budget."""
-        try:
-            async with asyncio.timeout(self._ack_timeout_s):
-                delivery = await self._producer.send(topic, value=value, key=key, headers=headers or [])
-                await delivery
-        except TimeoutError as exc:
-            raise BusUnavailable(f"no acknowledgement from Kafka within {self._ack_timeout_s}s") from exc
-        except KafkaError as exc:
-            raise BusUnavailable(f"Kafka refused the record: {exc}") from exc
+        batcher = self._batcher
+        if not batcher.knows(topic):
+            await batcher.learn(topic)
+        waiter = batcher.append(topic, value, key, headers or []).waiter(asyncio.get_running_loop())
+        why = await waiter
+        if why is not None:
+            raise BusUnavailable(why)
 
     async def send_many(self, records: Sequence[Outgoing]) -> list[BusUnavailable | None]:
         """Send every record, then wait for all acknowledgements within one ack budget; per record, None
         when acknowledged, else why not.
 
-        One budget and no task per record: sending 500 records one `send` each (a task, two timeouts per
-        record) cost more than validating them (docs/performance.md).
+        Each record waits for its batch; one waiter per batch, however many of the records share it.
         """
-        outcomes: list[BusUnavailable | None] = [None] * len(records)
-        deliveries: list[asyncio.Future[object] | None] = [None] * len(records)
+        batcher = self._batcher
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._ack_timeout_s
-        try:
-            async with asyncio.timeout_at(deadline):
-                for i, (topic, value, key, headers) in enumerate(records):
-                    try:
-                        deliveries[i] = await self._producer.send(
-                            topic, value=value, key=key, headers=headers or []
-                        )
-                    except KafkaError as exc:
-                        outcomes[i] = BusUnavailable(f"Kafka refused the record: {exc}")
-        except TimeoutError:
-            pass
-        pending = [d for d in deliveries if d is not None]
-        if pending:
-            await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
-        for i, delivery in enumerate(deliveries):
-            if outcomes[i] is not None:
+        outcomes: list[BusUnavailable | None] = [None] * len(records)
+        placed: list[Batch | None] = [None] * len(records)
+        waiters: dict[int, asyncio.Future[str | None]] = {}
+        for i, (topic, value, key, headers) in enumerate(records):
+            try:
+                if not batcher.knows(topic):
+                    await batcher.learn(topic)
+                batch = batcher.append(topic, value, key, headers or [])
+            except BusUnavailable as exc:
+                outcomes[i] = exc
                 continue
-            if delivery is None or not delivery.done():
-                outcomes[i] = BusUnavailable(f"no acknowledgement from Kafka within {self._ack_timeout_s}s")
-            elif delivery.cancelled() or delivery.exception() is not None:
-                outcomes[i] = BusUnavailable(f"Kafka refused the record: {delivery.exception()!r}")
+            placed[i] = batch
+            if id(batch) not in waiters:
+                waiters[id(batch)] = batch.waiter(loop)
+        # Every batch settles by its own deadline (within the budget); nothing here needs a timeout.
+        for waiter in waiters.values():
+            await waiter
+        failures: dict[int, BusUnavailable] = {}
+        for i, sent in enumerate(placed):
+            if sent is None or sent.outcome is None:
+                continue
+            failure = failures.get(id(sent))
+            if failure is None:
+                failure = failures[id(sent)] = BusUnavailable(sent.outcome)
+            outcomes[i] = failure
         return outcomes
 
     async def ready(self) -> bool:
