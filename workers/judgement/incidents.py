@@ -25,6 +25,14 @@ from workers.judgement.signature import (
 # same problem all stay in it.
 CENTROID_TERMS = 48
 MAX_INCIDENT_PLACES = 8
+# At most this many incidents per retrieval key (the most recently touched), at most CANDIDATE_LIMIT in all.
+# A message has ~10 keys; taking 64 of each walked up to 640 posting entries per message once a city's day of
+# incidents filled the postings of its common words (26 % of a worker at surge scale) for a final 64. The
+# incident a message belongs to shares several of its keys (its words and its place), so it is among the
+# newest of at least one short posting: 16 gives the same gold-sample figures (docs/judgement.md) and, on a
+# simulated surge day, groups the burst into fewer incidents (docs/performance.md, Workers).
+CANDIDATES_PER_KEY = 16
+CANDIDATE_LIMIT = 64
 
 
 @dataclass(frozen=True)
@@ -79,9 +87,10 @@ class IncidentStore(Protocol):
     candidates -> create/attach so that workers on other partitions see each other's incidents."""
 
     def candidates(
-        self, bucket: str, since: datetime, keys: Sequence[str], limit: int
+        self, bucket: str, since: datetime, keys: Sequence[str], limit: int, per_key: int | None = None
     ) -> list[IncidentCandidate]:
-        """Incidents of the bucket seen at or after `since` sharing a key, most recently seen first."""
+        """Incidents of the bucket seen at or after `since` sharing a key, most recently seen first: at most
+        `per_key` (default `limit`) of each key, at most `limit` in all."""
         ...
 
     def create(self, incident: Incident, keys: Sequence[str], message_id: str) -> None:
@@ -148,7 +157,8 @@ class IncidentGrouper:
         window: timedelta,
         threshold: float,
         default_city: str = "A",
-        candidate_limit: int = 64,
+        candidate_limit: int = CANDIDATE_LIMIT,
+        candidates_per_key: int = CANDIDATES_PER_KEY,
         by_district: bool = False,
         weights: ScoreWeights = DEFAULT_WEIGHTS,
     ) -> None:
@@ -157,6 +167,7 @@ class IncidentGrouper:
         self.threshold = threshold
         self.default_city = default_city
         self.candidate_limit = candidate_limit
+        self.candidates_per_key = candidates_per_key
         self.by_district = by_district
         self.weights = weights
         self._scorer = CandidateScorer(weights)
@@ -169,7 +180,11 @@ class IncidentGrouper:
         """The best candidate incident and its score (None if there is no candidate)."""
         sig = message.signature
         found = self.store.candidates(
-            self.bucket(sig), message.submitted_at - self.window, sig.retrieval_keys(), self.candidate_limit
+            self.bucket(sig),
+            message.submitted_at - self.window,
+            sig.retrieval_keys(),
+            self.candidate_limit,
+            self.candidates_per_key,
         )
         if not found:
             return None, 0.0

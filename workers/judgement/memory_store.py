@@ -50,9 +50,11 @@ class InMemoryIncidentStore:
             posting[incident_id] = None
 
     def candidates(
-        self, bucket: str, since: datetime, keys: Sequence[str], limit: int
+        self, bucket: str, since: datetime, keys: Sequence[str], limit: int, per_key: int | None = None
     ) -> list[IncidentCandidate]:
-        """Incidents of the bucket seen at or after `since` sharing a key, most recently seen first."""
+        """Incidents of the bucket seen at or after `since` sharing a key, most recently seen first: the
+        `per_key` most recently touched of each key's posting (default `limit`), at most `limit` in all."""
+        take = limit if per_key is None else per_key
         index = self._index.get(bucket, {})
         candidates = self._candidates
         found: dict[str, IncidentCandidate] = {}
@@ -60,8 +62,8 @@ class InMemoryIncidentStore:
             posting = index.get(key)
             if not posting:
                 continue
-            # The `limit` most recently touched of each posting.
-            for incident_id in islice(reversed(posting), limit):
+            # The `take` most recently touched of each posting.
+            for incident_id in islice(reversed(posting), take):
                 cand = candidates.get(incident_id)
                 if cand is None:  # let go of by a bounded subclass (workers/incident_cache.py)
                     continue

@@ -85,9 +85,8 @@ class IssueSignature:
         """A plain dict for a jsonb column (about 1 KB)."""
         return {
             "v": SIGNATURE_VERSION,
-            "terms": {k: round(v, 4) for k, v in self.terms.items()},
-            # tolist(): the same doubles as float(x) one by one, converted in one call.
-            "topic": [round(x, 4) for x in self.topic.tolist()],
+            "terms": dict(zip(self.terms, _rounded(self.terms.values()), strict=True)),
+            "topic": _rounded(self.topic.tolist()),
             "city": self.city,
             "district": self.district,
             "places": list(self.places),
@@ -103,6 +102,18 @@ class IssueSignature:
             district=data.get("district"),
             places=tuple(data.get("places", ())),
         )
+
+
+def _rounded(values: Iterable[float]) -> list[float]:
+    """`round(x, 4)` of each value, in one numpy pass: a worker writes the signature of every incident its
+    batch touched (workers/linking.py), and rounding a centroid's ~150 numbers one by one in Python made
+    `to_json` cost ~53 µs (~10 µs now). numpy rounds x · 10⁴ to the nearest integer (ties to even) and
+    divides: the same doubles as Python's correctly rounded `round` except when x · 10⁴ lands within an ulp
+    of a tie — none in 8 million topic values and 2 million word weights of 80,000 simulator signatures and
+    centroids (tests/unit/test_signature_json.py checks a few hundred); a last-digit difference there would
+    only change what another worker reads back."""
+    rounded: list[float] = np.round(np.fromiter(values, np.float64), 4).tolist()
+    return rounded
 
 
 def vocabulary_size() -> int:
