@@ -7,7 +7,6 @@ the caller retries the same batch without committing; anything else propagates a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -39,8 +38,6 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "25", "53", "57", "40")
 # no partition for an archived month). Anything else (a missing table, a permission) is a deploy problem: the
 # worker stops rather than dead-letter every record.
 _DATA_SQLSTATE_CLASSES = ("22", "23")
-# Records judged between two yields to the event loop while the previous batch is being stored.
-JUDGE_SLICE = 100
 
 
 def _sqlstate_class(exc: BaseException) -> str:
@@ -80,17 +77,6 @@ def decode(messages: list[BusMessage]) -> tuple[list[Decoded], list[Rejected]]:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             bad.append(Rejected(msg, f"{type(exc).__name__}: {reason}", "decode"))
     return good, bad
-
-
-@dataclass
-class PreparedBatch:
-    """A batch decoded and judged, not yet stored: `BatchProcessor.finish` takes it from here."""
-
-    messages: list[BusMessage]
-    by_id: dict[str, Decoded]
-    verdicts: list[Judgement]
-    rejected: list[Rejected]
-    prepare_seconds: float
 
 
 def next_offsets(messages: list[BusMessage]) -> Offsets:
@@ -213,53 +199,27 @@ class BatchProcessor:
                 )
         return stored, rejected
 
-    async def prepare(self, messages: list[BusMessage]) -> PreparedBatch:
-        """Decode and judge a batch: the CPU work that needs no database, done while the previous batch's
-        transaction and publish are still waiting on Postgres and Kafka (the worker's loop overlaps them).
-
-        Judged in slices, yielding to the event loop between them, so that the previous batch's round trips
-        are not held up for the whole batch's judging.
-        """
+    async def process(self, messages: list[BusMessage]) -> Offsets:
+        """Process a batch fully; return the offsets to commit. Raises TransientError to be retried."""
         started = time.perf_counter()
         decoded, rejected = decode(messages)
         # The same ticket twice in one batch is a client retry: keep the first, the second is a no-op anyway.
         by_id: dict[str, Decoded] = {}
         for item in decoded:
             by_id.setdefault(item.record.ticket_id, item)
-        items = list(by_id.values())
-        verdicts: list[Judgement] = []
-        for start in range(0, len(items), JUDGE_SLICE):
-            if start:
-                await asyncio.sleep(0)
-            verdicts += self._judge.judge_many(
-                [
-                    (i.record.title, i.record.content, i.record.district)
-                    for i in items[start : start + JUDGE_SLICE]
-                ]
-            )
-        return PreparedBatch(messages, by_id, verdicts, rejected, time.perf_counter() - started)
-
-    async def finish(self, prepared: PreparedBatch) -> Offsets:
-        """Store and publish a prepared batch; the offsets to commit. Raises TransientError to be retried
-        (the same prepared batch: judging is a pure function of the records)."""
-        started = time.perf_counter()
-        by_id = prepared.by_id
         now = datetime.now(UTC)
-        rows = [
-            self._row(item, verdict, now)
-            for item, verdict in zip(by_id.values(), prepared.verdicts, strict=True)
-        ]
+        items = list(by_id.values())
+        verdicts = self._judge.judge_many(
+            [(i.record.title, i.record.content, i.record.district) for i in items]
+        )
+        rows = [self._row(item, verdict, now) for item, verdict in zip(items, verdicts, strict=True)]
         stored, refused = await self._store_isolating(rows, by_id) if rows else ([], [])
         trace_ids = {tid: item.record.trace_id for tid, item in by_id.items()}
         try:
             await publish_processed(self._producer, stored, trace_ids, self._prefix, now)
-            await self._dead_letters.send(prepared.rejected + refused)
+            await self._dead_letters.send(rejected + refused)
         except BusUnavailable as exc:
             raise TransientError(f"bus: {exc}") from exc
-        BATCH_SIZE.observe(len(prepared.messages))
-        BATCH_SECONDS.observe(prepared.prepare_seconds + time.perf_counter() - started)
-        return next_offsets(prepared.messages)
-
-    async def process(self, messages: list[BusMessage]) -> Offsets:
-        """Process a batch fully; return the offsets to commit. Raises TransientError to be retried."""
-        return await self.finish(await self.prepare(messages))
+        BATCH_SIZE.observe(len(messages))
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+        return next_offsets(messages)

@@ -1,11 +1,8 @@
 """The intake worker's loop: take a batch, process it fully, then commit its offsets — never before.
 
-The next batch is decoded and judged while the previous one is being stored and published, so the worker's
-CPU keeps working while it waits on Postgres, Kafka and the other workers' bucket locks; commits stay in
-order, each after its own batch is stored. A stop (SIGTERM) lets the batch being stored finish and commit
-(a batch judged but not yet stored is left uncommitted, to be read again). A batch that cannot finish — the
-database or the bus is down and the worker is retrying it — is abandoned uncommitted on a stop: it is read
-again by whoever owns its partitions next, and the idempotent store makes that harmless.
+A stop (SIGTERM) lets the batch in hand finish and commit. A batch that cannot finish — the database or the
+bus is down and the worker is retrying it — is abandoned uncommitted on a stop: it is read again by whoever
+owns its partitions next, and the idempotent store makes that harmless.
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from typing import TypeVar
 
 from ingest.bus import BusConsumer, BusMessage, CommitLost, Offsets
@@ -22,7 +18,7 @@ from ingest.bus.factory import make_consumer, make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import Settings
 from ingest.topics import INTAKE, topic_name
-from workers.batch import BatchProcessor, PreparedBatch
+from workers.batch import BatchProcessor
 from workers.db import open_pool
 from workers.dead_letters import DeadLetters
 from workers.errors import TransientError
@@ -41,14 +37,6 @@ COMMIT_GRACE_S = 5.0
 LAG_TIMEOUT_S = 1.0
 # Each resource gets this long to close on the way out (a producer flushing to a dead broker would hang).
 CLOSE_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class _Finishing:
-    """A batch being stored and published in the background, with the messages whose offsets it commits."""
-
-    task: asyncio.Task[Offsets | None]
-    batch: list[BusMessage]
 
 
 class IntakeWorker:
@@ -78,55 +66,28 @@ class IntakeWorker:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Process batches until stopped.
-
-        Two batches are in hand at a time: while one is stored and published (waiting on Postgres, Kafka and
-        other workers' bucket locks), the next is decoded and judged. Each batch's offsets are still
-        committed in order, and only once that batch is stored and published.
-        """
+        """Process batches until stopped."""
         settings = self._settings
-        finishing: _Finishing | None = None
-        try:
-            while not self._stopping.is_set():
-                batch = await self._consumer.getmany(settings.batch_timeout_ms, settings.batch_max_records)
-                prepared = await self._processor.prepare(batch) if batch else None
-                if finishing is not None:
-                    settled, finishing = finishing, None
-                    if not await self._settle(settled) and prepared is not None:
-                        # The consumer was rewound (or is stopping): these records will be read again.
-                        prepared = None
-                if prepared is not None and not self._stopping.is_set():
-                    finishing = _Finishing(asyncio.create_task(self._finish_with_retries(prepared)), batch)
-                elif not batch:
-                    LAST_PROGRESS.set_to_current_time()
-                await self._measure_lag()
-            if finishing is not None:
-                settled, finishing = finishing, None
-                await self._settle(settled)
-        finally:
-            if finishing is not None:  # the loop failed while a batch was being stored: it stays uncommitted
-                finishing.task.cancel()
-                await asyncio.gather(finishing.task, return_exceptions=True)
+        while not self._stopping.is_set():
+            batch = await self._consumer.getmany(settings.batch_timeout_ms, settings.batch_max_records)
+            if batch:
+                offsets = await self._process_with_retries(batch)
+                if offsets is not None:
+                    await self._commit(offsets, batch)
+            else:
+                LAST_PROGRESS.set_to_current_time()
+            await self._measure_lag()
         log.info("worker stopped")
 
-    async def _settle(self, finishing: _Finishing) -> bool:
-        """Wait for a batch being finished and commit it; True once its offsets are committed."""
-        offsets = await finishing.task
-        if offsets is None:
-            return False
-        return await self._commit(offsets, finishing.batch)
-
-    async def _finish_with_retries(self, prepared: PreparedBatch) -> Offsets | None:
-        """The batch's offsets once stored and published; None when stopped while a transient failure
-        persists."""
+    async def _process_with_retries(self, batch: list[BusMessage]) -> Offsets | None:
+        """The batch's offsets once processed; None when stopped while a transient failure persists."""
         # A transient failure retries the very same batch (held in memory) without committing anything;
         # if the group moves the partitions meanwhile, the commit fails and the new owner reprocesses them,
         # which the idempotent store makes harmless.
-        batch = prepared.messages
         attempt = 0
         while True:
             try:
-                offsets = await self._processor.finish(prepared)
+                offsets = await self._processor.process(batch)
             except TransientError as exc:
                 attempt += 1
                 TRANSIENT.inc()
@@ -149,22 +110,21 @@ class IntakeWorker:
             RETRYING.set(0)
             return offsets
 
-    async def _commit(self, offsets: Offsets, batch: list[BusMessage]) -> bool:
-        """Commit the processed batch; True once committed. On a rebalance, rewind so the records come
-        again."""
+    async def _commit(self, offsets: Offsets, batch: list[BusMessage]) -> None:
+        """Commit the processed batch; on a rebalance rewind so the records come again."""
         try:
             committed = await self._unless_stopped(self._consumer.commit(offsets), COMMIT_GRACE_S)
         except CommitLost as exc:
             COMMITS_LOST.inc()
             log.warning("offsets not committed; records will be redelivered", extra={"error": str(exc)})
             await self._consumer.seek_to_committed()
-            return False
+            return
         if not committed:
             log.warning(
                 "stopped before the bus took the commit: the batch (already stored) will be read again",
                 extra={"offsets": _offsets_field(offsets)},
             )
-            return False
+            return
         COMMITS.inc()
         LAST_PROGRESS.set_to_current_time()
         log.info(
@@ -175,7 +135,6 @@ class IntakeWorker:
                 "ticket_ids": _ticket_ids(batch),
             },
         )
-        return True
 
     async def _unless_stopped(self, work: Awaitable[T], grace_s: float) -> bool:
         """Await `work`; on a stop first, give it `grace_s` more, then cancel it. True if it finished."""
