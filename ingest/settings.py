@@ -94,7 +94,15 @@ class Settings(BaseSettings):
 
     # Worker behaviour.
     consumer_group: str = Field(default="jiesu-intake", description="Kafka consumer group of intake workers")
-    batch_max_records: int = Field(default=500, ge=1, description="Most records taken per batch")
+    batch_max_records: int = Field(
+        default=500, ge=1, description="Most records taken per batch while the worker keeps up"
+    )
+    batch_max_records_behind: int = Field(
+        default=2000,
+        ge=1,
+        description="Most records taken per batch while the worker is behind (its batches come back full); "
+        "the limit doubles per full batch from batch_max_records up to this",
+    )
     batch_timeout_ms: int = Field(default=200, ge=1, description="Longest wait to fill a batch")
     retry_backoff_s: float = Field(default=1.0, gt=0, description="Pause after a transient failure")
     dlq_max_per_window: int = Field(

@@ -19,12 +19,13 @@ from ingest.bus.memory import InProcessBroker
 from ingest.settings import Settings
 from ingest.topics import INTAKE, topic_name
 from workers.batch import BatchProcessor
+from workers.batch_size import BatchSizer
 from workers.db import open_pool
 from workers.dead_letters import DeadLetters
 from workers.errors import TransientError
 from workers.judgement.judge import Judge
 from workers.maintenance import partitions_kept_ahead
-from workers.metrics import COMMITS, COMMITS_LOST, LAG, LAST_PROGRESS, RETRYING, TRANSIENT
+from workers.metrics import BATCH_LIMIT, COMMITS, COMMITS_LOST, LAG, LAST_PROGRESS, RETRYING, TRANSIENT
 
 log = logging.getLogger("jiesu.worker")
 
@@ -68,8 +69,11 @@ class IntakeWorker:
     async def run(self) -> None:
         """Process batches until stopped."""
         settings = self._settings
+        sizer = BatchSizer(settings.batch_max_records, settings.batch_max_records_behind)
         while not self._stopping.is_set():
-            batch = await self._consumer.getmany(settings.batch_timeout_ms, settings.batch_max_records)
+            batch = await self._consumer.getmany(settings.batch_timeout_ms, sizer.limit)
+            sizer.observe(len(batch))
+            BATCH_LIMIT.set(sizer.limit)
             if batch:
                 offsets = await self._process_with_retries(batch)
                 if offsets is not None:

@@ -32,6 +32,9 @@ COMMITS_LOST = Counter(
 LAST_PROGRESS = Gauge(
     "jiesu_worker_last_progress_timestamp_seconds", "Unix time the loop last committed or found nothing to do"
 )
+BATCH_LIMIT = Gauge(
+    "jiesu_worker_batch_limit", "Most records the next batch may take (grows while the worker is behind)"
+)
 RETRYING = Gauge("jiesu_worker_retrying", "1 while the worker retries a batch after a transient failure")
 
 
