@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import signal
 import sys
 from types import FrameType
@@ -10,6 +9,7 @@ from types import FrameType
 import uvicorn
 
 from app.main import create_app
+from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
 from ingest.settings import get_settings
 
@@ -19,18 +19,6 @@ def exit_zero_after_drain(signum: int, frame: FrameType | None) -> None:
     # uvicorn drains on SIGTERM, then raises the signal again so that the exit status says "killed by
     # SIGTERM" (143). A drained gateway has exited cleanly: supervisors and the chaos tests expect 0.
     raise SystemExit(0)
-
-
-# Young collections every 50,000 allocations instead of 700, and older ones rarely: with the defaults the
-# gateway paused for a full collection (up to 100 ms) every second under load, which was its p99.
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def tune_gc() -> None:
-    """Move everything built at start-up out of the collector's sight and collect less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def main() -> None:
@@ -45,7 +33,7 @@ def main() -> None:
         )
     signal.signal(signal.SIGTERM, exit_zero_after_drain)
     app = create_app(settings)
-    tune_gc()
+    tune_gc(settings.gc_tuning)
     uvicorn.run(
         app,
         host=settings.host,

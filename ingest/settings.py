@@ -129,6 +129,11 @@ class Settings(BaseSettings):
 
     topic_prefix: str = Field(default="", description="Prefix of every topic name (e.g. per environment)")
     log_level: str = Field(default="INFO", description="Logging level")
+    gc_tuning: bool = Field(
+        default=True,
+        description="Freeze the start-up heap and collect garbage less often in the gateway and workers "
+        "(ingest/gc_tuning.py); false keeps Python's defaults",
+    )
     event_loop: LoopName = Field(
         default="auto",
         description="Event loop of the gateway and the workers: auto (uvloop where installed), "

@@ -12,9 +12,10 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 
-from app.__main__ import exit_zero_after_drain, tune_gc
+from app.__main__ import exit_zero_after_drain
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
+from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
 from ingest.settings import get_settings
 from workers.consumer import running_worker
@@ -37,7 +38,7 @@ def main() -> None:
     where = "embedded in-process bus" if broker else f"Kafka at {settings.kafka_bootstrap_servers}"
     log.info("jiesu pipeline starting", extra={"bus": where, "database": settings.database_url})
     signal.signal(signal.SIGTERM, exit_zero_after_drain)
-    tune_gc()
+    tune_gc(settings.gc_tuning)
     uvicorn.run(
         app,
         host=settings.host,

@@ -13,6 +13,7 @@ import signal
 import sys
 
 from ingest import event_loop
+from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
 from ingest.settings import Settings, get_settings
 from workers.consumer import running_worker
@@ -28,6 +29,8 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     async with running_worker(settings) as worker:
+        # After start-up, so that the judgement model and the consumer are frozen out of the collector's way.
+        tune_gc(settings.gc_tuning)
         stop = asyncio.create_task(stopping.wait())
         done = asyncio.create_task(worker.finished())
         # its outcome is re-raised below, when the block waits for the worker again

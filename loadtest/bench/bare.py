@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from app.__main__ import tune_gc
+from ingest.gc_tuning import tune_gc
 
 # What app/__main__.py passes to uvicorn.run, besides host and port.
 SERVER_SETTINGS: dict[str, Any] = {"log_config": None, "access_log": False, "timeout_graceful_shutdown": 10}
