@@ -10,6 +10,7 @@ is regrouped.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from workers.incident_cache import IncidentCache
 from workers.judgement.dedupe import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.judgement.resubmission import InMemoryResubmissionStore, PriorMessage
+from workers.metrics import BUCKET_LOCK_HELD, BUCKET_LOCK_WAIT
 from workers.ticket import TicketRow
 
 # Sorted, so two workers needing the same buckets take their locks in the same order and never deadlock (a
@@ -72,13 +74,19 @@ class BatchLinker:
         self.incident_window = window or probe.grouper.window
         self.resubmission_window = probe.resubmissions.window
         self.incidents = IncidentCache()
+        # perf_counter() when this transaction's bucket locks were granted; None when it holds none.
+        self._locked_at: float | None = None
 
     def confirm(self) -> None:
         """The transaction `link` ran in committed (the cache's memory of it holds from now on)."""
         self.incidents.confirm()
+        if self._locked_at is not None:
+            BUCKET_LOCK_HELD.observe(time.perf_counter() - self._locked_at)
+            self._locked_at = None
 
     async def link(self, conn: asyncpg.Connection, rows: Sequence[TicketRow]) -> dict[str, Link]:
         """Decide duplicate_of and incident_id for `rows` (new tickets), writing the incidents they touch."""
+        self._locked_at = None  # a transaction that failed before its commit was not timed
         if not rows:
             return {}
         ordered = sorted(rows, key=lambda r: (r.received_at, r.ticket_id))
@@ -95,7 +103,10 @@ class BatchLinker:
         signatures = [engine.signature(m) for m in messages]
         buckets = sorted({engine.bucket(s) for s in signatures})
         earliest = ordered[0].received_at
+        asked = time.perf_counter()
         await conn.execute(_LOCK, buckets)
+        self._locked_at = time.perf_counter()
+        BUCKET_LOCK_WAIT.observe(self._locked_at - asked)
         originals = await self._seed_prior(conn, prior, ordered, earliest)
         # A resubmission follows its first ticket's incident, which may live in a bucket not locked yet.
         others = sorted({bucket for _, bucket in originals if bucket is not None} - set(buckets))

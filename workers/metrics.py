@@ -14,6 +14,20 @@ BATCH_SECONDS = Histogram(
     "Time to process one batch end to end",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+# Grouping a bucket (a city) is serialised across workers by a transaction-scoped advisory lock: what one
+# worker waits for is the other's grouping and commit. Their sums over a run say how much of the workers'
+# time the lock costs (loadtest/bench/pipeline.py reports them as shares of the run).
+_LOCK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+BUCKET_LOCK_WAIT = Histogram(
+    "jiesu_worker_bucket_lock_wait_seconds",
+    "Time a batch waited for the advisory locks of its incident buckets",
+    buckets=_LOCK_BUCKETS,
+)
+BUCKET_LOCK_HELD = Histogram(
+    "jiesu_worker_bucket_lock_held_seconds",
+    "Time a batch held its incident buckets' locks: from taking them to its transaction's commit",
+    buckets=_LOCK_BUCKETS,
+)
 STORED = Counter("jiesu_worker_tickets_stored_total", "Tickets newly stored")
 REDELIVERED = Counter("jiesu_worker_redelivered_total", "Records whose ticket was already stored")
 DEAD_LETTERS = Counter("jiesu_worker_dead_letters_total", "Records sent to the dead-letter topic", ["stage"])

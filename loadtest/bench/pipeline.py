@@ -30,6 +30,7 @@ from ingest.topics import ALL_TOPICS, EVENTS, INTAKE, ensure_topics, topic_name
 from loadtest.bench.procs import REPO_ROOT, Child, cpu_seconds, free_port, rss_mb
 
 _BUCKET = re.compile(r'^jiesu_worker_batch_seconds_bucket\{le="([^"]+)"\} ([\d.e+]+)$', re.M)
+_LOCK_SUM = re.compile(r"^jiesu_worker_bucket_lock_(wait|held)_seconds_sum ([\d.e+]+)$", re.M)
 
 
 def plain_dsn(url: str, database: str | None = None) -> str:
@@ -200,6 +201,11 @@ def histogram_p99(metrics: str) -> float | None:
     return None
 
 
+def lock_seconds(metrics: str) -> dict[str, float]:
+    """Seconds a worker waited for and held its incident bucket locks, from its /metrics text."""
+    return {kind: float(value) for kind, value in _LOCK_SUM.findall(metrics)}
+
+
 @dataclass
 class PipelineResult:
     """What one pipeline run measured."""
@@ -218,6 +224,10 @@ class PipelineResult:
     # Records per CPU-second of all workers together, over the sustained stretch.
     sustained_cpu_rate: float = 0.0
     batch_p99_s: float | None = None
+    # Shares of the workers' run time spent waiting for, and holding, the incident bucket locks: grouping a
+    # city is serialised across workers, so with two workers on one city these bound what a second adds.
+    lock_wait_share: float | None = None
+    lock_held_share: float | None = None
     samples: list[tuple[float, int]] = field(default_factory=list)
     cpu_samples: list[tuple[float, float]] = field(default_factory=list)
 
@@ -276,8 +286,15 @@ async def run_pipeline(
                 if result.events >= result.records:
                     result.complete = True
                     break
-        _finish(result, time.monotonic() - started, children, _machine_cpu() - cpu0)
-        result.batch_p99_s = await _batch_p99(ports)
+        elapsed = time.monotonic() - started
+        _finish(result, elapsed, children, _machine_cpu() - cpu0)
+        metrics = await _scrape(ports)
+        result.batch_p99_s = max((p for m in metrics if (p := histogram_p99(m)) is not None), default=None)
+        locks = [lock_seconds(m) for m in metrics]
+        if locks and all(locks):
+            run_s = len(ports) * (elapsed - (result.startup_s or 0.0))
+            result.lock_wait_share = sum(lk.get("wait", 0.0) for lk in locks) / run_s
+            result.lock_held_share = sum(lk.get("held", 0.0) for lk in locks) / run_s
     finally:
         for child in children:
             child.stop()
@@ -298,16 +315,14 @@ def _finish(result: PipelineResult, elapsed: float, children: list[Child], cpu_a
         result.wall_rate = result.records / (elapsed - result.startup_s)
 
 
-async def _batch_p99(ports: list[int]) -> float | None:
-    """The worst worker's p99 batch time, from their /metrics."""
-    p99s = []
+async def _scrape(ports: list[int]) -> list[str]:
+    """The /metrics text of every worker that answered."""
+    texts = []
     async with httpx.AsyncClient(timeout=2) as client:
         for port in ports:
             with contextlib.suppress(httpx.HTTPError):
-                p99 = histogram_p99((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
-                if p99 is not None:
-                    p99s.append(p99)
-    return max(p99s) if p99s else None
+                texts.append((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
+    return texts
 
 
 def _machine_cpu() -> float:

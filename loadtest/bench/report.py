@@ -71,8 +71,9 @@ def scaling_table(runs: list[dict[str, Any]], nlp_rate: float | None = None) -> 
     """Pipeline throughput against worker processes, as a Markdown table."""
     lines = [
         "| workers | intake partitions | sustained /s | wall /s | ratio to nlp × workers | batch p99 s"
-        " | worker RSS MiB | workers' share of busy CPU | records per worker CPU-s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | worker RSS MiB | workers' share of busy CPU | records per worker CPU-s"
+        " | bucket lock: waiting / holding |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         ratio = r["sustained_rate"] / (nlp_rate * r["workers"]) if nlp_rate else None
@@ -80,7 +81,8 @@ def scaling_table(runs: list[dict[str, Any]], nlp_rate: float | None = None) -> 
             f"| {r['workers']} | {r.get('partitions', 12)} | {_fmt(r['sustained_rate'])}"
             f" | {_fmt(r['wall_rate'])} | {_fmt(ratio)} | {_fmt(r['batch_p99_s'])}"
             f" | {_fmt(r['worker_rss_mb'])} | {_fmt(r['worker_cpu_share'])}"
-            f" | {_fmt(r.get('sustained_cpu_rate'))} |"
+            f" | {_fmt(r.get('sustained_cpu_rate'))}"
+            f" | {_fmt(r.get('lock_wait_share'))} / {_fmt(r.get('lock_held_share'))} |"
         )
     return "\n".join(lines)
 

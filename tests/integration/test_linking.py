@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from ingest.bus import BusMessage
 from ingest.bus.factory import in_process_broker
@@ -68,6 +69,13 @@ def _pairwise_f1(truth: dict[str, int], predicted: dict[str, str | None]) -> flo
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
+def _lock_counts() -> tuple[float, float]:
+    """How many times this process's workers held, and waited for, incident bucket locks so far."""
+    held = REGISTRY.get_sample_value("jiesu_worker_bucket_lock_held_seconds_count") or 0.0
+    waited = REGISTRY.get_sample_value("jiesu_worker_bucket_lock_wait_seconds_count") or 0.0
+    return held, waited
+
+
 @pytest.fixture(scope="module")
 def judge() -> Judge:
     return Judge.load()
@@ -114,6 +122,7 @@ async def test_two_concurrent_workers_group_the_gold_sample(
     broker = in_process_broker(settings)
     producer = InProcessProducer(broker)
     pool = await open_pool(settings, size=6)
+    held_before, waits_before = _lock_counts()
     try:
         workers = [
             BatchProcessor(pool, producer, judge, DeadLetters(producer, "", 100, 60)) for _ in range(2)
@@ -127,6 +136,11 @@ async def test_two_concurrent_workers_group_the_gold_sample(
         await asyncio.gather(run_worker(0), run_worker(1))
     finally:
         await pool.close()
+    # Every batch took its bucket locks once and held them to its commit: both are timed.
+    batches = sum(-(-len(records[i::2]) // 3) for i in range(2))
+    held_after, waits_after = _lock_counts()
+    assert held_after - held_before == batches
+    assert waits_after - waits_before == batches
     stored = await _links(settings, [r.ticket_id for r in records])
     truth = {f"{run}-{m.id}": m.issue_group for m in gold}
     predicted = {tid: link[0] for tid, link in stored.items()}

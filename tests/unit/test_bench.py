@@ -11,6 +11,7 @@ from loadtest.bench import records, report, wrk
 from loadtest.bench.pipeline import (
     crossing,
     histogram_p99,
+    lock_seconds,
     plain_dsn,
     sqlalchemy_url,
     sustained_cpu_rate,
@@ -118,3 +119,13 @@ def test_table_marks_targets() -> None:
     text = report.table(figures)
     assert "| gateway_ratio | 0.500 | >= 0.600 | MISSED |" in text
     assert "| gateway_p99_ms | 20 | <= 50 | met |" in text
+
+
+def test_lock_seconds_reads_the_bucket_lock_sums() -> None:
+    text = (
+        "jiesu_worker_bucket_lock_wait_seconds_count 12.0\n"
+        "jiesu_worker_bucket_lock_wait_seconds_sum 3.5\n"
+        "jiesu_worker_bucket_lock_held_seconds_sum 7.25\n"
+    )
+    assert lock_seconds(text) == {"wait": 3.5, "held": 7.25}
+    assert lock_seconds("") == {}
