@@ -163,12 +163,14 @@ class BatchProcessor:
     ) -> tuple[list[TicketRow], list[TicketRow]]:
         new_ids = await store.claim_new(conn, rows)
         new_rows = [r for r in rows if r.ticket_id in new_ids]
+        # Before linking takes the bucket locks, which the other workers wait for: all but the links.
+        prepared = store.PreparedCopy(new_rows)
         if self._linker is not None:
             links = await self._linker.link(conn, new_rows)
             for row in new_rows:
                 row.duplicate_of = links[row.ticket_id].duplicate_of
                 row.incident_id = links[row.ticket_id].incident_id
-        await store.insert_tickets(conn, new_rows)
+        await store.insert_tickets(conn, new_rows, prepared)
         earlier = await store.load_stored(conn, [r.ticket_id for r in rows if r.ticket_id not in new_ids])
         return new_rows, earlier
 
