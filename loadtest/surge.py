@@ -171,9 +171,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     logs = args.out.parent / "surge" / "logs"
     children = [Child("gateway", ["-m", "app"], env, logs)]
+    metrics_ports = [free_port() for _ in range(args.workers)]
     children += [
-        Child(f"worker{i}", ["-m", "workers"], {**env, "JIESU_WORKER_METRICS_PORT": str(free_port())}, logs)
-        for i in range(args.workers)
+        Child(f"worker{i}", ["-m", "workers"], {**env, "JIESU_WORKER_METRICS_PORT": str(p)}, logs)
+        for i, p in enumerate(metrics_ports)
     ]
     try:
         with running(children):
@@ -187,8 +188,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             machine_after = cpu.snapshot()
             own = {c.name: cpu_seconds(c.pid) - own_before[c.name] for c in children}
             sampler.stop()
+            wall_s = time.monotonic() - started
+            texts = asyncio.run(pipeline.scrape_metrics(metrics_ports))
+            locks = [pipeline.lock_seconds(text) for text in texts]
             extra = {
-                "wall_s": round(time.monotonic() - started, 1),
+                "wall_s": round(wall_s, 1),
+                # Grouping a city is serialised across workers: how long they waited for, and held, its lock.
+                "bucket_lock_s": {
+                    kind: round(sum(lk.get(kind, 0.0) for lk in locks), 1) for kind in ("wait", "held")
+                },
                 "gateway_rss_mb": round(sampler.rss_mb["gateway"], 1),
                 "worker_rss_mb": round(max(v for k, v in sampler.rss_mb.items() if k != "gateway"), 1),
                 # From the first request to the end of the drain: each process's share of the machine.

@@ -288,7 +288,7 @@ async def run_pipeline(
                     break
         elapsed = time.monotonic() - started
         _finish(result, elapsed, children, _machine_cpu() - cpu0)
-        metrics = await _scrape(ports)
+        metrics = await scrape_metrics(ports)
         result.batch_p99_s = max((p for m in metrics if (p := histogram_p99(m)) is not None), default=None)
         locks = [lock_seconds(m) for m in metrics]
         if locks and all(locks):
@@ -315,7 +315,7 @@ def _finish(result: PipelineResult, elapsed: float, children: list[Child], cpu_a
         result.wall_rate = result.records / (elapsed - result.startup_s)
 
 
-async def _scrape(ports: list[int]) -> list[str]:
+async def scrape_metrics(ports: list[int]) -> list[str]:
     """The /metrics text of every worker that answered."""
     texts = []
     async with httpx.AsyncClient(timeout=2) as client:
