@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import itertools
 import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from workers.judgement.dataset import read_raw
+from workers.judgement.incidents import IncidentCandidate, IncidentGrouper
 from workers.judgement.judge import Judge
+from workers.judgement.memory_store import InMemoryIncidentStore
 from workers.judgement.places import same_place
 from workers.judgement.scoring import CandidateScorer
-from workers.judgement.signature import IssueSignature, cosine, match_score, share_place
+from workers.judgement.signature import (
+    DEFAULT_WEIGHTS,
+    IssueSignature,
+    combine,
+    cosine,
+    match_score,
+    places_conflict,
+    share_place,
+)
 
 GOLD = "messages_same_issue_gold_sample.csv"
 
@@ -66,3 +77,34 @@ def test_scores_of_no_candidates_and_of_an_empty_message(signatures: list[IssueS
     scorer = CandidateScorer()
     assert scorer.scores(signatures[0], []).shape == (0,)
     assert scorer.term_overlaps(IssueSignature(terms={}), signatures[:3]).tolist() == [0.0, 0.0, 0.0]
+
+
+def _full_scan(sig: IssueSignature, found: list[IncidentCandidate]) -> tuple[str | None, float]:
+    """What `_best_one_by_one` answered before it skipped candidates: every overlap computed."""
+    dims = sig.topic.size
+    topics = np.stack([c.signature.topic for c in found]) if dims else None
+    sims = np.clip(topics @ sig.topic, 0.0, None).tolist() if topics is not None else [0.0] * len(found)
+    best, best_score = None, 0.0
+    for cand, t in zip(found, sims, strict=True):
+        other = cand.signature
+        if places_conflict(sig, other):
+            continue
+        same = bool(sig.places and other.places) and share_place(sig, other)
+        s = combine(t, cosine(sig.terms, other.terms), same, DEFAULT_WEIGHTS)
+        if s > best_score:
+            best, best_score = cand.incident_id, s
+    return best, best_score
+
+
+def test_skipping_hopeless_candidates_keeps_the_full_scans_answer(signatures: list[IssueSignature]) -> None:
+    grouper = IncidentGrouper(InMemoryIncidentStore(), window=timedelta(days=90), threshold=0.5)
+    rng = random.Random(11)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    cands = [IncidentCandidate(f"inc-{i}", s, 1, at) for i, s in enumerate(signatures * 4)]
+    skipped_some = False
+    for sig in rng.choices(signatures, k=300):
+        found = rng.sample(cands, rng.randint(1, 63))
+        best, score = grouper._best_one_by_one(sig, found)
+        assert ((best.incident_id if best else None), score) == _full_scan(sig, found)
+        skipped_some |= score > 0.8 and len(found) > 10
+    assert skipped_some  # the lists had strong early matches, where the ceiling skips the most

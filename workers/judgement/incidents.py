@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -33,6 +33,8 @@ MAX_INCIDENT_PLACES = 8
 # simulated surge day, groups the burst into fewer incidents (docs/performance.md, Workers).
 CANDIDATES_PER_KEY = 16
 CANDIDATE_LIMIT = 64
+# The word overlap of two unit vectors is at most 1, and its float sum at most a few ulps more.
+TERMS_CEILING = 1.0 + 1e-9
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,9 @@ def merge(centroid: IssueSignature, size: int, new: IssueSignature) -> IssueSign
         mean = topic * size + new.topic
         norm = float(np.linalg.norm(mean))
         topic = (mean / norm).astype(np.float32) if norm > 0 else topic
-    return replace(
-        centroid,
+    # Every field anew, so the constructor rather than dataclasses.replace (which looks the fields up each
+    # call): one merge per message that joins an incident, under the bucket lock.
+    return IssueSignature(
         terms=unit(acc, CENTROID_TERMS),
         topic=topic,
         city=centroid.city or new.city,
@@ -204,7 +207,11 @@ class IncidentGrouper:
         """A few candidates: a plain loop costs less than numpy's per-call overhead."""
         dims = sig.topic.size
         zero = np.zeros(dims, np.float32)
-        topics = np.stack([c.signature.topic if c.signature.topic.size == dims else zero for c in found])
+        # np.array of equal-length rows, not np.stack: the same matrix at a third of the cost (stack checks
+        # and reshapes each row in Python), once per message.
+        topics = np.array(
+            [c.signature.topic if c.signature.topic.size == dims else zero for c in found], np.float32
+        )
         # tolist(): the same floats as float(t) one by one, converted in one call.
         topic_sims: list[float] = (
             np.clip(topics @ sig.topic, 0.0, None).tolist() if dims else [0.0] * len(found)
@@ -212,11 +219,18 @@ class IncidentGrouper:
         best: IncidentCandidate | None = None
         best_score = 0.0
         weights, terms, places = self.weights, sig.terms, sig.places
+        # What a candidate can score at most before its word overlap (the loop's cost) is known: a ceiling no
+        # higher than the best so far cannot replace it (only a strictly better score does), so the overlap
+        # is not computed. Float addition is monotonic, so the answer is the full scan's, score and all.
+        without_terms = weights.terms * TERMS_CEILING
         for cand, t in zip(found, topic_sims, strict=True):
             other = cand.signature
             if places_conflict(sig, other):
                 continue
             same = bool(places and other.places) and share_place(sig, other)
+            ceiling = weights.topic * t + without_terms + (weights.place_bonus if same else 0.0)
+            if ceiling <= best_score:
+                continue
             s = combine(t, cosine(terms, other.terms), same, weights)
             if s > best_score:
                 best, best_score = cand, s

@@ -78,9 +78,9 @@ class CandidateScorer:
         terms = self.term_overlaps(sig, others)
         dims = sig.topic.size
         if dims:
-            topics = np.stack(
-                [o.topic if o.topic.size == dims else np.zeros(dims, np.float32) for o in others]
-            )
+            zero = np.zeros(dims, np.float32)
+            # np.array of equal-length rows: np.stack's matrix at a third of the cost.
+            topics = np.array([o.topic if o.topic.size == dims else zero for o in others], np.float32)
             # float32 products, then the same doubles as float() of each, as topic_similarity gives them.
             topic = np.clip(topics @ sig.topic, 0.0, None).astype(np.float64)
         else:
@@ -97,7 +97,7 @@ class CandidateScorer:
         dims = sig.topic.size
         if dims:
             zero = np.zeros(dims, np.float32)
-            topics = np.stack([o.topic if o.topic.size == dims else zero for o in others])
+            topics = np.array([o.topic if o.topic.size == dims else zero for o in others], np.float32)
             topic: list[float] = np.clip(topics @ sig.topic, 0.0, None).tolist()
         else:
             topic = [0.0] * len(others)
