@@ -25,9 +25,8 @@ from workers.judgement.resubmission import InMemoryResubmissionStore, PriorMessa
 from workers.metrics import BUCKET_LOCK_HELD, BUCKET_LOCK_WAIT
 from workers.ticket import TicketRow
 
-# Sorted, so two workers needing the same buckets take their locks in the same order and never deadlock (a
-# resubmission's incident in another city is locked after the batch's own buckets: a rare deadlock there is a
-# transient error, and the batch is retried).
+# Sorted, so two workers needing the same buckets take their locks in the same order and never deadlock: the
+# batch's own buckets and those of its resubmissions' incidents (in other cities) are taken in one statement.
 _LOCK = (
     "SELECT pg_advisory_xact_lock(hashtext('jiesu_incident:' || b)) FROM unnest($1::text[]) AS b ORDER BY b"
 )
@@ -103,18 +102,22 @@ class BatchLinker:
         signatures = [engine.signature(m) for m in messages]
         buckets = sorted({engine.bucket(s) for s in signatures})
         earliest = ordered[0].received_at
+        # Read before the locks are taken, so that a resubmission's incident's bucket (it follows its first
+        # ticket, maybe into another city) is locked with the batch's own in one sorted order. Nothing
+        # another worker commits meanwhile changes the answer: a citizen's tickets are written by the worker
+        # of the citizen's partition (records are keyed by citizen) and a stored ticket's incident never
+        # changes. Only during a rebalance can the partition's old owner still commit one; that resubmission
+        # is then grouped as a message of its own instead of linked, as a read under the locks could miss too.
+        originals = await self._seed_prior(conn, prior, ordered, earliest)
+        others = sorted({bucket for _, bucket in originals if bucket is not None} - set(buckets))
+        locked = sorted(buckets + others)
         asked = time.perf_counter()
-        await conn.execute(_LOCK, buckets)
+        await conn.execute(_LOCK, locked)
         self._locked_at = time.perf_counter()
         BUCKET_LOCK_WAIT.observe(self._locked_at - asked)
-        originals = await self._seed_prior(conn, prior, ordered, earliest)
-        # A resubmission follows its first ticket's incident, which may live in a bucket not locked yet.
-        others = sorted({bucket for _, bucket in originals if bucket is not None} - set(buckets))
-        if others:
-            await conn.execute(_LOCK, others)
         # Every locked bucket is brought up to date, the resubmissions' too: attaching to a stale copy of an
         # incident another worker has changed since would write its older size and centroid back.
-        for bucket in buckets + others:
+        for bucket in locked:
             await cache.sync(conn, bucket, earliest - self.incident_window)
         await cache.ensure(conn, (incident_id for incident_id, _ in originals))
         links: dict[str, Link] = {}
