@@ -30,7 +30,7 @@ from ingest.topics import ALL_TOPICS, EVENTS, INTAKE, ensure_topics, topic_name
 from loadtest.bench.procs import REPO_ROOT, Child, cpu_seconds, free_port, rss_mb
 
 _BUCKET = re.compile(r'^jiesu_worker_batch_seconds_bucket\{le="([^"]+)"\} ([\d.e+]+)$', re.M)
-_LOCK_SUM = re.compile(r"^jiesu_worker_bucket_lock_(wait|held)_seconds_sum ([\d.e+]+)$", re.M)
+_LOCK_SUM = re.compile(r"^jiesu_worker_bucket_lock_(wait|held)_seconds_sum ([-+\d.eE]+)$", re.M)
 
 
 def plain_dsn(url: str, database: str | None = None) -> str:

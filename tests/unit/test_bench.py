@@ -128,4 +128,6 @@ def test_lock_seconds_reads_the_bucket_lock_sums() -> None:
         "jiesu_worker_bucket_lock_held_seconds_sum 7.25\n"
     )
     assert lock_seconds(text) == {"wait": 3.5, "held": 7.25}
+    # Prometheus writes small sums in exponent form.
+    assert lock_seconds("jiesu_worker_bucket_lock_wait_seconds_sum 4.5e-05\n") == {"wait": 4.5e-05}
     assert lock_seconds("") == {}
