@@ -7,11 +7,12 @@ import sys
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from app.main import create_app
 from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
-from ingest.settings import get_settings
+from ingest.settings import Settings, get_settings
 
 
 def exit_zero_after_drain(signum: int, frame: FrameType | None) -> None:
@@ -31,8 +32,14 @@ def main() -> None:
             "(run `make services` and source .data/services.env), "
             "or run `python -m jiesu` for the embedded pipeline"
         )
+    serve(create_app(settings), settings, graceful_shutdown_s=10)
+
+
+def serve(app: FastAPI, settings: Settings, *, graceful_shutdown_s: int | None) -> None:
+    """Run `app` under uvicorn as the gateway and the embedded pipeline both do: SIGTERM drains and exits 0,
+    the start-up heap is frozen (ingest/gc_tuning.py), no access log; `graceful_shutdown_s` bounds the
+    drain (None: wait for every request in hand)."""
     signal.signal(signal.SIGTERM, exit_zero_after_drain)
-    app = create_app(settings)
     tune_gc(settings.gc_tuning)
     uvicorn.run(
         app,
@@ -40,7 +47,7 @@ def main() -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=graceful_shutdown_s,
         loop=settings.event_loop,
     )
 

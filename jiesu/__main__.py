@@ -6,16 +6,12 @@ With KAFKA_BOOTSTRAP_SERVERS set, the gateway and the worker use Kafka instead o
 from __future__ import annotations
 
 import logging
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
-
-from app.__main__ import exit_zero_after_drain
+from app.__main__ import serve
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
-from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
 from ingest.settings import get_settings
 from workers.consumer import running_worker
@@ -37,16 +33,7 @@ def main() -> None:
     app = create_app(settings, broker=broker, companions=[worker])
     where = "embedded in-process bus" if broker else f"Kafka at {settings.kafka_bootstrap_servers}"
     log.info("jiesu pipeline starting", extra={"bus": where, "database": settings.database_url})
-    signal.signal(signal.SIGTERM, exit_zero_after_drain)
-    tune_gc(settings.gc_tuning)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        loop=settings.event_loop,
-    )
+    serve(app, settings, graceful_shutdown_s=None)
 
 
 if __name__ == "__main__":
