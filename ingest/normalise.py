@@ -14,15 +14,33 @@ _INVISIBLE = re.compile(
 _SPACES = re.compile(r"[ \t\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
+# The characters that make Chinese text not NFKC-normal, most frequent first in the reference data (full-width
+# punctuation, ideographic and no-break spaces), each with its NFKC form: one ASCII character, a starter with
+# no decomposition. Replacing them first gives the same NFKC result (NFKC decomposes them to exactly that),
+# and afterwards a typical message is already normal: the quick check then says so in tens of nanoseconds,
+# where `normalize` itself rebuilt the string (~4 µs for a 50-character message, a tenth of a batch item).
+_COMMON_FOLDS = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，\u3000\xa0！：？）（；")
+
 # Mainland mobile numbers, and landlines with an area code; +86 / 0086 prefixes and separators are allowed.
 # ASCII digits only: `\d` would also take Arabic-Indic and other script digits, which NFKC leaves alone.
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _LANDLINE = re.compile(r"0[0-9]{2,3}[0-9]{7,8}")
+_PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
+
+
+def nfkc(value: str) -> str:
+    """`unicodedata.normalize("NFKC", value)`, at a tenth of its cost on typical Chinese text."""
+    for char, folded in _COMMON_FOLDS:
+        if char in value:
+            value = value.replace(char, folded)
+    if unicodedata.is_normalized("NFKC", value):
+        return value
+    return unicodedata.normalize("NFKC", value)
 
 
 def normalise_text(value: str) -> str:
     """NFKC-fold, drop control and invisible characters, collapse runs of spaces, trim."""
-    text = unicodedata.normalize("NFKC", value)
+    text = nfkc(value)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _INVISIBLE.sub("", text)
@@ -36,7 +54,7 @@ def normalise_text(value: str) -> str:
 
 def normalise_phone(value: str) -> str:
     """Return the digits of a valid Chinese phone number, or raise ValueError saying why not."""
-    digits = re.sub(r"[\s\-()（）]", "", unicodedata.normalize("NFKC", value))
+    digits = _PHONE_SEPARATORS.sub("", nfkc(value))
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
             digits = digits[len(prefix) :]

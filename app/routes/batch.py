@@ -24,12 +24,11 @@ from pydantic_core import ErrorDetails
 
 from app.auth import AdapterDep, channel_error
 from app.deps import ResourcesDep
-from app.intake import build_record, publish_many
+from app.intake import AcceptedRecord, build_record, publish_many
 from app.metrics import REJECTIONS
 from app.problems import error_fields, problem_responses, render, summary
 from app.routes.complaints import IdempotencyKey, status_url, unavailable
 from app.views import BatchAccepted
-from ingest.schemas.records import IntakeRecord
 from ingest.schemas.submission import AnySubmission, Submission
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
@@ -121,7 +120,7 @@ async def submit_batch(
     # Results as the JSON they are sent as, in `ItemResult`'s field order and without None fields: one
     # pydantic model per item (and one dump of them all) cost a tenth of a 500-item batch.
     results: list[dict[str, Any]] = []
-    records: dict[str, IntakeRecord] = {}
+    records: dict[str, AcceptedRecord] = {}
     for index, item in enumerate(batch.items):
         if isinstance(item, InvalidItem):
             errors = error_fields(item.errors, ("items", index))

@@ -47,7 +47,7 @@ def batch_bodies(n_batches: int, items: int) -> list[str]:
 
 def intake_record(body: bytes, secret: str = BENCH_SECRET) -> IntakeRecord:
     """The intake record the gateway puts on the bus for `body` (the gateway's own build_record)."""
-    return build_record(_SUBMISSION.validate_python(orjson.loads(body)), None, secret)
+    return build_record(_SUBMISSION.validate_python(orjson.loads(body)), None, secret).record()
 
 
 def intake_records(n: int, run_id: str) -> list[IntakeRecord]:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.normalise import normalise_phone, normalise_text
+from ingest.normalise import nfkc, normalise_phone, normalise_text
 
 
 def test_nfkc_folds_fullwidth_and_strips_controls() -> None:
@@ -51,3 +51,17 @@ def test_fast_path_keeps_the_reference_behaviour(value: str) -> None:
 @given(st.text(max_size=60))
 def test_fast_path_keeps_the_reference_behaviour_on_any_text(value: str) -> None:
     assert normalise_text(value) == _reference(value)
+
+
+# What `nfkc` replaces itself, other characters NFKC changes, combining marks that could compose with them.
+_NFKC_ALPHABET = "，\u3000\xa0！：？）（；ａ１①㎡…﹝\u0301\u0338\u0308e路 (,"
+
+
+@given(st.text(alphabet=st.sampled_from(_NFKC_ALPHABET), max_size=40))
+def test_nfkc_is_unicodedatas_nfkc(value: str) -> None:
+    assert nfkc(value) == unicodedata.normalize("NFKC", value)
+
+
+@given(st.text(max_size=60))
+def test_nfkc_is_unicodedatas_nfkc_on_any_text(value: str) -> None:
+    assert nfkc(value) == unicodedata.normalize("NFKC", value)
