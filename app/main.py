@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app import gateway, problems
 from app.deps import Resources
 from app.fastlane import FastLane
-from app.observability import MetricsMiddleware
+from app.observability import MetricsMiddleware, telemetry
 from app.producer import GatewayProducer
 from app.routes import complaints, health, read, schemas, status
 from ingest.bus.factory import make_producer
@@ -68,6 +68,7 @@ def create_app(
         version="1",
         summary="接诉: complaint intake for a 12345 government-service hotline",
         lifespan=lifespan,
+        telemetry=telemetry(settings.fastapi_telemetry),
     )
     problems.install(app)
     gateway.install(app, settings)

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import orjson
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.metrics import IN_FLIGHT, REQUEST_SECONDS, REQUESTS
@@ -24,6 +25,18 @@ UNMATCHED = "(unmatched)"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Responses up to this size are read for a ticket id (a 202 is ~100 bytes); bigger ones are not looked at.
 _SNIFF_LIMIT = 4096
+
+
+def telemetry(enabled: bool) -> TelemetryConfig:
+    """FastAPI's native OpenTelemetry configuration: on (its defaults) or wholly off.
+
+    Off, FastAPI skips it at one dictionary lookup per request; left at its defaults without any OpenTelemetry
+    provider configured, it looked the three global providers up (environment variables included) on every
+    request, ~5 % of a single submission's CPU under load (py-spy, docs/performance.md "fifth round").
+    """
+    if enabled:
+        return {}
+    return {"tracing": False, "metrics": False, "logs": False}
 
 
 def route_of(scope: Scope) -> str:

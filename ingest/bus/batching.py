@@ -8,9 +8,9 @@ partition (aiokafka's record builders are C extensions); the batches are handed 
 waits for its batch's single delivery, and one timer per batch enforces the acknowledgement budget.
 
 What stays as Kafka's producer does it:
-- the partition: murmur2 of the key, positive, modulo the topic's partition count, from aiokafka's own
-  `murmur2` (so Java producers and consumers agree); no key: aiokafka's `DefaultPartitioner` (random among the
-  available partitions);
+- the partition: murmur2 of the key, positive, modulo the topic's partition count, with Kafka's murmur2
+  (ingest/bus/murmur.py, held to aiokafka's own, so Java producers and consumers agree); no key: aiokafka's
+  `DefaultPartitioner` (random among the available partitions);
 - the order of one partition's records: batches (and the rare record too big to share a batch) are handed to
   the producer one at a time, in the order they were closed;
 - acks and idempotence: `send_batch` goes through the producer's accumulator, which assigns the producer id
@@ -28,15 +28,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from ingest.bus.base import BusUnavailable, Headers
+from ingest.bus.murmur import murmur2
 
 log = logging.getLogger(__name__)
 
 # Citizens' keys repeat (a citizen calls again, a batch carries one estate's neighbours); murmur2 is ~2 µs of
-# Python per key, a dict hit ~0.05 µs. Bounded: cleared when full.
+# Python per key (ingest/bus/murmur.py), a dict hit ~0.05 µs. Bounded: cleared when full.
 HASH_CACHE_SIZE = 65_536
 
 # An outcome: None when the broker acknowledged, else why not.

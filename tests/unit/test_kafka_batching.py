@@ -13,12 +13,16 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.bus.base import BusUnavailable
 from ingest.bus.batching import PartitionBatcher
 from ingest.bus.kafka import KafkaProducer, Outgoing
+from ingest.bus.murmur import murmur2
 
 TOPIC = "intake"
 PARTITIONS = 12
@@ -113,6 +117,11 @@ async def _settled(producer: FakeProducer, batches: int) -> None:
             return
         await asyncio.sleep(0.001)
     raise AssertionError(f"{len(producer.sent)} batches handed over, not {batches}")
+
+
+@given(st.binary(max_size=80))
+def test_murmur2_is_aiokafkas(key: bytes) -> None:
+    assert murmur2(key) == aiokafka_murmur2(key)
 
 
 async def test_partition_is_aiokafkas_default_partitioner() -> None:
