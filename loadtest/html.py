@@ -80,24 +80,33 @@ def _charts(r: dict[str, Any]) -> list[str]:
     shade = (window[0], window[1]) if window else None
     label = "incident burst" if shade else ""
     ticks, x_label = _clock_ticks(r, x)
-    charts = [
-        line_chart(
-            "Request rate: planned arrivals, sent, answered",
+
+    def timeline(title: str, series: list[Series], y_label: str, log_y: bool = False) -> str:
+        # Every chart over the run's clock shares its x axis and the burst's shading.
+        return line_chart(
+            title,
             x,
+            series,
+            y_label=y_label,
+            log_y=log_y,
+            shade=shade,
+            shade_label=label,
+            x_ticks=ticks,
+            x_label=x_label,
+        )
+
+    charts = [
+        timeline(
+            "Request rate: planned arrivals, sent, answered",
             [
                 Series("offered", ts["offered_rps"], "#999", dashed=True),
                 Series("sent", ts["sent_rps"], PALETTE[0]),
                 Series("202 accepted", ts["accepted_rps"], PALETTE[2]),
             ],
             y_label="requests/s",
-            shade=shade,
-            shade_label=label,
-            x_ticks=ticks,
-            x_label=x_label,
         ),
-        line_chart(
+        timeline(
             "Latency from the intended send time (corrected for coordinated omission), per bucket",
-            x,
             [
                 Series("p50", ts["latency_ms"]["p50"], PALETTE[0]),
                 Series("p90", ts["latency_ms"]["p90"], PALETTE[2]),
@@ -106,14 +115,9 @@ def _charts(r: dict[str, Any]) -> list[str]:
             ],
             y_label="ms (log)",
             log_y=True,
-            shade=shade,
-            shade_label=label,
-            x_ticks=ticks,
-            x_label=x_label,
         ),
-        line_chart(
+        timeline(
             "Errors and refusals",
-            x,
             [
                 Series("4xx", ts["rejected_4xx_rps"], PALETTE[3]),
                 Series("5xx", ts["errors_5xx_rps"], PALETTE[1]),
@@ -122,44 +126,25 @@ def _charts(r: dict[str, Any]) -> list[str]:
                 Series("not sent", [v / ts["bucket_s"] for v in ts["not_sent"]], "#555", dashed=True),
             ],
             y_label="per s",
-            shade=shade,
-            shade_label=label,
-            x_ticks=ticks,
-            x_label=x_label,
         ),
-        line_chart(
+        timeline(
             "Accepted per channel",
-            x,
             [Series(ch, v["accepted_rps"], _CHANNEL_COLORS[ch]) for ch, v in ts["per_channel"].items()],
             y_label="202/s",
-            shade=shade,
-            shade_label=label,
-            x_ticks=ticks,
-            x_label=x_label,
         ),
-        line_chart(
+        timeline(
             "p99 latency per channel (from intended send time)",
-            x,
             [Series(ch, v["latency_p99_ms"], _CHANNEL_COLORS[ch]) for ch, v in ts["per_channel"].items()],
             y_label="ms (log)",
             log_y=True,
-            shade=shade,
-            shade_label=label,
-            x_ticks=ticks,
-            x_label=x_label,
         ),
-        line_chart(
+        timeline(
             "Client backlog and requests in flight (max per bucket)",
-            x,
             [
                 Series("backlog (waiting to be sent)", ts["backlog_max"], PALETTE[1]),
                 Series("in flight", ts["in_flight_max"], PALETTE[0]),
             ],
             y_label="requests",
-            shade=shade,
-            shade_label=label,
-            x_ticks=ticks,
-            x_label=x_label,
         ),
     ]
     spectrum = r.get("latency_spectrum_ms") or []
