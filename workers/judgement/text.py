@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 import rjieba
+
+from ingest.normalise import nfkc
 
 # Tokens with punctuation inside ("1-2", "2.5", "a/b") were dropped from the training file together with
 # punctuation itself, so only all-word-character tokens are kept.
@@ -26,7 +27,7 @@ def cut_for_search(text: str) -> list[str]:
 
 def normalise(text: str) -> str:
     """NFKC-fold full-width letters, digits and spaces to ASCII; the gateway does the same on intake."""
-    return unicodedata.normalize("NFKC", text)
+    return nfkc(text)
 
 
 class Tokenizer:
