@@ -86,9 +86,25 @@ def _p99_at(url: str, rate: float, cfg: GatewayConfig, report: Path, gateway_pid
     }
 
 
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 1) if known else None
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _wrk_with_cpu(
+    url: str, script: Path, pid: int, *, seconds: int, connections: int
+) -> tuple[wrk.WrkResult, float | None]:
+    """A wrk run and the CPU the server process `pid` spent per answered request meanwhile, in µs."""
+    before = cpu_seconds(pid)
+    result = wrk.run(url, script, seconds=seconds, connections=connections)
+    answered = result.requests - result.non_2xx
+    spent = cpu_seconds(pid) - before
+    return result, (round(spent / answered * 1e6, 1) if answered else None)
 
 
 def run(cfg: GatewayConfig) -> dict[str, Any]:
@@ -121,11 +137,23 @@ def run(cfg: GatewayConfig) -> dict[str, Any]:
         wrk.run(bare_url, single, seconds=2, connections=cfg.connections)
         wrk.run(gw_url, single, seconds=2, connections=cfg.connections)
         bare_runs, gw_runs = [], []
+        bare_us, gw_us = [], []
         for _ in range(cfg.rounds):
-            bare_runs.append(wrk.run(bare_url, single, seconds=cfg.seconds, connections=cfg.connections))
-            gw_runs.append(wrk.run(gw_url, single, seconds=cfg.seconds, connections=cfg.connections))
+            result, us = _wrk_with_cpu(
+                bare_url, single, bare.pid, seconds=cfg.seconds, connections=cfg.connections
+            )
+            bare_runs.append(result)
+            bare_us.append(us)
+            result, us = _wrk_with_cpu(
+                gw_url, single, gateway.pid, seconds=cfg.seconds, connections=cfg.connections
+            )
+            gw_runs.append(result)
+            gw_us.append(us)
         out["bare_rps"] = round(statistics.median(r.ok_rps for r in bare_runs), 1)
         out["gateway_rps"] = round(statistics.median(r.ok_rps for r in gw_runs), 1)
+        # Server CPU per answered request under wrk: what the ratio is made of, less the machine's noise.
+        out["bare_cpu_us"] = _median(bare_us)
+        out["gateway_cpu_us"] = _median(gw_us)
         out["gateway_ratio"] = round(out["gateway_rps"] / out["bare_rps"], 3) if out["bare_rps"] else 0.0
         out["gateway_errors"] = sum(r.non_2xx + r.socket_errors for r in gw_runs)
         out["gateway_saturated_p99_ms"] = max(r.p99_ms or 0.0 for r in gw_runs)
@@ -137,8 +165,13 @@ def run(cfg: GatewayConfig) -> dict[str, Any]:
         out["gateway_p99_ms"] = runs[0]["p99_ms"]
         out["gateway_p99_runs"] = runs
         time.sleep(1)
-        b = wrk.run(gw_url, batch, seconds=cfg.seconds, connections=cfg.batch_connections)
+        b, per_request = _wrk_with_cpu(
+            gw_url, batch, gateway.pid, seconds=cfg.seconds, connections=cfg.batch_connections
+        )
         out["batch_items_per_s"] = round(b.ok_rps * cfg.batch_items, 1)
+        out["batch_cpu_us_per_item"] = (
+            round(per_request / cfg.batch_items, 1) if per_request is not None else None
+        )
         out["batch_errors"] = b.non_2xx + b.socket_errors
         out["batch_p99_ms"] = b.p99_ms
         out["gateway_rss_mb"] = sampler.stop()
