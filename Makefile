@@ -40,6 +40,11 @@ services: venv
 services-down:
 	scripts/services.sh down
 
+# The pretrained Chinese sentence encoder (bge-small-zh-v1.5, int8 ONNX) into .data/models; mvn fetches it once.
+.PHONY: encoder
+encoder:
+	scripts/encoder.sh
+
 # Apply migrations to DATABASE_URL (from the environment, else the local Postgres), then make months ahead.
 migrate: venv
 	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(VENV)/bin/alembic upgrade head
@@ -55,7 +60,7 @@ run: venv
 up: services migrate
 	scripts/up.sh
 
-test: services
+test: services encoder
 	JIESU_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -rs
 
 # Kill brokers, databases and workers under load (a private stack on other ports; make test runs these too).
