@@ -20,7 +20,8 @@ from ingest.bus.kafka import Outgoing
 from ingest.schemas.records import INTAKE_SCHEMA_VERSION, IntakeRecord, intake_record_bytes
 from ingest.schemas.submission import AnySubmission, external_id_of, intake_text
 from ingest.tickets import idempotency_key_for, new_ticket_id
-from ingest.topics import INTAKE, topic_name
+from ingest.topics import INTAKE, INTAKE_URGENT, topic_name
+from ingest.urgency.screen import default_screen
 
 __all__ = ["AcceptedRecord", "AnySubmission", "build_record", "publish", "publish_many"]
 
@@ -39,6 +40,8 @@ class AcceptedRecord:
     trace_id: str
     needs_review: bool
     value: bytes
+    # The situation the urgency screen saw: such a record goes on the urgent lane.
+    urgent_screen: str | None = None
 
     def to_bytes(self) -> bytes:
         """The record as it goes on the intake topic: `IntakeRecord.to_bytes()` of `record()`."""
@@ -63,6 +66,7 @@ def build_record(
         # A citizen flooding the line is still heard: the ticket is taken and a person looks at it.
         text.review_reasons.append(reason)
     trace_id = new_trace_id()
+    urgent_screen = default_screen().situation(text.title, text.content)
     # IntakeRecord's fields in its order, but the submission (spliced in by intake_record_bytes).
     head = {
         "schema_version": INTAKE_SCHEMA_VERSION,
@@ -76,11 +80,12 @@ def build_record(
         "district": text.district,
         "address": text.address,
         "review_reasons": text.review_reasons,
+        "urgent_screen": urgent_screen,
         "trace_id": trace_id,
     }
     value = intake_record_bytes(head, sub)
     return AcceptedRecord(
-        ticket_id, sub.channel, text.citizen_key, trace_id, bool(text.review_reasons), value
+        ticket_id, sub.channel, text.citizen_key, trace_id, bool(text.review_reasons), value, urgent_screen
     )
 
 
@@ -99,8 +104,13 @@ _SCHEMA_HEADER = ("schema_version", str(INTAKE_SCHEMA_VERSION).encode())
 _NEEDS_REVIEW = ("needs_review", b"1")
 
 
+def intake_topic(record: AcceptedRecord, prefix: str) -> str:
+    """The intake topic of `record`: the urgent lane when the screen saw an urgent situation."""
+    return topic_name(INTAKE_URGENT if record.urgent_screen else INTAKE, prefix)
+
+
 def outgoing(record: AcceptedRecord, topic: str) -> Outgoing:
-    """The bus record of `record`: value, key and headers."""
+    """The bus record of `record` on `topic`: value, key and headers."""
     # Keyed by citizen so one citizen's messages stay in order on one partition (resubmission detection
     # sees them in sequence); anonymous messages spread by ticket id.
     key = (record.citizen_key or record.ticket_id).encode()
@@ -116,7 +126,7 @@ def outgoing(record: AcceptedRecord, topic: str) -> Outgoing:
 
 async def publish(record: AcceptedRecord, resources: Resources) -> None:
     """Put `record` on the intake topic and wait for the acknowledgement (BusUnavailable if none in time)."""
-    topic, value, key, headers = outgoing(record, topic_name(INTAKE, resources.settings.topic_prefix))
+    topic, value, key, headers = outgoing(record, intake_topic(record, resources.settings.topic_prefix))
     started = time.perf_counter()
     await resources.producer.send(topic, value, key=key, headers=headers)
     PRODUCE_SECONDS.observe(time.perf_counter() - started)
@@ -140,9 +150,9 @@ async def publish_many(
             if isinstance(outcome, BaseException) and not isinstance(outcome, BusUnavailable):
                 raise outcome
         return [o if isinstance(o, BusUnavailable) else None for o in outcomes]
-    topic = topic_name(INTAKE, resources.settings.topic_prefix)
+    prefix = resources.settings.topic_prefix
     started = time.perf_counter()
-    results = await producer.send_many([outgoing(r, topic) for r in records])
+    results = await producer.send_many([outgoing(r, intake_topic(r, prefix)) for r in records])
     elapsed = time.perf_counter() - started
     # One increment per channel, not per record (each takes a lock); the histogram needs one per record.
     accepted: dict[str, int] = {}

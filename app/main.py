@@ -18,6 +18,7 @@ from ingest.bus.factory import make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.db.engine import make_engine
 from ingest.settings import Settings, get_settings
+from ingest.urgency.screen import default_screen
 
 log = logging.getLogger("jiesu.gateway")
 
@@ -41,6 +42,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # The urgency screen is built before the first submission needs it, not during it.
+            default_screen()
             # Starts even while Kafka is down: 503 and unready until it comes (app/producer.py).
             producer = GatewayProducer(
                 lambda: make_producer(settings, broker, client_id="jiesu-gateway"),

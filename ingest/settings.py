@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         "the limit doubles per full batch from batch_max_records up to this",
     )
     batch_timeout_ms: int = Field(default=200, ge=1, description="Longest wait to fill a batch")
+    urgent_batch_max_records: int = Field(
+        default=50,
+        ge=1,
+        description="Most records taken per batch on the urgent lane (small: an urgent ticket should not "
+        "wait for many others to be judged and stored with it)",
+    )
     retry_backoff_s: float = Field(default=1.0, gt=0, description="Pause after a transient failure")
     dlq_max_per_window: int = Field(
         default=1000,

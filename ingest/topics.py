@@ -24,8 +24,19 @@ class TopicSpec:
 INTAKE = TopicSpec(
     "complaints.intake", 12, "shard key (citizen)", "accepted submissions, read by intake workers"
 )
+INTAKE_URGENT = TopicSpec(
+    "complaints.intake.urgent",
+    3,
+    "shard key (citizen)",
+    "accepted submissions the gateway's screen found likely urgent: the urgent lane, read first",
+)
 EVENTS = TopicSpec("complaints.events", 6, "ticket id", "processed tickets for downstream subscribers")
-URGENT = TopicSpec("complaints.urgent", 3, "ticket id", "critical tickets: the dispatch desk's fast lane")
+URGENT = TopicSpec(
+    "complaints.urgent",
+    3,
+    "ticket id",
+    "critical and high tickets, and every urgent-lane ticket (confirmed or lowered): the dispatch desk",
+)
 DLQ = TopicSpec(
     "complaints.dlq",
     3,
@@ -34,7 +45,7 @@ DLQ = TopicSpec(
     retention_ms=30 * 24 * 3600 * 1000,
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (INTAKE, EVENTS, URGENT, DLQ)
+ALL_TOPICS: tuple[TopicSpec, ...] = (INTAKE, INTAKE_URGENT, EVENTS, URGENT, DLQ)
 
 
 def topic_name(spec: TopicSpec, prefix: str = "") -> str:

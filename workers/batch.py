@@ -7,6 +7,7 @@ the caller retries the same batch without committing; anything else propagates a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from workers.metrics import BATCH_SECONDS, BATCH_SIZE, DUPLICATES, INCIDENTS, RE
 from workers.ticket import TicketRow
 
 log = logging.getLogger("jiesu.worker")
+
+# Messages judged between two yields to the event loop (a slice is tens of milliseconds of CPU).
+JUDGE_SLICE = 200
 
 # SQLSTATE classes that mean "the database, not the data": connection (08), resources (53),
 # operator intervention such as a restart (57), transaction rollback like serialization or deadlock (40).
@@ -137,6 +141,8 @@ class BatchProcessor:
             submission=rec.submission,
             source_partition=item.message.partition,
             source_offset=item.message.offset,
+            urgency_situation=verdict.urgency_situation,
+            urgent_screen=rec.urgent_screen,
         )
 
     async def _store(self, rows: list[TicketRow]) -> list[TicketRow]:
@@ -201,6 +207,19 @@ class BatchProcessor:
                 )
         return stored, rejected
 
+    async def _judge_yielding(self, items: list[Decoded]) -> list[Judgement]:
+        """Judge the batch in slices, letting the event loop run between them: judging is CPU work, and the
+        urgent lane's loop in the same process must not wait for a whole large batch of the normal one."""
+        verdicts: list[Judgement] = []
+        for start in range(0, len(items), JUDGE_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            part = items[start : start + JUDGE_SLICE]
+            verdicts += self._judge.judge_many(
+                [(i.record.title, i.record.content, i.record.district) for i in part]
+            )
+        return verdicts
+
     async def process(self, messages: list[BusMessage]) -> Offsets:
         """Process a batch fully; return the offsets to commit. Raises TransientError to be retried."""
         started = time.perf_counter()
@@ -211,9 +230,7 @@ class BatchProcessor:
             by_id.setdefault(item.record.ticket_id, item)
         now = datetime.now(UTC)
         items = list(by_id.values())
-        verdicts = self._judge.judge_many(
-            [(i.record.title, i.record.content, i.record.district) for i in items]
-        )
+        verdicts = await self._judge_yielding(items)
         rows = [self._row(item, verdict, now) for item, verdict in zip(items, verdicts, strict=True)]
         stored, refused = await self._store_isolating(rows, by_id) if rows else ([], [])
         trace_ids = {tid: item.record.trace_id for tid, item in by_id.items()}

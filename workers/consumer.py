@@ -11,13 +11,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 from ingest.bus import BusConsumer, BusMessage, CommitLost, Offsets
 from ingest.bus.factory import make_consumer, make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import Settings
-from ingest.topics import INTAKE, topic_name
+from ingest.topics import INTAKE, INTAKE_URGENT, TopicSpec, topic_name
 from workers.batch import BatchProcessor
 from workers.batch_size import BatchSizer
 from workers.db import open_pool
@@ -25,7 +26,16 @@ from workers.dead_letters import DeadLetters
 from workers.errors import TransientError
 from workers.judgement.judge import Judge
 from workers.maintenance import partitions_kept_ahead
-from workers.metrics import BATCH_LIMIT, COMMITS, COMMITS_LOST, LAG, LAST_PROGRESS, RETRYING, TRANSIENT
+from workers.metrics import (
+    BATCH_LIMIT,
+    COMMITS,
+    COMMITS_LOST,
+    LAG,
+    LAST_PROGRESS,
+    RETRYING,
+    TRANSIENT,
+    URGENT_LAG,
+)
 
 log = logging.getLogger("jiesu.worker")
 
@@ -40,19 +50,60 @@ LAG_TIMEOUT_S = 1.0
 CLOSE_TIMEOUT_S = 10.0
 
 
-class IntakeWorker:
-    """Consumes the intake topic until asked to stop; a stop lets the current batch finish and commit."""
+@dataclass(frozen=True)
+class Lane:
+    """One intake topic, its consumer group and how its batches are taken."""
 
-    def __init__(self, settings: Settings, consumer: BusConsumer, processor: BatchProcessor) -> None:
+    name: str
+    topic: TopicSpec
+    group: str
+    max_records: int
+    max_records_behind: int
+
+
+def normal_lane(settings: Settings) -> Lane:
+    """`complaints.intake`: every submission the screen did not find urgent; batches grow while behind."""
+    return Lane(
+        "normal",
+        INTAKE,
+        settings.consumer_group,
+        settings.batch_max_records,
+        settings.batch_max_records_behind,
+    )
+
+
+def urgent_lane(settings: Settings) -> Lane:
+    """`complaints.intake.urgent`: its own consumer group, so its records never queue behind the backlog,
+    and small batches, so an urgent ticket is stored and published with few others."""
+    return Lane(
+        "urgent",
+        INTAKE_URGENT,
+        f"{settings.consumer_group}.urgent",
+        settings.urgent_batch_max_records,
+        settings.urgent_batch_max_records,
+    )
+
+
+class IntakeWorker:
+    """Consumes one intake lane until asked to stop; a stop lets the current batch finish and commit."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: BusConsumer,
+        processor: BatchProcessor,
+        lane: Lane | None = None,
+    ) -> None:
         self._settings = settings
         self._consumer = consumer
         self._processor = processor
+        self.lane = lane or normal_lane(settings)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Run the loop as a background task of the current event loop."""
-        self._task = asyncio.create_task(self.run(), name="intake-worker")
+        self._task = asyncio.create_task(self.run(), name=f"intake-worker-{self.lane.name}")
         self._task.add_done_callback(_report_crash)
 
     async def finished(self) -> None:
@@ -68,12 +119,13 @@ class IntakeWorker:
 
     async def run(self) -> None:
         """Process batches until stopped."""
-        settings = self._settings
-        sizer = BatchSizer(settings.batch_max_records, settings.batch_max_records_behind)
+        settings, lane = self._settings, self.lane
+        sizer = BatchSizer(lane.max_records, lane.max_records_behind)
         while not self._stopping.is_set():
             batch = await self._consumer.getmany(settings.batch_timeout_ms, sizer.limit)
             sizer.observe(len(batch))
-            BATCH_LIMIT.set(sizer.limit)
+            if lane.name == "normal":
+                BATCH_LIMIT.set(sizer.limit)
             if batch:
                 offsets = await self._process_with_retries(batch)
                 if offsets is not None:
@@ -81,7 +133,7 @@ class IntakeWorker:
             else:
                 LAST_PROGRESS.set_to_current_time()
             await self._measure_lag()
-        log.info("worker stopped")
+        log.info("worker stopped", extra={"lane": lane.name})
 
     async def _process_with_retries(self, batch: list[BusMessage]) -> Offsets | None:
         """The batch's offsets once processed; None when stopped while a transient failure persists."""
@@ -167,9 +219,37 @@ class IntakeWorker:
     async def _measure_lag(self) -> None:
         try:
             async with asyncio.timeout(LAG_TIMEOUT_S):
-                LAG.set(await self._consumer.lag())
+                (URGENT_LAG if self.lane.name == "urgent" else LAG).set(await self._consumer.lag())
         except Exception as exc:  # a metric: a partition moving away or a slow broker only skips one reading
             log.debug("consumer lag not measured", extra={"error": repr(exc)})
+
+
+class LanedWorker:
+    """A worker process's lanes (normal and urgent), started, stopped and awaited together."""
+
+    def __init__(self, lanes: list[IntakeWorker]) -> None:
+        self.lanes = lanes
+
+    def start(self) -> None:
+        """Start every lane."""
+        for lane in self.lanes:
+            lane.start()
+
+    def stop(self) -> None:
+        """Ask every lane to end after the batch in hand."""
+        for lane in self.lanes:
+            lane.stop()
+
+    async def finished(self) -> None:
+        """Wait for every lane to end; if one fails, the others are stopped and its error is re-raised."""
+        tasks = [asyncio.ensure_future(lane.finished()) for lane in self.lanes]
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        failed = next((t for t in done if t.exception() is not None), None)
+        if failed is not None:
+            self.stop()
+        await asyncio.gather(*pending, return_exceptions=failed is not None)
+        if failed is not None:
+            raise failed.exception()  # type: ignore[misc]
 
 
 def _first_offsets(batch: list[BusMessage]) -> Offsets:
@@ -215,8 +295,8 @@ async def _close_within(what: str, close: Callable[[], Awaitable[object]]) -> No
 @asynccontextmanager
 async def running_worker(
     settings: Settings, broker: InProcessBroker | None = None
-) -> AsyncIterator[IntakeWorker]:
-    """An intake worker running in the background of the current event loop, stopped on exit."""
+) -> AsyncIterator[LanedWorker]:
+    """An intake worker (both lanes) running in the background of the current event loop, stopped on exit."""
     async with AsyncExitStack() as stack:
         producer = make_producer(settings, broker, client_id="jiesu-worker")
         await producer.start()
@@ -225,16 +305,22 @@ async def running_worker(
         stack.push_async_callback(_close_within, "the database pool", pool.close)
         # Next months' partitions exist before the first write to them (also re-checked daily).
         await stack.enter_async_context(partitions_kept_ahead(pool, ahead=settings.partitions_ahead))
-        consumer = make_consumer(
-            settings, broker, [topic_name(INTAKE, settings.topic_prefix)], settings.consumer_group
-        )
-        await consumer.start()
-        stack.push_async_callback(_close_within, "the consumer", consumer.stop)
         dead_letters = DeadLetters(
             producer, settings.topic_prefix, settings.dlq_max_per_window, settings.dlq_window_s
         )
-        processor = BatchProcessor(pool, producer, load_classifier(), dead_letters, settings.topic_prefix)
-        worker = IntakeWorker(settings, consumer, processor)
+        judge = load_classifier()
+        lanes: list[IntakeWorker] = []
+        # The urgent lane first: it is the one that must be reading when the first record arrives.
+        for lane in (urgent_lane(settings), normal_lane(settings)):
+            consumer = make_consumer(
+                settings, broker, [topic_name(lane.topic, settings.topic_prefix)], lane.group
+            )
+            await consumer.start()
+            stack.push_async_callback(_close_within, f"the {lane.name} lane's consumer", consumer.stop)
+            # A processor per lane: each keeps its own memory of incidents, as separate processes do.
+            processor = BatchProcessor(pool, producer, judge, dead_letters, settings.topic_prefix)
+            lanes.append(IntakeWorker(settings, consumer, processor, lane))
+        worker = LanedWorker(lanes)
         worker.start()
         try:
             yield worker

@@ -9,9 +9,37 @@ from typing import Protocol, runtime_checkable
 
 from ingest.bus import BusProducer, BusUnavailable
 from ingest.bus.kafka import Outgoing
-from ingest.schemas.events import EVENT_SCHEMA_VERSION, TicketProcessed, event_headers
+from ingest.schemas.events import EVENT_SCHEMA_VERSION, TicketProcessed, UrgencyChange, event_headers
 from ingest.topics import EVENTS, URGENT, topic_name
+from ingest.urgency.catalogue import HIGH, NORMAL, load_catalogue
 from workers.ticket import TicketRow
+
+_RANK = {NORMAL: 0, HIGH: 1, "critical": 2}
+
+
+def screened_level(situation_id: str | None) -> str:
+    """The level the gateway's screen implied: its situation's level (high if the catalogue lost it)."""
+    if situation_id is None:
+        return NORMAL
+    try:
+        return load_catalogue().by_id(situation_id).level
+    except KeyError:
+        return HIGH
+
+
+def urgency_change(row: TicketRow) -> UrgencyChange | None:
+    """How the judged urgency compares with what the screen implied (None: normal, and not screened)."""
+    screened, judged = _RANK[screened_level(row.urgent_screen)], _RANK.get(row.urgency, 0)
+    if row.urgent_screen is None and judged == 0:
+        return None
+    if judged == screened:
+        return "confirmed"
+    return "raised" if judged > screened else "lowered"
+
+
+def goes_to_urgent_topic(row: TicketRow) -> bool:
+    """Critical and high tickets, and every ticket of the urgent lane (so the desk sees a lowered alarm)."""
+    return row.urgency != NORMAL or row.urgent_screen is not None
 
 
 def processed_event(row: TicketRow) -> TicketProcessed:
@@ -35,6 +63,9 @@ def processed_event(row: TicketRow) -> TicketProcessed:
         department=row.department,
         duplicate_of=row.duplicate_of,
         incident_id=row.incident_id,
+        urgency_situation=row.urgency_situation,
+        urgent_screen=row.urgent_screen,
+        urgency_change=urgency_change(row),
     )
 
 
@@ -46,7 +77,7 @@ class _SendsMany(Protocol):
 async def publish_processed(
     producer: BusProducer, rows: list[TicketRow], trace_ids: dict[str, str], prefix: str, now: datetime
 ) -> int:
-    """Send every row's event (critical ones to the urgent topic as well); wait for all acknowledgements.
+    """Send every row's event (urgent ones to the urgent topic as well); wait for all acknowledgements.
     Raises BusUnavailable if any is not acknowledged."""
     events, urgent = topic_name(EVENTS, prefix), topic_name(URGENT, prefix)
     records: list[Outgoing] = []
@@ -55,7 +86,7 @@ async def publish_processed(
         value, key = event.to_bytes(), row.ticket_id.encode()
         headers = event_headers(event.event_type, EVENT_SCHEMA_VERSION, trace_ids.get(row.ticket_id), now)
         records.append((events, value, key, headers))
-        if row.urgency == "critical":
+        if goes_to_urgent_topic(row):
             records.append((urgent, value, key, headers))
     if isinstance(producer, _SendsMany):
         # One ack budget for the batch: a `send` per event is a task and two timeouts each, which cost a

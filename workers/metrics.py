@@ -37,6 +37,9 @@ DUPLICATES = Counter(
 )
 INCIDENTS = Counter("jiesu_worker_incidents_created_total", "Incidents opened")
 LAG = Gauge("jiesu_worker_consumer_lag", "Records on assigned partitions not yet consumed")
+URGENT_LAG = Gauge(
+    "jiesu_worker_urgent_lane_lag", "Records on assigned partitions of the urgent lane not yet consumed"
+)
 COMMITS = Counter("jiesu_worker_commits_total", "Batches whose offsets were committed")
 COMMITS_LOST = Counter(
     "jiesu_worker_commits_lost_total", "Batches processed but not committed (a rebalance moved them)"

@@ -31,6 +31,8 @@ COLUMNS = (
     "submission",
     "source_partition",
     "source_offset",
+    "urgency_situation",
+    "urgent_screen",
 )
 
 
@@ -61,6 +63,10 @@ class TicketRow:
     submission: dict[str, Any]
     source_partition: int
     source_offset: int
+    # The catalogue situation that made the ticket urgent (None when normal).
+    urgency_situation: str | None = None
+    # What the gateway's screen saw when it sent the ticket on the urgent lane (None: the normal lane).
+    urgent_screen: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The row as a mapping of column → value."""

@@ -60,6 +60,8 @@ tickets = Table(
     Column("source_offset", BigInteger, nullable=False),
     Column("status_seq", Integer, nullable=False, server_default="0"),
     Column("status_changed_at", DateTime(timezone=True)),
+    Column("urgency_situation", Text),
+    Column("urgent_screen", Text),
 )
 
 ticket_status_history = Table(

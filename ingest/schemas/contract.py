@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from ingest.schemas.events import TicketProcessed, TicketStatusChanged
 from ingest.schemas.records import IntakeRecord
-from ingest.topics import ALL_TOPICS, DLQ, EVENTS, INTAKE, URGENT, TopicSpec
+from ingest.topics import ALL_TOPICS, DLQ, EVENTS, INTAKE, INTAKE_URGENT, URGENT, TopicSpec
 
 DOCS_DIR = Path(__file__).resolve().parent.parent.parent / "docs"
 SCHEMAS_DIR = DOCS_DIR / "schemas"
@@ -58,7 +58,7 @@ CONTRACTS: tuple[EventContract, ...] = (
     EventContract(
         "intake.record",
         IntakeRecord,
-        (INTAKE, DLQ),
+        (INTAKE, INTAKE_URGENT, DLQ),
         "An accepted submission (on the dead-letter topic: the original bytes, usually this record)",
     ),
     EventContract("ticket.processed", TicketProcessed, (EVENTS, URGENT), "A ticket stored and classified"),
@@ -256,7 +256,8 @@ def asyncapi_document() -> JsonObj:
             ],
         }
         for item in carried:
-            headers = _DLQ_HEADERS if topic is DLQ else _INTAKE_HEADERS if topic is INTAKE else _EVENT_HEADERS
+            intake = topic in (INTAKE, INTAKE_URGENT)
+            headers = _DLQ_HEADERS if topic is DLQ else _INTAKE_HEADERS if intake else _EVENT_HEADERS
             messages[_message_id(item, topic)] = {
                 "name": item.name,
                 "title": f"{item.name} v{item.version}" + (" (dead letter)" if topic is DLQ else ""),

@@ -20,10 +20,13 @@ from ingest.lifecycle import Status
 EVENT_SCHEMA_VERSION = 1
 
 Urgency = Literal["critical", "high", "normal"]
+# How the workers' judgement compares with the gateway's screen (see TicketProcessed.urgency_change).
+UrgencyChange = Literal["confirmed", "raised", "lowered"]
 
 
 class TicketProcessed(BaseModel):
-    """`ticket.processed` on `complaints.events` (and `complaints.urgent` when critical)."""
+    """`ticket.processed` on `complaints.events`, and on `complaints.urgent` when critical or high or when the
+    gateway's screen sent it on the urgent lane."""
 
     schema_version: Literal[1] = 1
     event_type: Literal["ticket.processed"] = "ticket.processed"
@@ -45,6 +48,22 @@ class TicketProcessed(BaseModel):
     department: str | None
     duplicate_of: str | None
     incident_id: str | None
+    urgency_situation: str | None = Field(
+        default=None,
+        description="The situation of the urgency catalogue (ingest/urgency/situations.toml) that made the "
+        "ticket critical or high; null when normal",
+    )
+    urgent_screen: str | None = Field(
+        default=None,
+        description="The situation the gateway's quick screen saw, which sent the ticket on the urgent lane; "
+        "null when it came by the normal lane",
+    )
+    urgency_change: UrgencyChange | None = Field(
+        default=None,
+        description="The judgement against the screen: `confirmed` (same level as the screened situation), "
+        "`raised` (higher, including an urgent ticket the screen missed), `lowered` (the screen's alarm was "
+        "not borne out: the desk can stand down); null for a normal ticket the screen let pass",
+    )
 
     def to_bytes(self) -> bytes:
         """Serialise for the bus."""

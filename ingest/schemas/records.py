@@ -38,6 +38,10 @@ class IntakeRecord(BaseModel):
     district: str | None = None
     address: str | None = None
     review_reasons: list[str] = Field(default_factory=list)
+    urgent_screen: str | None = Field(
+        default=None,
+        description="The situation the gateway's screen saw, when it sent the record on the urgent lane",
+    )
     trace_id: str
     submission: dict[str, Any] = Field(description="The normalised submission as the adapter sent it")
 

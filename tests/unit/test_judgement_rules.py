@@ -1,10 +1,8 @@
-"""Urgency rules, routing table, place extraction and resubmission text matching."""
+"""Routing table, place extraction and resubmission text matching (urgency: test_urgency*.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
-import pytest
 
 from workers.judgement.places import extract_place, normalise_district, same_place
 from workers.judgement.resubmission import (
@@ -14,50 +12,6 @@ from workers.judgement.resubmission import (
     is_resubmission,
 )
 from workers.judgement.routing import RoutingTable
-from workers.judgement.urgency import CRITICAL, HIGH, NORMAL, assess
-
-
-@pytest.mark.parametrize(
-    ("title", "content", "reason"),
-    [
-        ("小区燃气管道泄漏", "楼道里闻到很浓的煤气味，请马上派人处理", "gas leak"),
-        ("紧急！楼下着火了", "浓烟已经上到五楼", "fire"),
-        ("路边电线掉落", "一根电线掉在人行道上还带电，很危险", "fallen or live wire"),
-        ("电梯困人", "有人被困在3栋电梯里半小时了，物业电话打不通", "people trapped"),
-        ("救护车进不来", "小区消防通道被私家车堵死，救护车进不来，老人需要急救", "medical emergency blocked"),
-    ],
-)
-def test_dangers_now_are_critical(title: str, content: str, reason: str) -> None:
-    u = assess(title, content)
-    assert u.level == CRITICAL
-    assert u.reason is not None and u.reason.startswith(reason)
-
-
-def test_a_hazard_or_a_past_event_is_high_not_critical() -> None:
-    assert assess("小区存在火灾隐患", "电动车在楼道充电").level == HIGH
-    assert assess("物业管理问题", "去年小区曾经发生过一次火灾，至今没有整改").level == HIGH
-    for past in (
-        "上个月燃气泄漏过一次，现在想问问维修进度",
-        "前几天楼道着火了，物业到现在没清理",
-        "楼里着火过两次，消防通道一直被占",
-        "燃气泄漏已经处理好了，但是赔偿没有落实",
-        "上个星期店内发生过一次起火事件，商场内未发现消防设施",
-        "2018年10月弱电井起火，信号设备至今没有修复",
-        "电梯经常坏，有时被困电梯",
-        "开发商将消防通道当车位卖，出了火灾怎么办？",
-    ):
-        assert assess("", past).level == HIGH, past
-    for now in ("小区燃气泄漏了，味道很大", "楼下着火了，有人被困", "家里漏气过了一夜还很浓，请马上来"):
-        assert assess("", now).level == CRITICAL, now
-
-
-def test_ordinary_complaints_are_normal() -> None:
-    u = assess("物业乱收停车费", "小区物业未经业主同意收取停车费")
-    assert (u.level, u.reason) == (NORMAL, None)
-
-
-def test_unpaid_wages_are_high() -> None:
-    assert assess("讨要工资", "老板拖欠我们农民工工资半年了").level == HIGH
 
 
 def test_routing_uses_district_then_falls_back() -> None:

@@ -1,7 +1,8 @@
 """`python -m workers.classify predict < in.jsonl > out.jsonl`: the worker's judgement, offline.
 
 In: {"id", "title", "content", "district"?}. Out: {"id", "category", "category_confidence", "needs_review",
-"urgency", "urgency_reason", "department"}. Bad lines are reported on stderr and the exit status is 2.
+"urgency", "urgency_reason", "urgency_situation", "department"}. Bad lines are reported on stderr and the
+exit status is 2.
 """
 
 from __future__ import annotations

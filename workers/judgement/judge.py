@@ -15,7 +15,7 @@ from workers.judgement.routing import RoutingTable
 from workers.judgement.signature import IssueSignature, SignatureBuilder
 from workers.judgement.text import Tokenizer
 from workers.judgement.topic import TopicModel
-from workers.judgement.urgency import assess
+from workers.judgement.urgency.model import UrgencyModel
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Judgement:
     urgency: str
     urgency_reason: str | None
     department: str
+    urgency_situation: str | None = None
 
 
 def signature_builder(art: Artefact, tokenizer: Tokenizer) -> SignatureBuilder:
@@ -45,8 +46,9 @@ def signature_builder(art: Artefact, tokenizer: Tokenizer) -> SignatureBuilder:
 class Judge:
     """Loaded once per process; judging is pure and thread-safe."""
 
-    def __init__(self, artefact: Artefact, routing: RoutingTable) -> None:
+    def __init__(self, artefact: Artefact, routing: RoutingTable, urgency: UrgencyModel) -> None:
         self.artefact = artefact
+        self.urgency = urgency
         self.tokenizer = Tokenizer(artefact.words("stopwords"))
         self.classifier = CategoryClassifier.from_artefact(artefact)
         self.signatures = signature_builder(artefact, self.tokenizer)
@@ -54,9 +56,16 @@ class Judge:
         self.review_threshold = float(artefact.meta["classifier"]["review_threshold"])
 
     @classmethod
-    def load(cls, model_path: Path | None = None, routing_path: Path | None = None) -> Judge:
-        """Load the artefact (default: the committed one in workers/judgement/model/) and routing table."""
-        return cls(load_artefact(model_path), RoutingTable.load(routing_path))
+    def load(
+        cls,
+        model_path: Path | None = None,
+        routing_path: Path | None = None,
+        urgency_path: Path | None = None,
+    ) -> Judge:
+        """Load the artefacts (default: the committed ones in workers/judgement/model/) and routing table."""
+        return cls(
+            load_artefact(model_path), RoutingTable.load(routing_path), UrgencyModel.load(urgency_path)
+        )
 
     @property
     def model_version(self) -> str:
@@ -71,9 +80,9 @@ class Judge:
         """Judge a batch (faster per message: features are computed with one numpy pass)."""
         docs = [self.tokenizer.tokens(t, c) for t, c, _ in messages]
         scores = self.classifier.predict(docs)
+        urgencies = self.urgency.assess_many([(t, c) for t, c, _ in messages])
         out: list[Judgement] = []
-        for (title, content, district), doc, score in zip(messages, docs, scores, strict=True):
-            urgency = assess(title, content)
+        for (_, _, district), doc, score, urgency in zip(messages, docs, scores, urgencies, strict=True):
             # With no usable word the model has nothing to go on: leave the category to a person.
             category = score.category if doc else None
             confidence = score.confidence if doc else 0.0
@@ -85,6 +94,7 @@ class Judge:
                     urgency=urgency.level,
                     urgency_reason=urgency.reason,
                     department=self.routing.department(category, district),
+                    urgency_situation=urgency.situation,
                 )
             )
         return out

@@ -1,0 +1,1 @@
+"""Urgency shared by gateway and workers: the situation catalogue, its phrase matcher, the gateway screen."""

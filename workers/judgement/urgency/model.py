@@ -1,0 +1,148 @@
+"""The urgency model at run time: situation scores from a linear model, then the catalogue's rules.
+
+A message is urgent when the model's probability that it reports some situation of the catalogue is at
+least the threshold chosen in training (for recall: a missed emergency is the worst error). Its level is
+the situation's, raised from high to critical when the circumstances the situation names (`escalate_if`:
+someone vulnerable at risk, help blocked, people exposed) appear in the message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ingest.urgency.catalogue import CRITICAL, HIGH, NORMAL, Catalogue, load_catalogue, parse_catalogue
+from workers.judgement.artefact import MODEL_DIR, Artefact, dequantise_rows, load_artefact
+from workers.judgement.classifier import softmax
+from workers.judgement.features import FloatArray
+from workers.judgement.urgency.features import (
+    CHAR_BITS,
+    NOT_NOW,
+    Reader,
+    Reading,
+    feature_matrix,
+    focus_text,
+)
+
+log = logging.getLogger("jiesu.worker")
+
+URGENCY_MODEL_PATH = MODEL_DIR / "urgency-v1.npz"
+NONE = "none"
+# Context groups worth naming in a reason, with the words a dispatcher reads.
+_REASON_GROUPS = {"vulnerable": "at risk", "blocked": "help blocked", "exposed": "exposed"}
+_QUOTE_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Urgency:
+    """A message's urgency, the catalogue situation behind it, and why."""
+
+    level: str
+    situation: str | None
+    reason: str | None
+    score: float  # the model's probability that the message reports an urgent situation
+
+
+class UrgencyModel:
+    """Loaded once per process with the catalogue it was trained on; assessing is pure."""
+
+    def __init__(self, artefact: Artefact) -> None:
+        a, m = artefact.arrays, artefact.meta
+        self.meta = m
+        # The catalogue the model was built from, so features and classes always match the weights.
+        self.catalogue: Catalogue = parse_catalogue(m["catalogue"])
+        self.reader = Reader(self.catalogue)
+        self.classes: list[str] = list(m["classes"])
+        self.threshold = float(m["threshold"])
+        self.dense_scale = float(m["dense_scale"])
+        self.char_idf = np.zeros(1 << CHAR_BITS, dtype=np.float32)
+        self.char_idf[a["char_idf_cols"]] = a["char_idf_vals"]
+        n_dense = len(self.reader.dense_names)
+        weights = np.zeros(((1 << CHAR_BITS) + n_dense, len(self.classes)), dtype=np.float32)
+        weights[a["char_rows"]] = dequantise_rows(a["char_weights"], a["char_scales"])
+        weights[1 << CHAR_BITS :] = a["dense_weights"]
+        self.weights = weights
+        self.intercept = a["intercept"].astype(np.float32)
+        self.temperature = float(m["temperature"])
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> UrgencyModel:
+        """The committed model (workers/judgement/model/urgency-v1.npz) unless a path is given."""
+        model = cls(load_artefact(path or URGENCY_MODEL_PATH))
+        live = load_catalogue()
+        if live != model.catalogue:
+            log.warning(
+                "the urgency model was built from another version of situations.toml: "
+                "run `make urgency-model` to rebuild it from the current catalogue"
+            )
+        return model
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], list[Reading]]:
+        """Class probabilities of focus texts (columns: `classes`), and what was read in each."""
+        features, readings = feature_matrix(self.reader, texts, self.char_idf, self.dense_scale)
+        scores: FloatArray = features @ self.weights + self.intercept
+        return softmax(scores, self.temperature), readings
+
+    def assess_many(self, messages: Sequence[tuple[str, str]]) -> list[Urgency]:
+        """The urgency of (title, content) pairs."""
+        if not messages:
+            return []
+        texts = [focus_text(title, content) for title, content in messages]
+        probs, readings = self.probabilities(texts)
+        none = self.classes.index(NONE)
+        out: list[Urgency] = []
+        for text, p, reading in zip(texts, probs, readings, strict=True):
+            urgent = 1.0 - float(p[none])
+            if urgent < self.threshold:
+                out.append(Urgency(NORMAL, None, None, round(urgent, 4)))
+                continue
+            ranked = p.copy()
+            ranked[none] = -1.0
+            situation = self.catalogue.by_id(self.classes[int(ranked.argmax())])
+            circumstances = [g for g in situation.escalate_if if reading.words(g)]
+            level = CRITICAL if situation.level == CRITICAL or circumstances else HIGH
+            out.append(
+                Urgency(level, situation.id, self._reason(situation.id, text, reading), round(urgent, 4))
+            )
+        return out
+
+    def assess(self, title: str, content: str) -> Urgency:
+        """The urgency of one message."""
+        return self.assess_many([(title, content)])[0]
+
+    def _reason(self, situation_id: str, text: str, reading: Reading) -> str:
+        """`<id> <description>: “<the words that decided>”`, then who is at risk, blocked or exposed."""
+        situation = self.catalogue.by_id(situation_id)
+        hits = [h for h in reading.cues if h.value == situation_id] or reading.cues
+        quote = text[hits[0].start : hits[0].end] if hits else _first_clause(text)
+        parts = [f"{situation.label}: “{_clause_around(text, quote)}”"]
+        for group, label in _REASON_GROUPS.items():
+            if words := reading.words(group):
+                parts.append(f"{label}: {'、'.join(words[:3])}")
+        if not_now := [w for g in NOT_NOW for w in reading.words(g)]:
+            parts.append(f"though it says: {'、'.join(not_now[:3])}")
+        return "; ".join(parts)
+
+
+def _first_clause(text: str) -> str:
+    for sep in "。!?,\n":
+        text = text.split(sep, 1)[0] if sep in text[:_QUOTE_CHARS] else text
+    return text[:_QUOTE_CHARS]
+
+
+def _clause_around(text: str, quote: str) -> str:
+    """The clause of `text` that holds `quote`, at most _QUOTE_CHARS long."""
+    at = text.find(quote)
+    if at < 0:
+        return quote[:_QUOTE_CHARS]
+    seps = "。!?,;\n"
+    start = max(text.rfind(s, 0, at) for s in seps) + 1
+    ends = [e for e in (text.find(s, at + len(quote)) for s in seps) if e >= 0]
+    end = min(ends) if ends else len(text)
+    clause = text[start:end].strip()
+    return clause if len(clause) <= _QUOTE_CHARS else quote[:_QUOTE_CHARS]
