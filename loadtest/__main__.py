@@ -19,11 +19,11 @@ from loadtest.runner import PreflightError, run
 _RUN_ID = re.compile(r"^[\w.-]{1,64}$")
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, float_spec: str = ",.1f") -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return format(value, float_spec)
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -47,11 +47,31 @@ def summary(report: dict[str, Any]) -> str:
         f"dedupe: retries_sent {_fmt(dd['retries_sent'])}  retries_linked {_fmt(dd['retries_linked'])}  "
         f"burst_sent {_fmt(dd['burst_sent'])}  burst_largest_incident {_fmt(dd['burst_largest_incident'])}",
     ]
+    lines += _urgent_lines(report.get("urgent"))
     lines += [f"note: {n}" for n in dd.get("notes", [])]
     lines += [f"warning: {w}" for w in report.get("warnings", [])]
     failed = [name for name, ok in report["checks"].items() if ok is False]
     lines.append("checks: " + ("all passed" if not failed else "FAILED " + ", ".join(failed)))
     return "\n".join(lines)
+
+
+def _urgent_lines(lane: dict[str, Any] | None) -> list[str]:
+    """The urgent lane's figures, when the run had labelled messages (shares and seconds to 3 decimals)."""
+    if not lane or not (lane["count"] or lane["hard_negatives"]):
+        return []
+
+    def f(key: str) -> str:
+        return f"{key} {_fmt(lane[key], '.3f')}"
+
+    return [
+        f"urgent: {_fmt(lane['count'])} labelled urgent, {_fmt(lane['hard_negatives'])} hard negatives  "
+        + "  ".join(
+            f(k) for k in ("recall", "critical_recall", "false_alarm_rate", "flagged_share_of_regular")
+        ),
+        "urgent lane s (to complaints.urgent): "
+        + "  ".join(f(k) for k in ("e2e_p50_s", "e2e_p99_s", "e2e_max_s", "service_p99_s"))
+        + f"  missing_on_urgent {_fmt(lane['missing_on_urgent'])}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

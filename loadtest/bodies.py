@@ -75,6 +75,9 @@ class Messages:
             return paraphrase(self.incident, rng)
         if kind == Kind.RESUBMIT:
             return resubmission(self.text(int(self.plan.msg_ref[m])), rng)
+        label = self.plan.label_of(m)
+        if label is not None:
+            return label.as_text()
         if self.corpus is not None:
             return self.corpus.pick(rng)
         return everyday(rng)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtest.plan import CHANNELS, DEFAULT_MIX, PROFILES, PlanSpec
+from loadtest.texts import URGENCY_CORPUS_DIR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES_ENV = REPO_ROOT / ".data" / "services.env"
@@ -35,6 +36,7 @@ class RunConfig:
     stall_s: float = 20.0
     ready_timeout_s: float = 30.0
     corpus: Path | None = None
+    urgent_corpus: Path = URGENCY_CORPUS_DIR
     incident: str | None = None
     progress: bool = True
     html: bool = True
@@ -124,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--retry-share", type=_share, default=0.03, help="messages re-sent by the client (0.03)")
     g.add_argument("--resubmit-share", type=_share, default=0.02, help="complaints sent again (0.02)")
     g.add_argument("--invalid-share", type=_share, default=0.01, help="invalid submissions (0.01)")
+    g.add_argument(
+        "--urgent-share",
+        type=_share,
+        default=0.005,
+        help="labelled urgent messages from the urgency corpus, and as many of its hard negatives (0.005)",
+    )
+    g.add_argument(
+        "--urgent-corpus",
+        type=Path,
+        default=URGENCY_CORPUS_DIR,
+        help="directory of the labelled urgency corpus, every *.jsonl in it (corpus/urgency)",
+    )
     g.add_argument("--burst-messages", type=int, help="surge-day burst size (default 12,000 × scale)")
     g.add_argument("--burst-at", type=parse_clock, default=19.5 * 3600, help="burst start HH:MM (19:30)")
     g.add_argument(
@@ -201,6 +215,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         retry_share=args.retry_share,
         resubmit_share=args.resubmit_share,
         invalid_share=args.invalid_share,
+        urgent_share=args.urgent_share,
         burst_messages=args.burst_messages,
         burst_at_s=args.burst_at,
         window=args.window,
@@ -225,6 +240,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         stall_s=args.stall,
         ready_timeout_s=args.ready_timeout,
         corpus=args.corpus,
+        urgent_corpus=args.urgent_corpus,
         incident=args.incident,
         progress=not args.no_progress,
         html=not args.no_html,

@@ -5,6 +5,9 @@ offsets it had when the run began, and takes each ticket's first `ticket.process
 event's Kafka timestamp (when the worker published it) − the event's `received_at` (when the gateway built
 the record, just before its 202). Without Kafka it polls `GET /v1/complaints/{id}` for a sample of tickets and
 takes `processed_at − received_at` of the stored ticket.
+
+The same watch reads `complaints.urgent` for the urgent lane's figures (when each ticket first appeared
+there), and it keeps the urgency each ticket's events gave it last (a later event may raise or lower it).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from loadtest.stats import Latency
 # Bound on the events held in memory (other traffic on the same topic is kept too until matched).
 MAX_EVENTS = 5_000_000
 _CREATE_TIME = 0
+_NORMAL = "normal"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class EventsWatch:
     bootstrap: str
     topic: str
     seen: dict[str, Seen] = field(default_factory=dict)
+    # (urgency, urgency_situation) of the tickets any event called other than normal, as their latest event
+    # says; every other ticket seen is normal. Holding only these keeps a full day's memory small.
+    flagged: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     records: int = 0
     error: str | None = None
     _consumer: Any = None
@@ -106,17 +113,34 @@ class EventsWatch:
         if rec.key is None or len(self.seen) >= MAX_EVENTS:
             return
         ticket_id = rec.key.decode(errors="replace")
-        if ticket_id in self.seen:
-            return  # a redelivered ticket's event again: the first one counts
         try:
             event = orjson.loads(rec.value)
         except orjson.JSONDecodeError:
             return
+        if not isinstance(event, dict):
+            return
+        self._note_urgency(ticket_id, event)
+        if ticket_id in self.seen:
+            return  # a later (or redelivered) event of the ticket: the first one counts for the latency
         received = _epoch(event.get("received_at"))
         if received is None:
             return
         published = rec.timestamp / 1000.0 if rec.timestamp_type == _CREATE_TIME else now
         self.seen[ticket_id] = Seen(received, published, event.get("duplicate_of"), event.get("incident_id"))
+
+    def _note_urgency(self, ticket_id: str, event: dict[str, Any]) -> None:
+        urgency, situation = event.get("urgency"), event.get("urgency_situation")
+        if not isinstance(urgency, str) or (urgency == _NORMAL and ticket_id not in self.flagged):
+            return
+        if len(self.flagged) < MAX_EVENTS or ticket_id in self.flagged:
+            self.flagged[ticket_id] = (urgency, situation if isinstance(situation, str) else None)
+
+    def urgency(self, ticket_id: str) -> tuple[str, str | None] | None:
+        """The ticket's urgency and situation as its latest event gave them; None when no event was seen."""
+        found = self.flagged.get(ticket_id)
+        if found is not None:
+            return found
+        return (_NORMAL, None) if ticket_id in self.seen else None
 
     def matched(self, ticket_ids: set[str]) -> int:
         """How many of `ticket_ids` have had their event."""

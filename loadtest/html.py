@@ -50,6 +50,10 @@ def _zero_class(value: Any) -> str:
     return "na" if value is None else ("ok" if value == 0 else "bad")
 
 
+def _pct(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1%}"
+
+
 def _table(head: list[str], rows: list[list[Any]]) -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{_v(c)}</td>" for c in row) + "</tr>" for row in rows)
@@ -177,6 +181,55 @@ def _nines(pct: float) -> float:
     return min(5.2, -math.log10(max(1e-6, 1.0 - pct / 100.0)))
 
 
+def _urgent(lane: dict[str, Any]) -> str:
+    """The urgent lane: labelled messages scored against their labels, and their time to complaints.urgent."""
+    missing = lane["missing_on_urgent"]
+    cards = [
+        _card("labelled urgent / hard negatives", f"{lane['count']:,} / {lane['hard_negatives']:,}"),
+        _card("recall (critical or high)", _pct(lane["recall"])),
+        _card("critical recall (got critical)", _pct(lane["critical_recall"])),
+        _card("false alarms (hard negatives)", _pct(lane["false_alarm_rate"])),
+        _card("regular traffic flagged", _pct(lane["flagged_share_of_regular"])),
+        _card("e2e p50 / p99 to urgent topic", f"{_v(lane['e2e_p50_s'])} / {_v(lane['e2e_p99_s'])}", " s"),
+        _card("e2e max / service p99", f"{_v(lane['e2e_max_s'])} / {_v(lane['service_p99_s'])}", " s"),
+        _card("missing on complaints.urgent", missing, cls=_zero_class(missing)),
+    ]
+    counts = ("planned", "accepted", "judged", "critical", "high", "on_urgent", "e2e_p50_s", "e2e_p99_s")
+    level_head = ["label", "planned", "accepted", "judged", "got critical", "got high", "on urgent topic"]
+    by_level = _table(
+        [*level_head, "e2e p50 s", "e2e p99 s"],
+        [[level, *(row[k] for k in counts)] for level, row in lane["by_level"].items()],
+    )
+    burst = lane["in_burst_window"]
+    in_burst = _table(
+        ["in the burst's half hour", "value"],
+        [
+            ["labelled urgent", burst["count"]],
+            ["on complaints.urgent", burst["on_urgent"]],
+            ["e2e p99 s", burst["e2e_p99_s"]],
+            ["e2e max s", burst["e2e_max_s"]],
+            ["burst reports flagged critical or high", _pct(lane["flagged_share_of_burst"])],
+        ],
+    )
+    samples = [
+        [kind, s["id"], s["channel"], s["level"], s["situation"], s["got"], s["got_situation"]]
+        for kind, key in (("missed", "misses_sample"), ("false alarm", "false_alarms_sample"))
+        for s in lane[key]
+    ]
+    head = ["", "corpus id", "channel", "label", "situation", "got", "got situation"]
+    notes = "".join(f"<li>{escape(n)}</li>" for n in lane["notes"])
+    return "".join(
+        [
+            '<h2 id="urgent">Urgent lane (labelled messages)</h2>',
+            f'<div class="cards">{"".join(cards)}</div>',
+            by_level,
+            in_burst,
+            _table(head, samples) if samples else "",
+            f"<ul>{notes}</ul>" if notes else "",
+        ]
+    )
+
+
 def render(r: dict[str, Any]) -> str:
     """The report as an HTML page."""
     run, rec, dd, lat, e2e = r["run"], r["reconciliation"], r["dedupe"], r["latency_ms"], r["e2e_latency_ms"]
@@ -239,6 +292,7 @@ def render(r: dict[str, Any]) -> str:
     gt_rows = [[k, v] for k, v in gt["by_kind"].items()] + [
         [f"channel {k}", v] for k, v in gt["by_channel"].items()
     ]
+    gt_rows += [[f"labelled {k}", v] for k, v in (gt.get("labelled") or {}).items()]
     config_rows = [[k, v] for k, v in run.items()]
     return "".join(
         [
@@ -266,6 +320,7 @@ def render(r: dict[str, Any]) -> str:
                 dedupe_rows,
             ),
             _table(["burst", "value"], burst_rows),
+            _urgent(r["urgent"]) if "urgent" in r else "",
             '<h2 id="ground-truth">Ground truth (what the generator made)</h2>',
             _table(["", "count"], gt_rows),
             '<h2 id="config">Run configuration</h2>',

@@ -1,8 +1,11 @@
 """The plan of a run: every request's intended send time, channel and kind, fixed before the first is sent.
 
 A *message* is one thing a citizen sends (an everyday complaint, a burst report, an invalid submission, or a
-resubmission of an earlier complaint under a new external id). A *request* is one HTTP POST: every message
-once, plus the client retries, which repeat an earlier message byte for byte (same `external_id`).
+resubmission of an earlier complaint under a new external id). A small share of the everyday complaints are
+*labelled*: they carry the words, channel and label of a hand-labelled urgency corpus message (urgent, or a
+hard negative that only looks urgent), so the run can score the urgent lane against known answers.
+A *request* is one HTTP POST: every message once, plus the client retries, which repeat an earlier message
+byte for byte (same `external_id`).
 Times are wall-clock seconds from the start of the run (the profile's day divided by the compression).
 """
 
@@ -15,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from loadtest import curve
+from loadtest.texts import URGENT_LEVELS, Labelled, UrgencyCorpus
 
 NORMAL_DAY_MESSAGES = 200_000
 SURGE_DAY_MESSAGES = 1_200_000
@@ -29,6 +33,9 @@ RESUBMIT_WINDOW_S = 6 * 3600.0
 # Share of retries sent almost at once (a client that gave up on its connection and re-sent), racing the
 # original through the gateway; the rest come after a timeout-like pause of up to `retry_delay_s`.
 RACING_RETRY_SHARE = 0.3
+# The labelled messages draw from their own random stream, so mixing them in leaves every other choice of a
+# seed's plan (times, kinds, retries) as it was without them.
+_LABEL_STREAM = 15
 
 
 class Kind(IntEnum):
@@ -55,6 +62,9 @@ class PlanSpec:
     retry_share: float = 0.03
     resubmit_share: float = 0.02
     invalid_share: float = 0.01
+    # Share of the messages that are labelled urgent corpus messages; the same share again are its hard
+    # negatives. Applied to the burst's half hour and to the rest of the day separately (see `_label`).
+    urgent_share: float = 0.005
     burst_messages: int | None = None  # surge-day: default SURGE_BURST_MESSAGES × scale
     burst_at_s: float = 19.5 * 3600  # surge-day: the burst starts at 19:30 (profile day time)
     retry_delay_s: float = 2.0  # wall-clock seconds, the longest pause before a retry
@@ -66,7 +76,7 @@ class PlanSpec:
             raise ValueError(f"unknown profile {self.profile!r} (known: {', '.join(PROFILES)})")
         if len(self.channel_mix) != len(CHANNELS) or min(self.channel_mix) < 0 or sum(self.channel_mix) <= 0:
             raise ValueError("channel mix needs three non-negative weights: wechat, phone, web")
-        for name in ("retry_share", "resubmit_share", "invalid_share"):
+        for name in ("retry_share", "resubmit_share", "invalid_share", "urgent_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")
         if self.resubmit_share + self.invalid_share > 1.0:
@@ -91,6 +101,18 @@ class Plan:
     msg: NDArray[np.int64]  # the message each request sends
     burst_window: tuple[float, float] | None = None  # wall seconds
     notes: list[str] = field(default_factory=list)
+    labels: tuple[Labelled, ...] = ()  # the corpus messages labelled messages are drawn from
+    # For each message, the index in `labels` of the corpus message it carries; -1 for an unlabelled one.
+    msg_label: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+
+    def label_of(self, m: int) -> Labelled | None:
+        """The corpus message (with its label) that message `m` carries, if it is a labelled one."""
+        i = int(self.msg_label[m]) if len(self.msg_label) else -1
+        return self.labels[i] if i >= 0 else None
+
+    def labelled_messages(self) -> NDArray[np.int64]:
+        """The numbers of the labelled messages, in send order."""
+        return np.flatnonzero(self.msg_label >= 0).astype(np.int64)
 
     @property
     def messages(self) -> int:
@@ -125,7 +147,21 @@ class Plan:
             "span_s": round(self.span_s, 3),
             "compression": self.spec.compression,
             "burst_window_s": list(self.burst_window) if self.burst_window else None,
+            "labelled": self.labelled_counts(),
         }
+
+    def labelled_counts(self) -> dict[str, int]:
+        """How many labelled messages of each level, and how many fall in the burst's half hour."""
+        counts = dict.fromkeys((*URGENT_LEVELS, "hard_negative", "in_burst_window"), 0)
+        for m in self.labelled_messages().tolist():
+            label = self.labels[int(self.msg_label[m])]
+            counts[label.level if label.urgent else "hard_negative"] += 1
+            counts["in_burst_window"] += self.in_burst_window(float(self.msg_at[m]))
+        return counts
+
+    def in_burst_window(self, at: float) -> bool:
+        """Whether wall time `at` falls within the incident burst's half hour."""
+        return self.burst_window is not None and self.burst_window[0] <= at < self.burst_window[1]
 
 
 def default_messages(spec: PlanSpec) -> int:
@@ -153,12 +189,20 @@ def _message_times(spec: PlanSpec, total: int, rng: np.random.Generator) -> tupl
 
 
 def _choose(rng: np.random.Generator, pool: NDArray[np.int64], share: float) -> NDArray[np.int64]:
-    count = min(len(pool), round(share * len(pool)))
-    return np.sort(rng.choice(pool, size=count, replace=False)) if count else pool[:0]
+    return _pick(rng, pool, round(share * len(pool)))
 
 
-def build_plan(spec: PlanSpec) -> Plan:
-    """Generate the plan of `spec`; the same spec (and seed) always gives the same plan."""
+def _pick(rng: np.random.Generator, pool: NDArray[np.int64], count: int) -> NDArray[np.int64]:
+    """`count` distinct members of `pool` (all of it when it is smaller), sorted."""
+    count = min(len(pool), count)
+    return np.sort(rng.choice(pool, size=count, replace=False)) if count else pool[:0].astype(np.int64)
+
+
+def build_plan(spec: PlanSpec, urgency: UrgencyCorpus | None = None) -> Plan:
+    """Generate the plan of `spec`; the same spec (and seed, and corpus) always gives the same plan.
+
+    With an urgency corpus, `spec.urgent_share` of the messages carry its urgent messages and as many its
+    hard negatives; without one there are no labelled messages (and the plan's notes say so)."""
     rng = np.random.default_rng(spec.seed)
     total = default_messages(spec)
     times, burst = _message_times(spec, total, rng)
@@ -199,7 +243,7 @@ def build_plan(spec: PlanSpec) -> Plan:
     if burst:
         begins = max(0.0, spec.burst_at_s - start) / spec.compression
         window = (begins, (spec.burst_at_s - start + BURST_WINDOW_S) / spec.compression)
-    return Plan(
+    plan = Plan(
         spec=spec,
         msg_at=msg_at,
         msg_kind=msg_kind,
@@ -209,7 +253,57 @@ def build_plan(spec: PlanSpec) -> Plan:
         kind=req_kind[req_order],
         msg=req_msg[req_order],
         burst_window=window,
+        msg_label=np.full(total, -1, dtype=np.int32),
     )
+    if spec.urgent_share > 0:
+        if urgency:
+            _label(plan, urgency)
+        else:
+            plan.notes.append("no urgency corpus (corpus/urgency/*.jsonl): no labelled urgent messages")
+    return plan
+
+
+def _label_counts(plan: Plan) -> tuple[NDArray[np.bool_], int, int]:
+    """Which messages fall in the burst's half hour, and how many labelled messages of one kind (urgent or
+    hard negative) go inside it and outside it: `urgent_share` of each part's messages. Inside, at least one
+    when the share is not 0, so even a small run measures the lane while the burst floods the pipeline."""
+    inside = np.zeros(plan.messages, dtype=np.bool_)
+    if plan.burst_window is not None:
+        inside = (plan.msg_at >= plan.burst_window[0]) & (plan.msg_at < plan.burst_window[1])
+    n_in, share = int(inside.sum()), plan.spec.urgent_share
+    return inside, max(1, round(share * n_in)) if n_in else 0, round(share * (plan.messages - n_in))
+
+
+def _cycle(rng: np.random.Generator, lines: int, count: int) -> NDArray[np.int64]:
+    """`count` line numbers of a corpus of `lines`: every line once before any twice (a full-size day needs
+    more labelled messages than the corpus holds)."""
+    if not lines or not count:
+        return np.zeros(0, dtype=np.int64)
+    rounds = -(-count // lines)
+    return np.concatenate([rng.permutation(lines) for _ in range(rounds)])[:count].astype(np.int64)
+
+
+def _label(plan: Plan, corpus: UrgencyCorpus) -> None:
+    """Turn a share of the everyday complaints into labelled corpus messages, posted on the corpus line's
+    channel. Only everyday complaints that no resubmission repeats: a labelled message must reach the
+    pipeline valid, and an unlabelled copy of its words would be counted as ordinary traffic."""
+    rng = np.random.default_rng([plan.spec.seed, _LABEL_STREAM])
+    free = plan.msg_kind == Kind.ORIGINAL
+    free[plan.msg_ref[plan.msg_ref >= 0]] = False
+    inside, count_in, count_out = _label_counts(plan)
+    plan.labels = corpus.urgent + corpus.hard_negatives
+    offset = 0
+    for pool in (corpus.urgent, corpus.hard_negatives):
+        if pool:
+            parts = ((inside, count_in), (~inside, count_out))
+            chosen = np.concatenate([_pick(rng, np.flatnonzero(free & part), n) for part, n in parts])
+            plan.msg_label[chosen] = offset + _cycle(rng, len(pool), len(chosen))
+            free[chosen] = False
+        offset += len(pool)
+    for m in plan.labelled_messages().tolist():
+        channel = plan.labels[int(plan.msg_label[m])].channel
+        if channel in CHANNELS:  # where the corpus names one of ours; else the mix's draw stands
+            plan.msg_channel[m] = CHANNELS.index(channel)
 
 
 def _link_resubmissions(

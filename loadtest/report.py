@@ -16,6 +16,7 @@ from loadtest.plan import CHANNELS, Plan
 from loadtest.results import OUTCOMES, Recorder
 from loadtest.scheduler import LoopState
 from loadtest.stats import Latency
+from loadtest.urgent import section as urgent_section
 
 SCHEMA = "jiesu.loadtest.report/1"
 LATENCY_KEYS = ("p50", "p90", "p99", "p999", "max")
@@ -33,6 +34,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "e2e_latency_ms",
         "reconciliation",
         "dedupe",
+        "urgent",
         "checks",
         "ok",
     ),
@@ -40,6 +42,18 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "e2e_latency_ms": ("p50", "p99"),
     "reconciliation": ("accepted", "stored", "missing", "duplicate_rows"),
     "dedupe": ("retries_sent", "retries_linked", "burst_sent", "burst_largest_incident"),
+    "urgent": (
+        "count",
+        "recall",
+        "critical_recall",
+        "false_alarm_rate",
+        "flagged_share_of_regular",
+        "e2e_p50_s",
+        "e2e_p99_s",
+        "e2e_max_s",
+        "service_p99_s",
+        "missing_on_urgent",
+    ),
 }
 # A dispatcher later than this (p99) means the generator, not the server, was the bottleneck.
 GENERATOR_LAG_WARN_MS = 50.0
@@ -137,6 +151,12 @@ def _checks(report: dict[str, Any]) -> tuple[dict[str, bool | None], list[str]]:
         warnings.append(f"{report['not_sent']:,} planned requests were not sent ({reasons})")
     if rec.get("stored") is not None and not rec.get("drained"):
         warnings.append("the pipeline had not drained when the wait ended: missing may still be arriving")
+    lane = report["urgent"]
+    if lane["missing_on_urgent"]:
+        warnings.append(
+            f"{lane['missing_on_urgent']:,} of {lane['count']:,} labelled urgent tickets never appeared on "
+            "complaints.urgent"
+        )
     return checks, warnings
 
 
@@ -150,8 +170,9 @@ def build(
     reconciliation: dict[str, Any],
     dedupe: dict[str, Any],
     cut: int,
+    urgent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The whole report."""
+    """The whole report (`urgent`: the urgent lane's section; without it, an empty one that says so)."""
     responses = sum(rec.outcomes.values())
     duration = max(rec.last_done, 1e-9)
     # Buckets up to the end of the run; a last bucket less than half full is left out of the plots
@@ -193,6 +214,7 @@ def build(
         "e2e_latency_ms": e2e,
         "reconciliation": reconciliation,
         "dedupe": dedupe,
+        "urgent": urgent or urgent_section([], None, watched_urgent=False, notes=["not measured"]),
         "errors_sample": dict(rec.error_samples.most_common()),
         "timeseries": _series(rec, plan, cut, n),
     }

@@ -62,6 +62,10 @@ class Recorder:
         # Ticket id of each message's first 202, and what each retry got, for reconciliation.
         self.message_ticket: list[str | None] = [None] * plan.messages
         self.retry_tickets: list[tuple[int, str]] = []
+        # For each labelled message, its first accepted request: (actual send time, ticket id). A set for
+        # the check, as it runs on every accepted reply.
+        self.labelled = set(plan.labelled_messages().tolist())
+        self.labelled_sent: dict[int, tuple[float, str]] = {}
         self.first_intended: float | None = None
         self.last_done = 0.0
 
@@ -116,6 +120,8 @@ class Recorder:
                 self.error_samples[reply.error] += 1
         if outcome == "accepted" and reply.ticket_id:
             msg = int(self.plan.msg[request])
+            if msg in self.labelled and msg not in self.labelled_sent:
+                self.labelled_sent[msg] = (sent, reply.ticket_id)
             if kind == Kind.RETRY:
                 self.retry_tickets.append((msg, reply.ticket_id))
             elif self.message_ticket[msg] is None:

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from loadtest import dedupe, e2e, progress, reconcile
+from loadtest import dedupe, e2e, progress, reconcile, urgent
 from loadtest.auth import parse_keys
 from loadtest.bodies import Messages
 from loadtest.client import GatewaySender, wait_ready
@@ -23,7 +23,7 @@ from loadtest.report import build, e2e_section, write_json
 from loadtest.results import Recorder
 from loadtest.scheduler import Bounds, LoopState, run_open_loop
 from loadtest.stats import Latency, bucket_width
-from loadtest.texts import Corpus
+from loadtest.texts import Corpus, UrgencyCorpus
 
 log = logging.getLogger("loadtest")
 EVENTS_TOPIC = "complaints.events"
@@ -56,24 +56,41 @@ def describe(plan: Plan, bounds: Bounds, cfg: RunConfig) -> str:
     kinds = ", ".join(f"{k} {v:,}" for k, v in gt["by_kind"].items())  # type: ignore[attr-defined]
     span = min(plan.span_s, bounds.duration_s)
     cut = _cut(plan, bounds)
+    labelled = ", ".join(f"{k} {v:,}" for k, v in plan.labelled_counts().items())
+    urgent_line = f"  labelled from the urgency corpus: {labelled}\n" if len(plan.labelled_messages()) else ""
     return (
         f"loadtest {cfg.run_id}: profile {plan.spec.profile}, {plan.messages:,} messages, "
-        f"{plan.requests:,} requests ({kinds})\n"
+        f"{plan.requests:,} requests ({kinds})\n{urgent_line}"
         f"  sending {cut:,} over {span:,.1f} s (compression ×{plan.spec.compression:g}, "
         f"mean {cut / max(span, 1e-9):,.1f}/s) to {cfg.target}, concurrency {bounds.concurrency}, "
         f"timeout {bounds.request_timeout_s:g} s"
     )
 
 
+async def _watch(cfg: RunConfig, topic: str) -> tuple[e2e.EventsWatch | None, str | None]:
+    """A started watch of `topic` under the run's prefix, or why there is none."""
+    if not cfg.kafka:
+        return None, f"no Kafka address: {topic} not read"
+    watch = e2e.EventsWatch(cfg.kafka, f"{cfg.topic_prefix}{topic}")
+    try:
+        await watch.start()
+    except Exception as exc:  # the run goes on without what the topic would have told; the report says why
+        return None, f"could not read {watch.topic} on {cfg.kafka} ({type(exc).__name__}: {exc})"
+    return watch, None
+
+
 async def _start_watch(cfg: RunConfig) -> tuple[e2e.EventsWatch | None, str | None]:
     if not cfg.kafka:
         return None, "no Kafka address: e2e latency from polling a sample of tickets"
-    watch = e2e.EventsWatch(cfg.kafka, f"{cfg.topic_prefix}{EVENTS_TOPIC}")
-    try:
-        await watch.start()
-    except Exception as exc:  # no events: fall back to polling, and say why
-        return None, f"could not read {watch.topic} on {cfg.kafka} ({type(exc).__name__}: {exc}); polled"
-    return watch, None
+    watch, problem = await _watch(cfg, EVENTS_TOPIC)
+    return watch, None if problem is None else f"{problem}; polled"
+
+
+async def _start_urgent_watch(plan: Plan, cfg: RunConfig) -> tuple[e2e.EventsWatch | None, str | None]:
+    """complaints.urgent is read only when there are labelled messages to time on it."""
+    if not len(plan.labelled_messages()):
+        return None, None
+    return await _watch(cfg, urgent.URGENT_TOPIC)
 
 
 async def _drain(
@@ -146,7 +163,8 @@ def _reconciliation_section(
 
 async def run(cfg: RunConfig) -> dict[str, Any]:
     """Run the load test `cfg` describes; return the report (also written to `cfg.report`)."""
-    plan = build_plan(cfg.spec)
+    urgency = UrgencyCorpus.load(cfg.urgent_corpus) if cfg.spec.urgent_share > 0 else None
+    plan = build_plan(cfg.spec, urgency)
     corpus = Corpus.load(cfg.corpus) if cfg.corpus else None
     messages = Messages(plan, cfg.run_id, corpus, cfg.incident)
     bounds = _bounds(cfg, plan)
@@ -156,43 +174,27 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
     if problem is not None:
         raise PreflightError(f"{cfg.target} is not ready after {cfg.ready_timeout_s:g} s: {problem}")
     watch, e2e_note = await _start_watch(cfg)
+    lane, lane_note = await _start_urgent_watch(plan, cfg)
     recorder = Recorder(plan, bucket_width(min(plan.span_s, bounds.duration_s) + cfg.timeout_s))
     state = LoopState()
     started_at = datetime.now(UTC)
-    planned = [float(x) for x in _per_second(plan, cut)]
-    shower = (
-        asyncio.create_task(progress.show(recorder, state, planned, cut, plan.at[cut - 1] if cut else 0.0))
-        if cfg.progress
-        else None
-    )
     try:
-        async with GatewaySender(
-            cfg.target,
-            messages,
-            timeout_s=cfg.timeout_s,
-            run_id=cfg.run_id,
-            keys=parse_keys(cfg.api_keys, cfg.signing_secrets),
-        ) as sender:
-            await run_open_loop(plan.at, sender, bounds, recorder, state=state)
-    finally:
-        if shower is not None:
-            shower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await shower
-            progress.finish()
-    accepted = recorder.accepted_ids()
-    log.info(
-        "sent %s requests in %.1f s; %s tickets accepted; draining",
-        recorder.sent,
-        recorder.last_done,
-        len(accepted),
-    )
-    try:
+        await _send(cfg, messages, bounds=bounds, recorder=recorder, state=state, cut=cut)
+        accepted = recorder.accepted_ids()
+        log.info(
+            "sent %s requests in %.1f s; %s tickets accepted; draining",
+            recorder.sent,
+            recorder.last_done,
+            len(accepted),
+        )
         stored, why = await _drain(cfg, accepted, watch)
         e2e_part = await _e2e(cfg, watch, accepted, e2e_note)
-    finally:
-        if watch is not None:
-            await watch.stop()
+    finally:  # the watches hold a Kafka connection each, whatever ended the run
+        await _stop(watch)
+        await _stop(lane)
+    urgent_part = _urgent(
+        plan, recorder, _epoch_of(state.started), events=watch, lane=lane, notes=[*plan.notes, lane_note]
+    )
     links: dict[str, tuple[str | None, str | None]] | None = None
     source = "none"
     if stored is not None:
@@ -214,6 +216,8 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
         "retry_share": plan.spec.retry_share,
         "resubmit_share": plan.spec.resubmit_share,
         "invalid_share": plan.spec.invalid_share,
+        "urgent_share": plan.spec.urgent_share,
+        "urgent_corpus": _describe_corpus(cfg, urgency),
         "incident": messages.incident.label if messages.incident else None,
         "corpus": str(cfg.corpus) if cfg.corpus else None,
         "concurrency": bounds.concurrency,
@@ -237,6 +241,7 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
         reconciliation=_reconciliation_section(stored, len(accepted), why),
         dedupe=dedupe.summarise(plan, recorder, links, source),
         cut=cut,
+        urgent=urgent_part,
     )
     write_json(report, cfg.report)
     if cfg.html:
@@ -261,6 +266,76 @@ async def _e2e(
         cfg.target, sorted(accepted), timeout_s=min(60.0, cfg.drain_timeout_s), seed=cfg.spec.seed
     )
     return e2e_section(lat, "poll-sample", lat.count, sample, note)
+
+
+async def _send(
+    cfg: RunConfig, messages: Messages, *, bounds: Bounds, recorder: Recorder, state: LoopState, cut: int
+) -> None:
+    """Send the plan open-loop, with the live progress line while it lasts."""
+    plan = messages.plan
+    planned = [float(x) for x in _per_second(plan, cut)]
+    shower = (
+        asyncio.create_task(progress.show(recorder, state, planned, cut, plan.at[cut - 1] if cut else 0.0))
+        if cfg.progress
+        else None
+    )
+    try:
+        async with GatewaySender(
+            cfg.target,
+            messages,
+            timeout_s=cfg.timeout_s,
+            run_id=cfg.run_id,
+            keys=parse_keys(cfg.api_keys, cfg.signing_secrets),
+        ) as sender:
+            await run_open_loop(plan.at, sender, bounds, recorder, state=state)
+    finally:
+        if shower is not None:
+            shower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await shower
+            progress.finish()
+
+
+async def _stop(watch: e2e.EventsWatch | None) -> None:
+    if watch is not None:
+        await watch.stop()
+
+
+def _epoch_of(started: float) -> float:
+    """The wall-clock (epoch) time of the loop's start on the monotonic clock, to compare the run's times
+    with Kafka's timestamps; the two clocks run at the same rate for the length of a run."""
+    return started + (time.time() - time.perf_counter())
+
+
+def _urgent(
+    plan: Plan,
+    rec: Recorder,
+    start_epoch: float,
+    *,
+    events: e2e.EventsWatch | None,
+    lane: e2e.EventsWatch | None,
+    notes: list[str | None],
+) -> dict[str, Any]:
+    """The report's `urgent` section from what the two watches saw."""
+    if events is None:
+        notes.append(f"{EVENTS_TOPIC} not read: the urgency each ticket got is unknown")
+    notes += [f"{w.topic}: {w.error}" for w in (events, lane) if w is not None and w.error]
+    return urgent.section(
+        urgent.observe(plan, rec, start_epoch, events, lane),
+        urgent.regular(plan, rec, events) if events is not None else None,
+        watched_urgent=lane is not None,
+        notes=[n for n in notes if n],
+    )
+
+
+def _describe_corpus(cfg: RunConfig, corpus: UrgencyCorpus | None) -> str | None:
+    if corpus is None:
+        return None
+    return (
+        f"{cfg.urgent_corpus}: {len(corpus.urgent):,} urgent, {len(corpus.hard_negatives):,} hard negatives "
+        f"from {len(corpus.files)} file(s)"
+        + (f", {corpus.skipped:,} lines skipped" if corpus.skipped else "")
+    )
 
 
 def _per_second(plan: Plan, cut: int) -> list[int]:

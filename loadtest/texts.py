@@ -1,4 +1,5 @@
-"""Complaint texts: built-in everyday complaints, one incident's paraphrases, or a corpus of real messages.
+"""Complaint texts: built-in everyday complaints, one incident's paraphrases, a corpus of real messages, and
+the hand-labelled urgency corpus (urgent messages and hard negatives with known labels).
 
 Everything is drawn from a `random.Random` the caller seeds, so the same seed gives the same texts.
 """
@@ -6,6 +7,7 @@ Everything is drawn from a `random.Random` the caller seeds, so the same seed gi
 from __future__ import annotations
 
 import csv
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,3 +241,92 @@ class Corpus:
         """A random message of the corpus, placed in a random district."""
         title, detail = rng.choice(self.rows)
         return Text(title, detail, rng.choice(DISTRICTS) if rng.random() < 0.5 else None, None)
+
+
+# The labelled urgency corpus (corpus/urgency/README.md has the format and the labelling rules).
+URGENCY_CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "urgency"
+URGENT_LEVELS = ("critical", "high")
+_LEVELS = (*URGENT_LEVELS, "normal")
+_KINDS = ("urgent", "hard_negative", "ordinary")
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One hand-labelled message of the urgency corpus: its words, channel and label."""
+
+    id: str
+    channel: str
+    title: str
+    text: str
+    level: str  # critical, high or normal
+    situation: str | None  # the catalogue id that makes it urgent; None when normal
+    kind: str  # urgent, hard_negative or ordinary
+
+    @property
+    def urgent(self) -> bool:
+        """Labelled critical or high."""
+        return self.level in URGENT_LEVELS
+
+    def as_text(self) -> Text:
+        """The message as the simulator posts it: the corpus's own words carry the place, so no location."""
+        return Text(self.title, self.text, None, None)
+
+
+def _labelled(line: str) -> Labelled | None:
+    """One corpus line, or None when it is not a complete, consistent label (a line still being written,
+    or an urgent kind without an urgent level): a bad label would be scored as the pipeline's mistake."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(row, dict):
+        return None
+    text, level, kind = row.get("text"), row.get("level"), row.get("kind")
+    if not isinstance(text, str) or not text.strip() or level not in _LEVELS or kind not in _KINDS:
+        return None
+    if (kind == "urgent") != (level in URGENT_LEVELS):
+        return None
+    situation = row.get("situation")
+    return Labelled(
+        id=str(row.get("id") or ""),
+        channel=str(row.get("channel") or ""),
+        title=str(row.get("title") or ""),
+        text=text.strip(),
+        level=level,
+        situation=situation if isinstance(situation, str) and situation else None,
+        kind=kind,
+    )
+
+
+@dataclass(frozen=True)
+class UrgencyCorpus:
+    """The corpus's urgent messages and hard negatives (ordinary ones are what the simulator makes anyway)."""
+
+    urgent: tuple[Labelled, ...]
+    hard_negatives: tuple[Labelled, ...]
+    files: tuple[str, ...] = ()
+    skipped: int = 0  # lines that were not a usable label
+
+    @classmethod
+    def load(cls, directory: Path = URGENCY_CORPUS_DIR) -> UrgencyCorpus:
+        """Every `*.jsonl` of `directory`, training and test splits alike: the simulator measures the lane,
+        not the model, so it uses all of them. Files in name order, lines in file order (deterministic)."""
+        urgent: list[Labelled] = []
+        negatives: list[Labelled] = []
+        files = sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
+        skipped = 0
+        for path in files:
+            for line in path.read_text(encoding="utf-8-sig").splitlines():
+                if not line.strip():
+                    continue
+                item = _labelled(line)
+                if item is None:
+                    skipped += 1
+                elif item.kind == "urgent":
+                    urgent.append(item)
+                elif item.kind == "hard_negative":
+                    negatives.append(item)
+        return cls(tuple(urgent), tuple(negatives), tuple(p.name for p in files), skipped)
+
+    def __bool__(self) -> bool:
+        return bool(self.urgent or self.hard_negatives)

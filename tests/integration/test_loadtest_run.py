@@ -1,7 +1,8 @@
 """The simulator against the real stack, then reconciliation.
 
 `python -m app` and one `python -m workers` process on the real Kafka and Postgres; 300 messages at a
-constant rate with retries, resubmissions and invalid ones.
+constant rate with retries, resubmissions, invalid ones and labelled urgent ones (the unit tests' small
+corpus), whose tickets are looked for on complaints.urgent.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ async def test_simulator_run_loses_nothing_and_reports_it(stack_settings: Settin
             retry_share=0.05,
             resubmit_share=0.03,
             invalid_share=0.03,
+            urgent_share=0.02,
             seed=6,
         ),
+        urgent_corpus=Path(__file__).parent.parent / "unit" / "fixtures" / "urgency",
         target=f"http://127.0.0.1:{port}",
         run_id=f"it{uuid.uuid4().hex[:8]}",
         report=tmp_path / "report.json",
@@ -62,6 +65,10 @@ async def test_simulator_run_loses_nothing_and_reports_it(stack_settings: Settin
     assert report["e2e_latency_ms"]["count"] == rec["accepted"]
     assert report["latency_ms"]["p99"] is not None
     assert report["ok"] is True, report["checks"]
+    # Whatever the model decides: every labelled ticket was judged, and is on the urgent topic or missing.
+    lane, labelled = report["urgent"], truth["labelled"]
+    assert lane["count"] == labelled["critical"] + labelled["high"] == 6 and lane["hard_negatives"] == 6
+    assert lane["urgency_unknown"] == 0 and lane["on_urgent"] + lane["missing_on_urgent"] == lane["count"]
     on_disk = orjson.loads(cfg.report.read_bytes())
     assert on_disk["reconciliation"]["missing"] == 0
     assert "<svg" in cfg.report.with_suffix(".html").read_text(encoding="utf-8")

@@ -49,6 +49,14 @@ def test_a_run_passes_only_when_every_ticket_is_stored_once_within_the_lag_budge
     assert summarise(_report(0, 0, True, 1.0), args, {})["latency_ms"]["p999"] == 40.0
 
 
+def test_the_urgent_lane_s_section_goes_into_the_surge_figures() -> None:
+    args = build_parser().parse_args(["--urgent-share", "0.01"])
+    assert args.urgent_share == 0.01
+    lane = {"count": 12, "recall": 0.9167, "e2e_p99_s": 1.5, "missing_on_urgent": 1}
+    assert summarise(_report(0, 0, True, 1.0) | {"urgent": lane}, args, {})["urgent"] == lane
+    assert summarise(_report(0, 0, True, 1.0), args, {})["urgent"] is None  # a report from before the lane
+
+
 def test_cpu_shares_split_the_machine_busy_time_without_counting_anything_twice() -> None:
     before = cpu.CpuSnapshot(machine=100.0, kafka=10.0, postgres=5.0)
     after = cpu.CpuSnapshot(machine=160.0, kafka=18.0, postgres=17.0)
