@@ -8,7 +8,7 @@ SERVICES_ENV := .data/services.env
 service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
 
 .PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme \
-	train evaluate bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench
+	train evaluate urgency-model bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench
 
 help:
 	@echo "make run            the whole pipeline in one process (embedded bus, local Postgres) on 127.0.0.1:\$${PORT:-8000}"
@@ -20,7 +20,8 @@ help:
 	@echo "make chaos          fault scenarios on a private Kafka + Postgres → .data/chaos-report.json"
 	@echo "make fuzz           thousands of malformed requests → .data/fuzz-report.json"
 	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… overrides)"
-	@echo "make evaluate       category and incident-grouping figures on held-out real messages"
+	@echo "make evaluate       category, incident-grouping and urgency figures on held-out messages"
+	@echo "make urgency-model  rebuild the urgency model from ingest/urgency/situations.toml and corpus/urgency/"
 	@echo "make loadtest       a surge day against the running gateway (ARGS=… passes options)"
 	@echo "make surge          the full surge day (1.2 million in 15 min) end to end → .data/surge.json (~20 min)"
 	@echo "make bench          every stage side by side → .data/bench.json (ARGS=--workers 1,2,3; needs wrk)"
@@ -85,6 +86,11 @@ train: venv
 
 evaluate: venv
 	$(PY) -m workers.judgement.evaluate $(DATA_ARG)
+	$(PY) -m workers.judgement.urgency.evaluate $(DATA_ARG)
+
+# The urgency model, rebuilt from the situation catalogue (ingest/urgency/situations.toml) and corpus/urgency/.
+urgency-model: venv
+	$(PY) -m workers.judgement.urgency.train $(DATA_ARG)
 
 bench-judgement: venv
 	$(PY) -m workers.judgement.bench

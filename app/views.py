@@ -36,6 +36,12 @@ class TicketView(BaseModel):
     review_reasons: list[str] | None = None
     urgency: str | None = None
     urgency_reason: str | None = None
+    urgency_situation: str | None = Field(
+        default=None, description="The urgency catalogue's situation behind a critical or high urgency"
+    )
+    urgent_screen: str | None = Field(
+        default=None, description="The situation the gateway's screen saw when it took the urgent lane"
+    )
     department: str | None = None
     duplicate_of: str | None = None
     incident_id: str | None = None
