@@ -1,5 +1,6 @@
-"""`python -m workers.judgement.evaluate`: category figures on the held-out split and incident grouping
-figures on the gold sample inside the hot-issue pool, for the committed (or a given) artefact."""
+"""`python -m workers.judgement.evaluate`: category figures on the held-out split, incident grouping
+figures on the gold sample inside the hot-issue pool and on the hand-labelled Beijing address set
+(corpus/incidents/, with district accuracy), for the committed (or a given) artefact."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.judgement import dataset as ds
+from workers.judgement.address_eval import ADDRESS_SET, evaluate_address_set, print_address_report
 from workers.judgement.dedupe import DedupeMessage, build_engine
 from workers.judgement.incidents import bucket_for
 from workers.judgement.judge import Judge
@@ -123,6 +125,7 @@ def _print(report: dict[str, Any]) -> None:
             f"pool {g['pool_messages']} -> {g['incidents']} incidents, {g['incidents_with_2_plus']} with 2+, "
             f"largest {g['largest_incident']}, {g['resubmissions_linked']} resubmissions linked"
         )
+    print_address_report(report["address_set"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="grouping window(s) to score; default: the artefact's, 30 and 1000",
     )
+    parser.add_argument(
+        "--address-set", type=Path, default=ADDRESS_SET, help="the Beijing address set (JSON Lines)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args(argv)
     data_dir = args.data_dir or ds.default_data_dir()
@@ -149,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "categories": evaluate_categories(judge, data_dir),
         "grouping": evaluate_grouping(judge, data_dir, windows),
         "gold_group_buckets": bucket_check(judge, ds.read_raw(data_dir, ds.GOLD)),
+        "address_set": evaluate_address_set(judge, windows, args.address_set),
     }
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
