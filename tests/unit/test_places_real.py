@@ -154,6 +154,9 @@ def test_names_that_look_like_others() -> None:
     assert (p.district, p.street) == ("玄武区", None)  # 新街口 is also a street of Xicheng
     assert locate("", "村道和县道上超载的货车").district is None  # 和县 is a county, but not here
     assert locate("", "丁字湾属河东区域").district is None
+    p = locate("", "中关村鼎好大厦门口人行道砖都翘起来了")  # 厦门 is not in 大厦门口
+    assert (p.city, p.district) == ("北京市", "海淀区")
+    assert locate("", "新楼挡光，日照不足").city is None
 
 
 def test_fields_come_first() -> None:

@@ -22,6 +22,7 @@ from workers.judgement.divisions import (
     HOME,
     PROVINCE,
     STREET,
+    WORD_BEFORE,
     Anchor,
     Division,
     Gazetteer,
@@ -106,8 +107,8 @@ class _Resolver:
                 return
             levels = {d.level for d in h.readings}
             if levels & {PROVINCE, CITY}:
-                if h.short and ROAD_AFTER.match(text, h.end):
-                    continue  # 北京路, 南京西路: a road named after a city
+                if _city_word(h, text):
+                    continue
                 for d in h.readings:
                     if d.level <= CITY and _consistent(d, self.province, self.city):
                         self.province = self.province or d.province
@@ -130,6 +131,15 @@ class _Resolver:
             if h.level >= STREET and not _ring_road(h, text):
                 return h.readings[0]
         return None
+
+
+def _city_word(h: Hit, text: str) -> bool:
+    """A short province or city name that is part of another word: a road named after a city (北京路,
+    南京西路) or the end of a word (大厦门口)."""
+    if not h.short or h.level > CITY:
+        return False
+    before = WORD_BEFORE.get(text[h.start : h.end])
+    return bool(ROAD_AFTER.match(text, h.end)) or bool(before and h.start and text[h.start - 1] in before)
 
 
 def _ring_road(h: Hit, text: str) -> bool:
@@ -244,7 +254,7 @@ def _sites(text: str, hits: list[Hit], anchors: list[Anchor], after_street: int 
             names.append((h.start, h.end))
             cuts += (h.start, h.end)
         elif h.level <= DISTRICT:
-            if h.level > CITY or not ROAD_AFTER.match(text, h.end):  # not 山南 in 麓山南路
+            if not _city_word(h, text):  # not 山南 in 麓山南路
                 cuts += (h.start, h.end)
         elif h.level != ESTATE:
             alias_cuts += (h.start, h.end)

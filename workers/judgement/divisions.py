@@ -82,10 +82,13 @@ _NOT_ALIASES = frozenset(
         "龙泉",
     ]
 )
-# Short city names that are ordinary words or name streets and parks everywhere ("中山公园", "北海公园").
+# Short city names that are ordinary words or name streets and parks everywhere ("中山公园", "北海公园",
+# "日照不足", "未开封").
 _NOT_SHORT_CITIES = frozenset(
-    ["中山", "来宾", "白山", "黄山", "北海", "安康", "大同", "普洱", "白银", "玉树", "阿里", "大理", "朝阳"]
-)
+    ("中山", "来宾", "白山", "黄山", "北海", "安康", "大同", "普洱", "白银", "玉树", "阿里", "大理", "朝阳")
+) | {"日照", "开封"}
+# Short city names that are the end of a word after these characters: 大厦门口, 确保定期, 出海口, 浙江门户.
+WORD_BEFORE = {"厦门": "大", "保定": "确担", "海口": "出入", "江门": "浙"}
 # County-level names that are also ordinary words ("老城区居民", "沿海城市", "一三工业城东区").
 _NOT_DISTRICTS = frozenset(
     ["老城区", "新城区", "城东区", "城西区", "城南区", "城北区", "城中区", "海城市", "开发区"]
@@ -101,8 +104,6 @@ _COMMUNITY_SUFFIX = re.compile(r"(?:社区居委会|居委会|村委会|社区)$
 _ORDINAL = re.compile(r"第[一二三四五六七八九十]+$")
 SUBDIVISION = r"(?:[东西南北中]?[一二三四五六七八九十]{1,3}区|[东西南北中]区|[A-Za-z]\d?区)"
 _SUBDIVISION_END = re.compile(SUBDIVISION + "$")
-# What follows a name when it is part of a road's name: "北京路", "南京西路", "上地三街", "朝阳门内大街".
-ROAD_AFTER = re.compile(r"[东西南北中内外]?[一二三四五六七八九十\d]*(?:路|大街|街|大道|巷|胡同)")
 
 
 @dataclass(frozen=True, slots=True)
