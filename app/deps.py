@@ -8,17 +8,19 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.urgent_lane import UrgentLane
 from ingest.bus import BusProducer
 from ingest.settings import Settings
 
 
 @dataclass
 class Resources:
-    """What a request may use: settings, the bus producer, the database engine."""
+    """What a request may use: settings, the bus producer, the database engine, the urgent lane's budget."""
 
     settings: Settings
     producer: BusProducer
     engine: AsyncEngine
+    urgent_lane: UrgentLane
 
 
 async def _resources(request: Request) -> Resources:

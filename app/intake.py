@@ -40,7 +40,7 @@ class AcceptedRecord:
     trace_id: str
     needs_review: bool
     value: bytes
-    # The situation the urgency screen saw: such a record goes on the urgent lane.
+    # The situation the urgency screen saw: such a record goes on the urgent lane, within the lane's budget.
     urgent_screen: str | None = None
 
     def to_bytes(self) -> bytes:
@@ -104,9 +104,11 @@ _SCHEMA_HEADER = ("schema_version", str(INTAKE_SCHEMA_VERSION).encode())
 _NEEDS_REVIEW = ("needs_review", b"1")
 
 
-def intake_topic(record: AcceptedRecord, prefix: str) -> str:
-    """The intake topic of `record`: the urgent lane when the screen saw an urgent situation."""
-    return topic_name(INTAKE_URGENT if record.urgent_screen else INTAKE, prefix)
+def intake_topic(record: AcceptedRecord, resources: Resources) -> str:
+    """The intake topic of `record`: the urgent lane when the screen saw an urgent situation and that
+    situation's lane budget allows."""
+    urgent = resources.urgent_lane.admits(record.urgent_screen)
+    return topic_name(INTAKE_URGENT if urgent else INTAKE, resources.settings.topic_prefix)
 
 
 def outgoing(record: AcceptedRecord, topic: str) -> Outgoing:
@@ -126,7 +128,7 @@ def outgoing(record: AcceptedRecord, topic: str) -> Outgoing:
 
 async def publish(record: AcceptedRecord, resources: Resources) -> None:
     """Put `record` on the intake topic and wait for the acknowledgement (BusUnavailable if none in time)."""
-    topic, value, key, headers = outgoing(record, intake_topic(record, resources.settings.topic_prefix))
+    topic, value, key, headers = outgoing(record, intake_topic(record, resources))
     started = time.perf_counter()
     await resources.producer.send(topic, value, key=key, headers=headers)
     PRODUCE_SECONDS.observe(time.perf_counter() - started)
@@ -150,9 +152,8 @@ async def publish_many(
             if isinstance(outcome, BaseException) and not isinstance(outcome, BusUnavailable):
                 raise outcome
         return [o if isinstance(o, BusUnavailable) else None for o in outcomes]
-    prefix = resources.settings.topic_prefix
     started = time.perf_counter()
-    results = await producer.send_many([outgoing(r, intake_topic(r, prefix)) for r in records])
+    results = await producer.send_many([outgoing(r, intake_topic(r, resources)) for r in records])
     elapsed = time.perf_counter() - started
     # One increment per channel, not per record (each takes a lock); the histogram needs one per record.
     accepted: dict[str, int] = {}

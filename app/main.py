@@ -14,11 +14,11 @@ from app.fastlane import FastLane
 from app.observability import MetricsMiddleware, telemetry
 from app.producer import GatewayProducer
 from app.routes import complaints, health, read, schemas, status
+from app.urgent_lane import UrgentLane
 from ingest.bus.factory import make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.db.engine import make_engine
 from ingest.settings import Settings, get_settings
-from ingest.urgency.screen import default_screen
 
 log = logging.getLogger("jiesu.gateway")
 
@@ -42,8 +42,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            # The urgency screen is built before the first submission needs it, not during it.
-            default_screen()
+            # Built before the first submission needs it (the screen compiles the catalogue's cues).
+            lane = UrgentLane(settings.urgent_lane_rate, settings.urgent_lane_burst)
             # Starts even while Kafka is down: 503 and unready until it comes (app/producer.py).
             producer = GatewayProducer(
                 lambda: make_producer(settings, broker, client_id="jiesu-gateway"),
@@ -54,7 +54,9 @@ def create_app(
             stack.push_async_callback(producer.stop)
             engine = make_engine(settings)
             stack.push_async_callback(engine.dispose)
-            app.state.resources = Resources(settings=settings, producer=producer, engine=engine)
+            app.state.resources = Resources(
+                settings=settings, producer=producer, engine=engine, urgent_lane=lane
+            )
             for companion in companions:
                 await stack.enter_async_context(companion())
             bus = (

@@ -23,3 +23,9 @@ PRODUCE_SECONDS = Histogram(
     "Time from send to the bus's acknowledgement",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
 )
+URGENT_LANE = Counter(
+    "jiesu_gateway_urgent_lane_total",
+    "Submissions the urgency screen flagged: `lane` took the urgent lane, `over_budget` the normal one "
+    "because their situation's lane budget was spent",
+    ["outcome"],
+)

@@ -92,6 +92,19 @@ class Settings(BaseSettings):
         default="", description="Token of the WeChat official-account callback; empty = callback disabled"
     )
 
+    urgent_lane_rate: float = Field(
+        default=20.0,
+        ge=0,
+        description="Submissions a second, per urgency situation and gateway process, that the screen may "
+        "send on the urgent lane (0 = no limit); past it they take the normal lane. A burst of one incident "
+        "(thousands reporting one burst main) must not queue the lane in front of other emergencies",
+    )
+    urgent_lane_burst: int = Field(
+        default=200,
+        ge=1,
+        description="How many submissions of one situation may take the urgent lane at once",
+    )
+
     # Worker behaviour.
     consumer_group: str = Field(default="jiesu-intake", description="Kafka consumer group of intake workers")
     batch_max_records: int = Field(

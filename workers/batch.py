@@ -127,7 +127,7 @@ class BatchProcessor:
             title=rec.title,
             content=rec.content,
             citizen_key=rec.citizen_key,
-            district=rec.district,
+            district=verdict.district,
             address=rec.address,
             category=verdict.category,
             category_confidence=verdict.category_confidence,

@@ -55,8 +55,8 @@ class TicketProcessed(BaseModel):
     )
     urgent_screen: str | None = Field(
         default=None,
-        description="The situation the gateway's quick screen saw, which sent the ticket on the urgent lane; "
-        "null when it came by the normal lane",
+        description="The situation the gateway's quick screen saw (the ticket took the urgent lane unless "
+        "that situation's lane budget was spent); null when the screen saw none",
     )
     urgency_change: UrgencyChange | None = Field(
         default=None,

@@ -40,7 +40,8 @@ class IntakeRecord(BaseModel):
     review_reasons: list[str] = Field(default_factory=list)
     urgent_screen: str | None = Field(
         default=None,
-        description="The situation the gateway's screen saw, when it sent the record on the urgent lane",
+        description="The urgency situation the gateway's screen saw; such a record took the urgent lane "
+        "unless that situation's lane budget was spent",
     )
     trace_id: str
     submission: dict[str, Any] = Field(description="The normalised submission as the adapter sent it")

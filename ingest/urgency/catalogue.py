@@ -21,7 +21,17 @@ LEVELS = (CRITICAL, HIGH)
 # The circumstances a situation may be escalated by (situations.toml, `escalate_if`).
 ESCALATORS = ("vulnerable", "blocked", "exposed")
 # The context groups of [context], in the order the model's features use them.
-CONTEXT_GROUPS = ("past", "hypothetical", "question", "suggestion", "notice", "now", *ESCALATORS)
+CONTEXT_GROUPS = (
+    "past",
+    "resolved",
+    "denied",
+    "hypothetical",
+    "question",
+    "suggestion",
+    "notice",
+    "now",
+    *ESCALATORS,
+)
 
 # What "…" stands for: up to six characters that do not end a clause (the text is NFKC-normalised by then,
 # so full-width punctuation has become ASCII).

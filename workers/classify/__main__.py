@@ -1,8 +1,10 @@
 """`python -m workers.classify predict < in.jsonl > out.jsonl`: the worker's judgement, offline.
 
 In: {"id", "title", "content", "district"?}. Out: {"id", "category", "category_confidence", "needs_review",
-"urgency", "urgency_reason", "urgency_situation", "department"}. Bad lines are reported on stderr and the
-exit status is 2.
+"urgency", "urgency_reason", "urgency_situation", "department", "district", "place"}, where `district`
+is the input's or a real one the text names or implies, and `place` has province, city, district, street
+(街道/乡镇), site (road, intersection, bridge, metro exit, estate, school, hospital…), site_kind, building
+and district_source. Bad lines are reported on stderr and the exit status is 2.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+from workers.judgement.address import locate
 from workers.judgement.jsonl import RecordError, read_records, record_id, report, text_field, write
 from workers.judgement.judge import Judge
 
@@ -26,8 +29,12 @@ def predict(judge: Judge, stream: IO[bytes], out: IO[bytes]) -> int:
 
     def flush() -> None:
         results = judge.judge_many([(t, c, d) for _, t, c, d in batch])
-        for (rid, *_), j in zip(batch, results, strict=True):
-            row: dict[str, Any] = {"id": rid, **asdict(j)}
+        for (rid, title, content, district), j in zip(batch, results, strict=True):
+            row: dict[str, Any] = {
+                "id": rid,
+                **asdict(j),
+                "place": locate(title, content, district).to_json(),
+            }
             write(out, row)
         batch.clear()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workers.judgement.address import locate, scanner
 from workers.judgement.artefact import Artefact, load_artefact
 from workers.judgement.classifier import CategoryClassifier
 from workers.judgement.routing import RoutingTable
@@ -29,6 +30,8 @@ class Judgement:
     urgency_reason: str | None
     department: str
     urgency_situation: str | None = None
+    # The message's district: the adapter's, else a real one its text names or implies (None if neither).
+    district: str | None = None
 
 
 def signature_builder(art: Artefact, tokenizer: Tokenizer) -> SignatureBuilder:
@@ -43,12 +46,20 @@ def signature_builder(art: Artefact, tokenizer: Tokenizer) -> SignatureBuilder:
     return SignatureBuilder(tokenizer, idf, float(m["unseen_idf"]), topics)
 
 
+def located_district(title: str, content: str) -> str | None:
+    """A real district the text names or implies (海淀区; 方庄 → 丰台区); the contest's anonymised codes are
+    left to the adapter's field, as before."""
+    place = locate(title, content)
+    return place.district if place.district_source not in (None, "code") else None
+
+
 class Judge:
     """Loaded once per process; judging is pure and thread-safe."""
 
     def __init__(self, artefact: Artefact, routing: RoutingTable, urgency: UrgencyModel) -> None:
         self.artefact = artefact
         self.urgency = urgency
+        scanner()  # the place names' automaton, built now rather than on the first message
         self.tokenizer = Tokenizer(artefact.words("stopwords"))
         self.classifier = CategoryClassifier.from_artefact(artefact)
         self.signatures = signature_builder(artefact, self.tokenizer)
@@ -82,7 +93,10 @@ class Judge:
         scores = self.classifier.predict(docs)
         urgencies = self.urgency.assess_many([(t, c) for t, c, _ in messages])
         out: list[Judgement] = []
-        for (_, _, district), doc, score, urgency in zip(messages, docs, scores, urgencies, strict=True):
+        for (title, content, field), doc, score, urgency in zip(
+            messages, docs, scores, urgencies, strict=True
+        ):
+            district = field or located_district(title, content)
             # With no usable word the model has nothing to go on: leave the category to a person.
             category = score.category if doc else None
             confidence = score.confidence if doc else 0.0
@@ -95,6 +109,7 @@ class Judge:
                     urgency_reason=urgency.reason,
                     department=self.routing.department(category, district),
                     urgency_situation=urgency.situation,
+                    district=district,
                 )
             )
         return out

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ingest.normalise import nfkc
 from ingest.urgency.catalogue import CRITICAL, NORMAL
-from workers.judgement.dataset import default_data_dir
+from ingest.urgency.screen import default_screen
+from workers.judgement.dataset import default_data_dir, read_raw
 from workers.judgement.urgency.corpus import Example, examples
 from workers.judgement.urgency.model import Urgency, UrgencyModel
 
@@ -42,6 +44,29 @@ def scores(items: Sequence[Example], predicted: Sequence[Urgency]) -> dict[str, 
         ),
         "situation_accuracy": _share(sum(p.situation == e.situation for e, p in urgent), len(urgent)),
     }
+
+
+def screen_figures(items: Sequence[Example], data_dir: Path | None) -> dict[str, Any]:
+    """The gateway screen alone: the share of urgent messages it sends on the urgent lane (a miss still
+    reaches the urgent topic, after the backlog), and the share of other traffic it sends there too."""
+    screen = default_screen()
+
+    def on_lane(title: str, text: str) -> bool:
+        return screen.situation(nfkc(title), nfkc(text)) is not None
+
+    urgent = [e for e in items if e.urgent]
+    critical = [e for e in urgent if e.level == CRITICAL]
+    normal = [e for e in items if not e.urgent]
+    out: dict[str, Any] = {
+        "urgent_on_lane": _share(sum(on_lane(e.title, e.text) for e in urgent), len(urgent)),
+        "critical_on_lane": _share(sum(on_lane(e.title, e.text) for e in critical), len(critical)),
+        "normal_on_lane": _share(sum(on_lane(e.title, e.text) for e in normal), len(normal)),
+    }
+    if data_dir is not None:
+        everyday = [(m.title, m.content) for m in read_raw(data_dir, "messages_unlabelled.csv")]
+        out["reference_data_on_lane"] = _share(sum(on_lane(t, c) for t, c in everyday), len(everyday))
+        out["reference_data_messages"] = len(everyday)
+    return out
 
 
 def evaluate(model: UrgencyModel, items: Sequence[Example]) -> dict[str, Any]:
@@ -84,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = args.data_dir or default_data_dir()
     items = examples(args.split, data_dir if data_dir.exists() else None)
     report = evaluate(UrgencyModel.load(args.model), items)
+    report["screen"] = screen_figures(items, data_dir if data_dir.exists() else None)
     print(json.dumps(report, ensure_ascii=False, indent=1))
 
 

@@ -22,7 +22,7 @@ FOCUS_CHARS = 240
 CHAR_BITS = 18
 CHAR_ORDERS = (1, 2, 3)
 # The groups that say a clause is not about a danger now.
-NOT_NOW = ("past", "hypothetical", "question", "suggestion", "notice")
+NOT_NOW = ("past", "resolved", "denied", "hypothetical", "question", "suggestion", "notice")
 _CLAUSE_END = re.compile(r"[,.;:!?，。；：！？\n]")
 
 
@@ -91,6 +91,30 @@ class Reader:
         return row
 
 
+# Added to every code point of the "now" copy of a text, so its n-grams hash apart from the whole text's.
+_NOW_SHIFT = 0x10000
+
+
+def now_text(text: str, reading: Reading) -> str:
+    """The clauses of a focus text that speak of now: without those marked past, over, denied,
+    hypothetical, a question, a suggestion or a notice."""
+    ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+    not_now = {_clause(ends, h.start) for h in reading.context if h.value in NOT_NOW}
+    starts = [0] + [e + 1 for e in ends]
+    bounds = list(zip(starts, [*ends, len(text)], strict=True))
+    return "".join(text[a:b] + "," for i, (a, b) in enumerate(bounds) if i not in not_now)
+
+
+def now_shifted(text: str, reading: Reading) -> str:
+    """now_text in a private code-point range: the model weighs words said of now apart from the rest."""
+    return "".join(chr(min(ord(c) + _NOW_SHIFT, 0x10FFFF)) for c in now_text(text, reading))
+
+
+def model_text(text: str, reading: Reading) -> str:
+    """What the character n-grams are taken from: the focus text, then its clauses of now, shifted."""
+    return f"{text}\u0001{now_shifted(text, reading)}"
+
+
 def _clause(ends: list[int], position: int) -> int:
     """The number of the clause a position falls in (clause ends sorted)."""
     lo, hi = 0, len(ends)
@@ -109,6 +133,7 @@ def feature_matrix(
     """[char n-gram tf-idf | dense features × dense_scale] for focus texts, and what was read in each."""
     readings = [reader.read(t) for t in texts]
     dense = np.asarray([reader.dense(r, t) for r, t in zip(readings, texts, strict=True)], dtype=np.float32)
-    chars = tfidf(char_ngram_counts(texts, CHAR_BITS, CHAR_ORDERS), char_idf)
+    grams = [model_text(t, r) for t, r in zip(texts, readings, strict=True)]
+    chars = tfidf(char_ngram_counts(grams, CHAR_BITS, CHAR_ORDERS), char_idf)
     matrix = sparse.hstack([chars, sparse.csr_matrix(dense.reshape(len(texts), -1) * dense_scale)], "csr")
     return matrix, readings

@@ -1,7 +1,8 @@
 """The urgency model at run time: situation scores from a linear model, then the catalogue's rules.
 
-A message is urgent when the model's probability that it reports some situation of the catalogue is at
-least the threshold chosen in training (for recall: a missed emergency is the worst error). Its level is
+Two linear heads over the same features: the urgent head's probability that a message reports some situation
+of the catalogue, against the threshold chosen in training (for recall: a missed emergency is the worst
+error), and the situation head, which says which one. Its level is
 the situation's, raised from high to critical when the circumstances the situation names (`escalate_if`:
 someone vulnerable at risk, help blocked, people exposed) appear in the message.
 """
@@ -14,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from ingest.urgency.catalogue import CRITICAL, HIGH, NORMAL, Catalogue, load_catalogue, parse_catalogue
 from workers.judgement.artefact import MODEL_DIR, Artefact, dequantise_rows, load_artefact
-from workers.judgement.classifier import softmax
 from workers.judgement.features import FloatArray
 from workers.judgement.urgency.features import (
     CHAR_BITS,
@@ -32,7 +31,8 @@ from workers.judgement.urgency.features import (
 log = logging.getLogger("jiesu.worker")
 
 URGENCY_MODEL_PATH = MODEL_DIR / "urgency-v1.npz"
-NONE = "none"
+NONE = "none"  # the training label of a message that reports no urgent situation
+URGENT = "urgent"  # the first column of the weights: the urgent head's logit
 # Context groups worth naming in a reason, with the words a dispatcher reads.
 _REASON_GROUPS = {"vulnerable": "at risk", "blocked": "help blocked", "exposed": "exposed"}
 _QUOTE_CHARS = 40
@@ -68,7 +68,6 @@ class UrgencyModel:
         weights[1 << CHAR_BITS :] = a["dense_weights"]
         self.weights = weights
         self.intercept = a["intercept"].astype(np.float32)
-        self.temperature = float(m["temperature"])
 
     @classmethod
     def load(cls, path: Path | None = None) -> UrgencyModel:
@@ -82,28 +81,25 @@ class UrgencyModel:
             )
         return model
 
-    def probabilities(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], list[Reading]]:
-        """Class probabilities of focus texts (columns: `classes`), and what was read in each."""
+    def scores(self, texts: Sequence[str]) -> tuple[FloatArray, list[Reading]]:
+        """Per focus text: the urgent head's logit, then each situation's score; and what was read."""
         features, readings = feature_matrix(self.reader, texts, self.char_idf, self.dense_scale)
         scores: FloatArray = features @ self.weights + self.intercept
-        return softmax(scores, self.temperature), readings
+        return scores, readings
 
     def assess_many(self, messages: Sequence[tuple[str, str]]) -> list[Urgency]:
         """The urgency of (title, content) pairs."""
         if not messages:
             return []
         texts = [focus_text(title, content) for title, content in messages]
-        probs, readings = self.probabilities(texts)
-        none = self.classes.index(NONE)
+        scores, readings = self.scores(texts)
+        p_urgent = 1.0 / (1.0 + np.exp(-scores[:, 0].astype(np.float64)))
         out: list[Urgency] = []
-        for text, p, reading in zip(texts, probs, readings, strict=True):
-            urgent = 1.0 - float(p[none])
+        for text, row, urgent, reading in zip(texts, scores, p_urgent.tolist(), readings, strict=True):
             if urgent < self.threshold:
                 out.append(Urgency(NORMAL, None, None, round(urgent, 4)))
                 continue
-            ranked = p.copy()
-            ranked[none] = -1.0
-            situation = self.catalogue.by_id(self.classes[int(ranked.argmax())])
+            situation = self.catalogue.by_id(self.classes[1 + int(row[1:].argmax())])
             circumstances = [g for g in situation.escalate_if if reading.words(g)]
             level = CRITICAL if situation.level == CRITICAL or circumstances else HIGH
             out.append(

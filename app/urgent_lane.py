@@ -1,0 +1,35 @@
+"""Which accepted submissions take the urgent lane (`complaints.intake.urgent`).
+
+The screen (ingest/urgency/screen.py) says which situation a submission's opening names; each situation has a
+budget of lane places a second in this gateway process. One incident reported by thousands (a burst main, a
+district-wide outage) would otherwise fill the lane and queue in front of every other emergency: the first
+reports alert the desk, the rest take the normal lane, and the workers still judge and publish every one of
+them on `complaints.urgent`.
+"""
+
+from __future__ import annotations
+
+from app.auth import TokenBuckets
+from app.metrics import URGENT_LANE
+from ingest.urgency.screen import UrgentScreen, default_screen
+
+_LANE = URGENT_LANE.labels(outcome="lane")
+_OVER_BUDGET = URGENT_LANE.labels(outcome="over_budget")
+
+
+class UrgentLane:
+    """The lane's budget per situation (a token bucket each)."""
+
+    def __init__(self, rate: float, burst: int, screen: UrgentScreen | None = None) -> None:
+        self.screen = screen or default_screen()
+        self._budget = TokenBuckets(rate, burst)
+
+    def admits(self, situation: str | None) -> bool:
+        """True when a submission the screen saw as `situation` takes the urgent lane now."""
+        if situation is None:
+            return False
+        if self._budget.take(situation) == 0.0:
+            _LANE.inc()
+            return True
+        _OVER_BUDGET.inc()
+        return False
