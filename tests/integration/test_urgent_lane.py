@@ -1,0 +1,91 @@
+"""The urgent lane on the real stack: a likely-urgent submission takes complaints.intake.urgent, is stored
+once, and reaches complaints.urgent ahead of a normal backlog; a screened alarm the judgement lowers still
+reaches the desk, marked `lowered`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ingest.settings import Settings
+from ingest.topics import INTAKE, INTAKE_URGENT, URGENT, topic_name
+from loadtest.bench.pipeline import prefill
+from loadtest.bench.records import intake_records
+from tests.integration.helpers import fetchval, pipeline, read_topic, wait_until
+
+GAS = {
+    "channel": "wechat",
+    "external_id": "lane-gas-1",
+    "content": "朝阳区望京西园三区5号楼2单元楼道里煤气味特别重，三楼那家敲门没人应，快派人来！",
+    "citizen": {"wechat_openid": "oLane0001"},
+}
+SUGGESTION = {
+    "channel": "web",
+    "external_id": "lane-suggest-1",
+    "title": "建议增设灭火器",
+    "content": "建议在小区每个单元增设灭火器，万一着火了也好处理，加强消防宣传。",
+    "citizen": {"phone": "13800000001"},
+}
+ORDINARY = {
+    "channel": "web",
+    "external_id": "lane-normal-1",
+    "title": "物业乱收停车费",
+    "content": "小区物业未经业主同意上调停车费，每月多收两百元。",
+    "citizen": {"phone": "13800000002"},
+}
+
+
+async def _post(http: Any, body: dict[str, Any]) -> str:
+    resp = await http.post("/v1/complaints", json=body)
+    assert resp.status_code == 202, resp.text
+    ticket: str = resp.json()["ticket_id"]
+    return ticket
+
+
+async def test_urgent_and_lowered_alarms_reach_the_desk_once(stack_settings: Settings) -> None:
+    prefix, bootstrap = stack_settings.topic_prefix, stack_settings.kafka_bootstrap_servers
+    async with pipeline(stack_settings) as http:
+        gas = await _post(http, GAS)
+        assert await _post(http, GAS) == gas  # a retry: the same ticket
+        suggestion = await _post(http, SUGGESTION)
+        ordinary = await _post(http, ORDINARY)
+
+        async def processed() -> bool:
+            got = [(await http.get(f"/v1/complaints/{t}")).json() for t in (gas, suggestion, ordinary)]
+            return all(t["status"] == "processed" for t in got)
+
+        assert await wait_until(processed, timeout_s=60)
+        stored_gas = (await http.get(f"/v1/complaints/{gas}")).json()
+    assert (stored_gas["urgency"], stored_gas["urgency_situation"]) == ("critical", "gas_leak")
+    assert stored_gas["urgent_screen"] == "gas_leak" and "gas_leak" in stored_gas["urgency_reason"]
+    assert await fetchval(stack_settings, "SELECT count(*) FROM tickets WHERE ticket_id = $1", gas) == 1
+
+    lane = await read_topic(bootstrap, topic_name(INTAKE_URGENT, prefix), expect=3)
+    normal = await read_topic(bootstrap, topic_name(INTAKE, prefix), expect=1)
+    assert {orjson.loads(v)["ticket_id"] for _, v in lane} == {gas, suggestion}
+    assert {orjson.loads(v)["ticket_id"] for _, v in normal} == {ordinary}
+    desk = {
+        k.decode(): orjson.loads(v) for k, v in await read_topic(bootstrap, topic_name(URGENT, prefix), 2)
+    }
+    assert set(desk) == {gas, suggestion}
+    assert (desk[gas]["urgency_change"], desk[gas]["urgency"]) == ("confirmed", "critical")
+    assert (desk[suggestion]["urgency_change"], desk[suggestion]["urgency"]) == ("lowered", "normal")
+
+
+async def test_an_urgent_ticket_does_not_wait_for_the_normal_backlog(stack_settings: Settings) -> None:
+    prefix, bootstrap = stack_settings.topic_prefix, stack_settings.kafka_bootstrap_servers
+    backlog = 12_000
+    await prefill(bootstrap, topic_name(INTAKE, prefix), intake_records(backlog, prefix))
+    async with pipeline(stack_settings) as http:
+        # The worker is now busy with the backlog; the urgent submission arrives behind it.
+        gas = await _post(http, {**GAS, "external_id": "lane-gas-backlog"})
+
+        async def gas_stored() -> bool:
+            return bool((await http.get(f"/v1/complaints/{gas}")).json()["status"] == "processed")
+
+        assert await wait_until(gas_stored, timeout_s=60, every_s=0.05)
+        stored = await fetchval(stack_settings, "SELECT count(*) FROM tickets")
+    assert isinstance(stored, int)
+    # Stored while most of the normal backlog was still waiting.
+    assert stored < backlog // 2, f"the urgent ticket was stored after {stored} of {backlog} normal ones"
