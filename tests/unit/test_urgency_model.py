@@ -98,3 +98,17 @@ def test_the_event_says_how_the_judgement_compares_with_the_screen(
     assert goes_to_urgent_topic(row) is to_urgent_topic
     event = processed_event(row)
     assert (event.urgent_screen, event.urgency_change) == (screen, change)
+
+
+def test_one_message_and_a_batch_are_judged_alike(model: UrgencyModel) -> None:
+    messages = [(t, c) for t, c, _ in DANGERS_NOW] + NOT_NOW
+    batch = model.assess_many(messages)
+    assert len(messages) >= 8  # the batch takes the sparse path, one message the numpy one
+    for (title, content), together in zip(messages, batch, strict=True):
+        alone = model.assess(title, content)
+        assert (alone.level, alone.situation, alone.reason) == (
+            together.level,
+            together.situation,
+            together.reason,
+        )
+        assert abs(alone.score - together.score) < 1e-4

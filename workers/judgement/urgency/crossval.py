@@ -31,7 +31,7 @@ from workers.judgement.urgency.training import (
 def variants(reader: Reader, vectors: dict[str, npt.NDArray[np.float32]] | None) -> dict[str, Matrices]:
     """The feature sets compared; with `vectors` (the encoder's, per text) the encoder's too."""
     chars = feature_matrices(reader)
-    found: dict[str, Matrices] = {"chars+now": chars}
+    found: dict[str, Matrices] = {"chars": chars}
     if vectors is None:
         return found
 
@@ -45,7 +45,7 @@ def variants(reader: Reader, vectors: dict[str, npt.NDArray[np.float32]] | None)
         a, b = chars(train, test)
         return sparse.hstack([a, encoded(train)], "csr"), sparse.hstack([b, encoded(test)], "csr")
 
-    found.update({"encoder": encoder, "chars+now+encoder": both})
+    found.update({"encoder": encoder, "chars+encoder": both})
     return found
 
 

@@ -10,15 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 
 from ingest.normalise import nfkc
 from ingest.urgency.catalogue import CONTEXT_GROUPS, Catalogue
 from ingest.urgency.phrases import Hit, PhraseMatcher
-from workers.judgement.features import FloatArray, char_ngram_counts, tfidf
+from workers.judgement.features import FloatArray, char_ngram_bag, char_ngram_counts, tfidf, tfidf_bag
 
 # Where an emergency is told: the title and the opening of the text (the rest is background and history).
-FOCUS_CHARS = 240
+FOCUS_CHARS = 160
 CHAR_BITS = 18
 CHAR_ORDERS = (1, 2, 3)
 # The groups that say a clause is not about a danger now.
@@ -38,6 +39,7 @@ class Reading:
     cues: list[Hit[str]]
     context: list[Hit[str]]
     clause_of: list[int]  # clause number of each cue hit
+    not_now_clauses: set[int]  # clauses with a word of past, over, denied, hypothetical, question, …
 
     def groups(self) -> set[str]:
         """The context groups present anywhere in the text."""
@@ -54,6 +56,7 @@ class Reader:
     def __init__(self, catalogue: Catalogue) -> None:
         self.situation_ids = catalogue.ids
         self._column = {sid: i for i, sid in enumerate(self.situation_ids)}
+        self._group_column = {g: len(self.situation_ids) + i for i, g in enumerate(CONTEXT_GROUPS)}
         self._cues = PhraseMatcher((cue, s.id) for s in catalogue.situations for cue in s.cues)
         self._context = PhraseMatcher(
             (word, group) for group in CONTEXT_GROUPS for word in catalogue.context[group]
@@ -70,49 +73,25 @@ class Reader:
         """The phrases of a focus text."""
         cues = list(self._cues.hits(text))
         context = list(self._context.hits(text))
+        if not cues:  # the clause features only matter where a cue is
+            return Reading(cues, context, [], set())
         ends = [m.start() for m in _CLAUSE_END.finditer(text)]
-        return Reading(cues, context, [_clause(ends, h.start) for h in cues])
+        not_now = {_clause(ends, h.start) for h in context if h.value in NOT_NOW}
+        return Reading(cues, context, [_clause(ends, h.start) for h in cues], not_now)
 
-    def dense(self, reading: Reading, text: str) -> list[float]:
+    def dense(self, reading: Reading) -> list[float]:
         """The dense features of one text: cue situations, context groups, and cue clauses now / not now."""
-        n_sit = len(self.situation_ids)
         row = [0.0] * len(self.dense_names)
         for hit in reading.cues:
             row[self._column[hit.value]] = 1.0
-        for i, group in enumerate(CONTEXT_GROUPS):
-            if any(h.value == group for h in reading.context):
-                row[n_sit + i] = 1.0
-        ends = [m.start() for m in _CLAUSE_END.finditer(text)]
-        not_now_clauses = {_clause(ends, h.start) for h in reading.context if h.value in NOT_NOW}
+        for hit in reading.context:
+            row[self._group_column[hit.value]] = 1.0
+        not_now_clauses = reading.not_now_clauses
         cue_clauses = set(reading.clause_of)
         row[-3] = float(len(cue_clauses - not_now_clauses) > 0)
         row[-2] = float(len(cue_clauses & not_now_clauses) > 0)
         row[-1] = float(bool(cue_clauses))
         return row
-
-
-# Added to every code point of the "now" copy of a text, so its n-grams hash apart from the whole text's.
-_NOW_SHIFT = 0x10000
-
-
-def now_text(text: str, reading: Reading) -> str:
-    """The clauses of a focus text that speak of now: without those marked past, over, denied,
-    hypothetical, a question, a suggestion or a notice."""
-    ends = [m.start() for m in _CLAUSE_END.finditer(text)]
-    not_now = {_clause(ends, h.start) for h in reading.context if h.value in NOT_NOW}
-    starts = [0] + [e + 1 for e in ends]
-    bounds = list(zip(starts, [*ends, len(text)], strict=True))
-    return "".join(text[a:b] + "," for i, (a, b) in enumerate(bounds) if i not in not_now)
-
-
-def now_shifted(text: str, reading: Reading) -> str:
-    """now_text in a private code-point range: the model weighs words said of now apart from the rest."""
-    return "".join(chr(min(ord(c) + _NOW_SHIFT, 0x10FFFF)) for c in now_text(text, reading))
-
-
-def model_text(text: str, reading: Reading) -> str:
-    """What the character n-grams are taken from: the focus text, then its clauses of now, shifted."""
-    return f"{text}\u0001{now_shifted(text, reading)}"
 
 
 def _clause(ends: list[int], position: int) -> int:
@@ -127,13 +106,29 @@ def _clause(ends: list[int], position: int) -> int:
     return lo
 
 
+def feature_bag(
+    reader: Reader, text: str, char_idf: FloatArray, dense_scale: float
+) -> tuple[npt.NDArray[np.int64], FloatArray, Reading]:
+    """The same features as one row of feature_matrix, as (columns, values), with numpy only: for one
+    message, scipy.sparse's per-call overhead costs more than the features themselves."""
+    reading = reader.read(text)
+    cols, counts = char_ngram_bag(text, CHAR_BITS, CHAR_ORDERS)
+    values = tfidf_bag(cols, counts, char_idf)
+    dense = np.asarray(reader.dense(reading), dtype=np.float32) * dense_scale
+    on = np.flatnonzero(dense)
+    return (
+        np.concatenate([cols, (1 << CHAR_BITS) + on]),
+        np.concatenate([values, dense[on]]).astype(np.float32),
+        reading,
+    )
+
+
 def feature_matrix(
     reader: Reader, texts: Sequence[str], char_idf: FloatArray, dense_scale: float
 ) -> tuple[sparse.csr_matrix, list[Reading]]:
     """[char n-gram tf-idf | dense features × dense_scale] for focus texts, and what was read in each."""
     readings = [reader.read(t) for t in texts]
-    dense = np.asarray([reader.dense(r, t) for r, t in zip(readings, texts, strict=True)], dtype=np.float32)
-    grams = [model_text(t, r) for t, r in zip(texts, readings, strict=True)]
-    chars = tfidf(char_ngram_counts(grams, CHAR_BITS, CHAR_ORDERS), char_idf)
+    dense = np.asarray([reader.dense(r) for r in readings], dtype=np.float32)
+    chars = tfidf(char_ngram_counts(texts, CHAR_BITS, CHAR_ORDERS), char_idf)
     matrix = sparse.hstack([chars, sparse.csr_matrix(dense.reshape(len(texts), -1) * dense_scale)], "csr")
     return matrix, readings

@@ -10,11 +10,13 @@ someone vulnerable at risk, help blocked, people exposed) appear in the message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ingest.urgency.catalogue import CRITICAL, HIGH, NORMAL, Catalogue, load_catalogue, parse_catalogue
 from workers.judgement.artefact import MODEL_DIR, Artefact, dequantise_rows, load_artefact
@@ -24,6 +26,7 @@ from workers.judgement.urgency.features import (
     NOT_NOW,
     Reader,
     Reading,
+    feature_bag,
     feature_matrix,
     focus_text,
 )
@@ -36,6 +39,15 @@ URGENT = "urgent"  # the first column of the weights: the urgent head's logit
 # Context groups worth naming in a reason, with the words a dispatcher reads.
 _REASON_GROUPS = {"vulnerable": "at risk", "blocked": "help blocked", "exposed": "exposed"}
 _QUOTE_CHARS = 40
+# Below this many messages, features are built with numpy alone (see features.feature_bag).
+SMALL_BATCH = 8
+
+SituationScores = Callable[[npt.NDArray[np.int64]], FloatArray]
+
+
+def _sigmoid(logits: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+    out: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -66,8 +78,12 @@ class UrgencyModel:
         weights = np.zeros(((1 << CHAR_BITS) + n_dense, len(self.classes)), dtype=np.float32)
         weights[a["char_rows"]] = dequantise_rows(a["char_weights"], a["char_scales"])
         weights[1 << CHAR_BITS :] = a["dense_weights"]
-        self.weights = weights
-        self.intercept = a["intercept"].astype(np.float32)
+        intercept = a["intercept"].astype(np.float32)
+        # The urgent head scores every message; the situation head only the few found urgent.
+        self.urgent_weights = np.ascontiguousarray(weights[:, 0])
+        self.urgent_intercept = float(intercept[0])
+        self.situation_weights = np.ascontiguousarray(weights[:, 1:])
+        self.situation_intercept = intercept[1:]
 
     @classmethod
     def load(cls, path: Path | None = None) -> UrgencyModel:
@@ -81,25 +97,44 @@ class UrgencyModel:
             )
         return model
 
-    def scores(self, texts: Sequence[str]) -> tuple[FloatArray, list[Reading]]:
-        """Per focus text: the urgent head's logit, then each situation's score; and what was read."""
-        features, readings = feature_matrix(self.reader, texts, self.char_idf, self.dense_scale)
-        scores: FloatArray = features @ self.weights + self.intercept
-        return scores, readings
+    def _scored(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float64], list[Reading], SituationScores]:
+        """The urgent head's probability per focus text, what was read, and a function giving the situation
+        head's scores of some of the rows (only the urgent ones are asked for)."""
+        if len(texts) < SMALL_BATCH:
+            bags = [feature_bag(self.reader, t, self.char_idf, self.dense_scale) for t in texts]
+            logits = np.array([v @ self.urgent_weights[c] for c, v, _ in bags]) + self.urgent_intercept
+
+            def situations_small(rows: npt.NDArray[np.int64]) -> FloatArray:
+                out = [bags[i][1] @ self.situation_weights[bags[i][0]] for i in rows.tolist()]
+                return np.asarray(out, dtype=np.float32) + self.situation_intercept
+
+            return _sigmoid(logits), [r for _, _, r in bags], situations_small
+        matrix, readings = feature_matrix(self.reader, texts, self.char_idf, self.dense_scale)
+        logits = matrix @ self.urgent_weights + self.urgent_intercept
+
+        def situations(rows: npt.NDArray[np.int64]) -> FloatArray:
+            scores: FloatArray = matrix[rows] @ self.situation_weights + self.situation_intercept
+            return scores
+
+        return _sigmoid(logits), readings, situations
 
     def assess_many(self, messages: Sequence[tuple[str, str]]) -> list[Urgency]:
         """The urgency of (title, content) pairs."""
         if not messages:
             return []
         texts = [focus_text(title, content) for title, content in messages]
-        scores, readings = self.scores(texts)
-        p_urgent = 1.0 / (1.0 + np.exp(-scores[:, 0].astype(np.float64)))
+        p_urgent, readings, situation_scores = self._scored(texts)
+        flagged = np.flatnonzero(p_urgent >= self.threshold)
+        best: dict[int, int] = {}
+        if flagged.size:
+            best = dict(zip(flagged.tolist(), situation_scores(flagged).argmax(axis=1).tolist(), strict=True))
         out: list[Urgency] = []
-        for text, row, urgent, reading in zip(texts, scores, p_urgent.tolist(), readings, strict=True):
-            if urgent < self.threshold:
+        rows = zip(texts, p_urgent.tolist(), readings, strict=True)
+        for i, (text, urgent, reading) in enumerate(rows):
+            if i not in best:
                 out.append(Urgency(NORMAL, None, None, round(urgent, 4)))
                 continue
-            situation = self.catalogue.by_id(self.classes[1 + int(row[1:].argmax())])
+            situation = self.catalogue.by_id(self.classes[1 + best[i]])
             circumstances = [g for g in situation.escalate_if if reading.words(g)]
             level = CRITICAL if situation.level == CRITICAL or circumstances else HIGH
             out.append(

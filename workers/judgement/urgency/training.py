@@ -30,7 +30,6 @@ from workers.judgement.urgency.features import (
     Reader,
     feature_matrix,
     focus_text,
-    model_text,
 )
 from workers.judgement.urgency.model import NONE, URGENT
 
@@ -105,10 +104,9 @@ def training_set(catalogue_text: str, data_dir: Path | None, seed: int = SEED) -
     return out
 
 
-def char_idf(texts: Sequence[str], reader: Reader) -> npt.NDArray[np.float32]:
+def char_idf(texts: Sequence[str]) -> npt.NDArray[np.float32]:
     """Smoothed idf of the hashed n-grams of focus texts (0 where never seen: no weight goes there)."""
-    grams = [model_text(t, reader.read(t)) for t in texts]
-    counts = char_ngram_counts(grams, CHAR_BITS, CHAR_ORDERS)
+    counts = char_ngram_counts(texts, CHAR_BITS, CHAR_ORDERS)
     df = np.bincount(counts.indices, minlength=1 << CHAR_BITS)
     idf = np.log((1 + len(texts)) / (1 + df)) + 1.0
     idf[df == 0] = 0.0
@@ -180,7 +178,7 @@ def feature_matrices(reader: Reader) -> Matrices:
     """Train and test matrices, the n-grams' idf taken from the training texts only."""
 
     def matrices(train: list[str], test: list[str]) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-        idf = char_idf(train, reader)
+        idf = char_idf(train)
         return (
             feature_matrix(reader, train, idf, DENSE_SCALE)[0],
             feature_matrix(reader, test, idf, DENSE_SCALE)[0],
@@ -207,7 +205,7 @@ def build_artefact(data_dir: Path | None, seed: int = SEED, cross_validate: bool
     reader = Reader(catalogue)
     started = time.perf_counter()
     cv = leave_writer_out(ts, feature_matrices(reader), fit_urgent) if cross_validate else {"threshold": 0.5}
-    idf = char_idf(ts.texts, reader)
+    idf = char_idf(ts.texts)
     x, _ = feature_matrix(reader, ts.texts, idf, DENSE_SCALE)
     is_urgent = np.array([label != NONE for label in ts.labels])
     head = fit_urgent(x, is_urgent)
