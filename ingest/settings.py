@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     )
 
     urgent_lane_rate: float = Field(
-        default=20.0,
+        default=50.0,
         ge=0,
         description="Submissions a second, per urgency situation and gateway process, that the screen may "
         "send on the urgent lane (0 = no limit); past it they take the normal lane. A burst of one incident "

@@ -14,9 +14,11 @@ import httpx
 from fastapi import FastAPI
 
 from app.main import create_app
+from ingest.bus import BusMessage
 from ingest.bus.factory import in_process_broker
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import Settings
+from ingest.topics import INTAKE, INTAKE_URGENT
 
 WEB_KEY = "web-portal-key-0123456789abcdef"
 WECHAT_KEY = "wechat-backend-key-0123456789abc"
@@ -80,3 +82,8 @@ async def gateway(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=30) as http:
             yield http, broker, app
+
+
+def accepted_records(broker: InProcessBroker) -> list[BusMessage]:
+    """Every record the gateway put on an intake topic: the normal lane's, then the urgent lane's."""
+    return broker.records(INTAKE.name) + broker.records(INTAKE_URGENT.name)

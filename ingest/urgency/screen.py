@@ -1,36 +1,92 @@
-"""The gateway's first screen for urgency: does a submission name an urgent situation's cue?
+"""The gateway's first screen for urgency: is a submission likely urgent?
 
 It decides only the lane — a likely-urgent submission goes on the urgent intake topic, which its own consumers
 read ahead of the backlog. The workers' full judgement still decides the ticket's urgency and may confirm or
 lower what the screen guessed. The screen must be cheap (it runs for every submission before the 202) and
 generous (a miss waits behind the backlog; a false alarm costs only a place on the fast lane).
+
+It is a sparse linear model over the character bigrams and trigrams of the submission's opening, learnt from
+the urgency corpus by `make urgency-model` (screen-model.json, next to this module), found in one pass with an
+Aho–Corasick automaton. The catalogue's cues name the situation when one is present.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
 
+import ahocorasick_rs
+
+from ingest.normalise import nfkc
 from ingest.urgency.catalogue import Catalogue, load_catalogue
 from ingest.urgency.phrases import PhraseMatcher
 
-# Where a citizen says what is happening: the title and the opening of the text. Past the opening, cue
+SCREEN_MODEL_PATH = Path(__file__).resolve().parent / "screen-model.json"
+# Where a citizen says what is happening: the title and the opening of the text. Past the opening, danger
 # words are mostly background ("去年也着过火") and would crowd the lane.
-SCREEN_CHARS = 160
+OPENING_CHARS = 160
+# The screen's situation when its model finds a submission likely urgent but no cue names the situation.
+UNSPECIFIED = "unspecified"
+_SPACES = re.compile(r"\s\s+")
+
+
+def opening(title: str, content: str) -> str:
+    """The title and the start of the text, NFKC-normalised, lower-cased, runs of spaces made one: what the
+    screen and the workers' urgency model read."""
+    text = f"{title}。{content[:OPENING_CHARS]}" if title else content[:OPENING_CHARS]
+    return _SPACES.sub(" ", nfkc(text).lower())
+
+
+@dataclass(frozen=True)
+class ScreenModel:
+    """The screen's weights: n-gram → weight, an intercept and the probability threshold."""
+
+    weights: dict[str, float]
+    intercept: float
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path = SCREEN_MODEL_PATH) -> ScreenModel:
+        """Read screen-model.json."""
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls(dict(raw["weights"]), float(raw["intercept"]), float(raw["threshold"]))
 
 
 class UrgentScreen:
-    """The catalogue's cues, each pointing to its situation."""
+    """Scores a submission's opening; the catalogue's cues name the situation."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, model: ScreenModel) -> None:
         self._cues = PhraseMatcher((cue, s.id) for s in catalogue.situations for cue in s.cues)
+        grams = sorted(model.weights)
+        self._grams = ahocorasick_rs.AhoCorasick(grams) if grams else None
+        self._weights = [model.weights[g] for g in grams]
+        self._intercept = model.intercept
+        # Compare logits, not probabilities: no exp per submission.
+        t = min(max(model.threshold, 1e-9), 1 - 1e-9)
+        self._logit_threshold = math.log(t / (1 - t))
+
+    def score(self, text: str) -> float:
+        """The model's logit for an opening (see `opening`)."""
+        if self._grams is None:
+            return self._intercept
+        found = {i for i, _, _ in self._grams.find_matches_as_indexes(text, overlapping=True)}
+        weights = self._weights
+        return self._intercept + sum(weights[i] for i in found)
 
     def situation(self, title: str, content: str) -> str | None:
-        """The id of the first situation whose cue appears in the title or opening text, else None."""
-        hit = self._cues.first(title) or self._cues.first(content, 0, SCREEN_CHARS)
-        return hit.value if hit else None
+        """None when the submission looks ordinary; else the situation its cues name, or UNSPECIFIED."""
+        text = opening(title, content)
+        if self.score(text) < self._logit_threshold:
+            return None
+        hit = self._cues.first(text)
+        return hit.value if hit else UNSPECIFIED
 
 
 @functools.cache
 def default_screen() -> UrgentScreen:
-    """The screen of the packaged catalogue, built once per process."""
-    return UrgentScreen(load_catalogue())
+    """The screen of the packaged catalogue and screen model, built once per process."""
+    return UrgentScreen(load_catalogue(), ScreenModel.load())

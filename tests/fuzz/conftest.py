@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
 from ingest.settings import REPO_ROOT, Settings
-from ingest.topics import INTAKE, topic_name
+from ingest.topics import INTAKE, INTAKE_URGENT, topic_name
 from tests.fuzz.strategies import Case
 
 REPORT_PATH = REPO_ROOT / ".data" / "fuzz-report.json"
@@ -111,8 +111,10 @@ class InProcessGateway:
         return self.loop.run_until_complete(request)
 
     def intake(self) -> list[bytes]:
-        """Values of every record on the intake topic."""
-        return [m.value for m in self.broker.records(topic_name(INTAKE, self.settings.topic_prefix))]
+        """Values of every record on the intake topics (both lanes)."""
+        prefix = self.settings.topic_prefix
+        lanes = (topic_name(INTAKE, prefix), topic_name(INTAKE_URGENT, prefix))
+        return [m.value for lane in lanes for m in self.broker.records(lane)]
 
     def close(self) -> None:
         """Close the client, run the lifespan's shutdown, close the loop."""

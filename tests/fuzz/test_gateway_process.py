@@ -15,11 +15,10 @@ import pytest
 from hypothesis import given, settings
 
 from ingest.settings import Settings
-from ingest.topics import INTAKE, topic_name
 from tests.chaos.processes import Processes, processes
 from tests.fuzz.conftest import FuzzFigures, assert_refused, examples
 from tests.fuzz.strategies import MALFORMED, Case
-from tests.integration.helpers import read_topic
+from tests.integration.helpers import read_intake
 
 PROFILE = settings.get_profile("jiesu-fuzz")
 pytestmark = pytest.mark.fuzz
@@ -92,7 +91,7 @@ def test_real_gateway_refuses_malformed_requests(
         "JIESU_TOPIC_PREFIX": stack_settings.topic_prefix,
         "JIESU_LOG_LEVEL": "WARNING",
     }
-    intake = topic_name(INTAKE, stack_settings.topic_prefix)
+    prefix = stack_settings.topic_prefix
     with processes(env, tmp_path) as procs:
         url = _start_gateway(procs)
         port = int(url.rsplit(":", 1)[1])
@@ -124,12 +123,12 @@ def test_real_gateway_refuses_malformed_requests(
                 assert gateway.alive, f"the gateway died on {name}\n{gateway.log_tail()}"
             assert http.get("/healthz").status_code == 200
             bootstrap = stack_settings.kafka_bootstrap_servers
-            assert asyncio.run(read_topic(bootstrap, intake, expect=1, timeout_s=3)) == []
+            assert asyncio.run(read_intake(bootstrap, prefix, expect=1, timeout_s=3)) == []
             # the control: the same process does accept a valid submission, and it is the only record
             valid = {"channel": "web", "external_id": "fuzz-control", "content": "路灯坏了", "citizen": {}}
             control = http.post(
                 "/v1/complaints", content=orjson.dumps(valid), headers={"content-type": "application/json"}
             )
             assert control.status_code == 202, control.text
-    records = asyncio.run(read_topic(bootstrap, intake, expect=2, timeout_s=5))
+    records = asyncio.run(read_intake(bootstrap, prefix, expect=2, timeout_s=5))
     assert [orjson.loads(value)["ticket_id"] for _, value in records] == [control.json()["ticket_id"]]

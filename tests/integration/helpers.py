@@ -125,3 +125,14 @@ def pipeline_processes(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+async def read_intake(
+    bootstrap: str, prefix: str, expect: int, timeout_s: float = 30
+) -> list[tuple[bytes, bytes]]:
+    """(key, value) of the records on both intake lanes (normal, then urgent), until `expect` are seen."""
+    from ingest.topics import INTAKE, INTAKE_URGENT, topic_name
+
+    urgent = await read_topic(bootstrap, topic_name(INTAKE_URGENT, prefix), expect, timeout_s=2)
+    normal = await read_topic(bootstrap, topic_name(INTAKE, prefix), expect - len(urgent), timeout_s)
+    return normal + urgent

@@ -16,8 +16,7 @@ import httpx
 
 from app.main import create_app
 from ingest.settings import Settings
-from ingest.topics import INTAKE, topic_name
-from tests.integration.helpers import read_topic, wait_until
+from tests.integration.helpers import read_intake, wait_until
 from tests.unit.test_submission import WEB
 
 
@@ -89,7 +88,7 @@ async def test_gateway_starts_while_kafka_is_down_then_recovers(
             assert await wait_until(is_ready, timeout_s=30, every_s=0.5), "never recovered"
             accepted = await http.post("/v1/complaints", json=body)
             assert accepted.status_code == 202, accepted.text
-    records = await read_topic(kafka_bootstrap, topic_name(INTAKE, topic_prefix), expect=1)
+    records = await read_intake(kafka_bootstrap, topic_prefix, expect=1)
     assert len(records) == 1
 
 

@@ -19,9 +19,8 @@ from typing import Any
 import httpx
 
 from ingest.settings import REPO_ROOT, Settings
-from ingest.topics import INTAKE, topic_name
 from tests.api_support import API_KEYS, KEY_OF, bearer
-from tests.integration.helpers import fetchval, pipeline, read_topic, wait_until
+from tests.integration.helpers import fetchval, pipeline, read_intake, wait_until
 from workers.consumer import running_worker
 
 SUBMISSIONS = 200
@@ -93,10 +92,8 @@ async def test_retry_storm_200_submissions_5_times_concurrently_store_200(stack_
     assert await _stored(settings, tickets) == SUBMISSIONS
     assert await _stored(settings, tickets, "ticket_keys") == SUBMISSIONS
     # The gateway really sent all five copies: the deduplication happened downstream, by ticket id.
-    intake = await read_topic(
-        settings.kafka_bootstrap_servers,
-        topic_name(INTAKE, settings.topic_prefix),
-        expect=SUBMISSIONS * COPIES,
+    intake = await read_intake(
+        settings.kafka_bootstrap_servers, settings.topic_prefix, expect=SUBMISSIONS * COPIES
     )
     assert len(intake) == SUBMISSIONS * COPIES
 

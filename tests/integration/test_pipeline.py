@@ -8,8 +8,8 @@ import pytest
 
 from ingest.bus.factory import in_process_broker
 from ingest.settings import Settings
-from ingest.topics import EVENTS, INTAKE, topic_name
-from tests.integration.helpers import pipeline, read_topic, wait_until
+from ingest.topics import EVENTS, topic_name
+from tests.integration.helpers import pipeline, read_intake, read_topic, wait_until
 from tests.unit.test_submission import PHONE, WEB, WECHAT
 
 SHAPES = [WEB, WECHAT, PHONE]
@@ -42,7 +42,7 @@ async def test_three_channels_through_kafka_and_postgres(stack_settings: Setting
     assert stored[2]["content"].startswith("我家楼下的路灯坏了")
     prefix = stack_settings.topic_prefix
     bootstrap = stack_settings.kafka_bootstrap_servers
-    intake = await read_topic(bootstrap, topic_name(INTAKE, prefix), expect=3)
+    intake = await read_intake(bootstrap, prefix, expect=3)
     events = await read_topic(bootstrap, topic_name(EVENTS, prefix), expect=3)
     assert {orjson.loads(v)["ticket_id"] for _, v in intake} == {t["ticket_id"] for t in stored}
     assert {k.decode() for k, _ in events} == {t["ticket_id"] for t in stored}

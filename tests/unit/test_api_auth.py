@@ -9,12 +9,12 @@ import pytest
 
 from app.auth import KeyRing, NonceCache
 from ingest.settings import Settings
-from ingest.topics import INTAKE
 from tests.api_support import (
     PHONE_KEY,
     SIGNING_SECRET,
     WEB_KEY,
     WECHAT_KEY,
+    accepted_records,
     bearer,
     gateway,
     settings,
@@ -31,7 +31,7 @@ async def test_each_channel_key_submits_on_its_channel_only() -> None:
         assert wrong.status_code == 403
         assert wrong.headers["content-type"] == "application/problem+json"
         assert "'wechat', not 'web'" in wrong.json()["detail"]
-        assert len(broker.records(INTAKE.name)) == 3
+        assert len(accepted_records(broker)) == 3
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ async def test_missing_or_wrong_key_is_401(headers: dict[str, str]) -> None:
         assert resp.headers["content-type"] == "application/problem+json"
         assert resp.headers["www-authenticate"].startswith("Bearer")
         # Refused before anything was produced, and before the body was judged: even an invalid one is 401.
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
         invalid = await http.post("/v1/complaints", json={"channel": "fax"}, headers=headers)
         assert invalid.status_code == 401
 
@@ -123,7 +123,7 @@ async def test_signed_adapter_valid_signature_accepted_once() -> None:
         replay = await http.post("/v1/complaints", content=body, headers=headers)
         assert replay.status_code == 401
         assert "replayed" in replay.json()["detail"]
-        assert len(broker.records(INTAKE.name)) == 1
+        assert len(accepted_records(broker)) == 1
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ async def test_signed_adapter_bad_signatures_are_401(case: str) -> None:
         resp = await http.post("/v1/complaints", content=body, headers=headers)
         assert resp.status_code == 401, resp.text
         assert resp.headers["content-type"] == "application/problem+json"
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
 
 
 async def test_signature_headers_of_an_adapter_that_does_not_sign_are_ignored() -> None:

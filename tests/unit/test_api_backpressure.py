@@ -10,8 +10,7 @@ from app.producer import GatewayProducer
 from ingest.bus import BusUnavailable
 from ingest.bus.base import Headers
 from ingest.bus.memory import InProcessBroker, InProcessProducer
-from ingest.topics import INTAKE
-from tests.api_support import WEB_KEY, bearer, gateway, settings
+from tests.api_support import WEB_KEY, accepted_records, bearer, gateway, settings
 from tests.unit.test_submission import WEB
 
 
@@ -37,7 +36,7 @@ async def test_slow_bus_is_503_within_the_budget_and_unready(monkeypatch: pytest
         assert 0.25 < elapsed < 1.0, elapsed
         assert "within 0.3s" in resp.json()["detail"]
         assert not await _bus_ready(http)
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
         monkeypatch.undo()
         # The next acknowledged send makes it ready again.
         assert (await http.post("/v1/complaints", json=WEB, headers=bearer(WEB_KEY))).status_code == 202
@@ -116,7 +115,7 @@ async def test_gateway_starts_while_the_bus_is_down_then_recovers(monkeypatch: p
         assert await accepted()
         assert await _bus_ready(http)
         assert bus.attempts >= 2
-        assert len(broker.records(INTAKE.name)) == 2
+        assert len(accepted_records(broker)) == 2
 
 
 async def test_producer_stops_cleanly_while_still_connecting() -> None:

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from app.auth import TokenBuckets
 from app.limits import FloodTracker
 from ingest.bus import BusUnavailable
-from ingest.topics import INTAKE
-from tests.api_support import PHONE_KEY, WEB_KEY, bearer, gateway, settings
+from tests.api_support import PHONE_KEY, WEB_KEY, accepted_records, bearer, gateway, settings
 from tests.unit.test_submission import PHONE, WEB
 
 PROBLEM = "application/problem+json"
@@ -27,7 +26,7 @@ async def test_body_over_the_limit_is_413_before_reading_it() -> None:
         assert resp.status_code == 413
         assert resp.headers["content-type"] == PROBLEM
         assert "2048 bytes" in resp.json()["detail"]
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
         assert (await http.post("/v1/complaints", json=WEB, headers=bearer(WEB_KEY))).status_code == 202
 
 
@@ -46,7 +45,7 @@ async def test_streamed_body_without_length_is_cut_at_the_limit() -> None:
         )
         assert resp.status_code == 413
         assert resp.headers["content-type"] == PROBLEM
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
 
 
 async def test_batch_has_its_own_larger_limit() -> None:
@@ -102,7 +101,7 @@ async def test_citizen_flood_is_flagged_not_dropped() -> None:
             headers=bearer(WEB_KEY),
         )
         assert other.status_code == 202
-        records = broker.records(INTAKE.name)
+        records = accepted_records(broker)
         assert len(records) == 11
         values = [orjson.loads(r.value) for r in records]
         flagged = [v["external_id"] for v in values if any("flooding" in x for x in v["review_reasons"])]
@@ -185,7 +184,7 @@ async def test_lone_surrogates_are_a_422_naming_the_fields_not_a_crash() -> None
         )
         assert resp.status_code == 422, resp.text
         assert {e["field"] for e in resp.json()["errors"]} == {"web.content", "web.form_fields.a"}
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
 
 
 def _json(body: dict[str, Any]) -> bytes:

@@ -8,8 +8,7 @@ import orjson
 import pytest
 
 from app.open311 import catalogue
-from ingest.topics import INTAKE
-from tests.api_support import WEB_KEY, WECHAT_KEY, gateway, settings
+from tests.api_support import WEB_KEY, WECHAT_KEY, accepted_records, gateway, settings
 
 V2 = "/open311/v2"
 FORM = {
@@ -83,7 +82,7 @@ async def test_post_request_is_a_web_submission_answered_with_a_token() -> None:
         resp = await http.post(f"{V2}/requests.json", data=FORM)
         assert resp.status_code == 200, resp.text
         [reply] = resp.json()
-        [record] = broker.records(INTAKE.name)
+        [record] = accepted_records(broker)
         value = orjson.loads(record.value)
         assert reply["token"] == value["ticket_id"]
         assert value["channel"] == "web"
@@ -121,14 +120,14 @@ async def test_post_request_refusals(change: dict[str, Any], status: int, says: 
         assert resp.status_code == status, resp.text
         [error] = resp.json()
         assert error["code"] == status and says in error["description"]
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
 
 
 async def test_open_gateway_takes_open311_without_a_key() -> None:
     async with gateway(settings(api_keys="", signing_secrets="")) as (http, broker, _):
         form = {k: v for k, v in FORM.items() if k != "api_key"}
         assert (await http.post(f"{V2}/requests.json", data=form)).status_code == 200
-        assert len(broker.records(INTAKE.name)) == 1
+        assert len(accepted_records(broker)) == 1
 
 
 async def test_request_ids_nobody_issued_match_nothing_without_a_query() -> None:

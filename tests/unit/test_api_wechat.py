@@ -9,8 +9,7 @@ import orjson
 import pytest
 
 from ingest.bus import BusUnavailable
-from ingest.topics import INTAKE
-from tests.api_support import WECHAT_TOKEN, gateway, settings
+from tests.api_support import WECHAT_TOKEN, accepted_records, gateway, settings
 
 URL = "/v1/channels/wechat"
 ACCOUNT = "gh_3c884a361561"
@@ -64,7 +63,7 @@ async def test_text_push_is_taken_in_and_answered_with_the_ticket_number() -> No
         assert resp.headers["content-type"].startswith("application/xml")
         reply = reply_fields(resp.content)
         assert (reply["ToUserName"], reply["FromUserName"], reply["MsgType"]) == (OPENID, ACCOUNT, "text")
-        [record] = broker.records(INTAKE.name)
+        [record] = accepted_records(broker)
         value = orjson.loads(record.value)
         assert value["ticket_id"] in reply["Content"]
         assert (value["channel"], value["external_id"], value["citizen_key"]) == (
@@ -98,7 +97,7 @@ async def test_voice_image_location_pushes_are_taken_and_flagged(
     async with gateway(settings()) as (http, broker, _):
         resp = await http.post(URL, params=signed_query(), content=push(msg_type, **fields))
         assert resp.status_code == 200, resp.text
-        value = orjson.loads(broker.records(INTAKE.name)[0].value)
+        value = orjson.loads(accepted_records(broker)[0].value)
         assert value["content"] == content
         assert bool(value["review_reasons"]) is flagged
         assert value["submission"]["msg_type"] == msg_type
@@ -119,7 +118,7 @@ async def test_events_and_unsupported_types_are_answered_without_a_ticket() -> N
         video = await http.post(URL, params=signed_query(), content=push("video", MediaId="v"))
         assert video.status_code == 200
         assert "暂不支持" in reply_fields(video.content)["Content"]
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
 
 
 @pytest.mark.parametrize(
@@ -141,7 +140,7 @@ async def test_hostile_or_broken_xml_is_400(body: bytes) -> None:
         assert resp.status_code == 400, resp.text
         assert resp.headers["content-type"] == "application/problem+json"
         assert "root:" not in resp.text
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
 
 
 async def test_bad_signature_encrypted_mode_and_invalid_message() -> None:
@@ -152,7 +151,7 @@ async def test_bad_signature_encrypted_mode_and_invalid_message() -> None:
         assert encrypted.status_code == 400
         empty = await http.post(URL, params=signed_query(), content=push("text", Content=" \u200b "))
         assert empty.status_code == 422
-        assert broker.records(INTAKE.name) == []
+        assert accepted_records(broker) == []
 
 
 async def test_bus_down_is_503_and_no_reply(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,8 +26,15 @@ from ingest.bus import BusUnavailable
 from ingest.bus.factory import in_process_broker
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import Settings
-from ingest.topics import INTAKE
-from tests.api_support import PHONE_KEY, WEB_KEY, WECHAT_KEY, bearer, settings, signed_headers
+from tests.api_support import (
+    PHONE_KEY,
+    WEB_KEY,
+    WECHAT_KEY,
+    accepted_records,
+    bearer,
+    settings,
+    signed_headers,
+)
 from tests.unit.test_submission import PHONE, WEB, WECHAT
 
 Gateway = tuple[httpx.AsyncClient, InProcessBroker]
@@ -72,7 +79,7 @@ def answer(resp: httpx.Response, mask: bool = False) -> dict[str, Any]:
 def bus_records(broker: InProcessBroker) -> list[dict[str, Any]]:
     """The intake records without what differs between any two runs (time of receipt, trace id)."""
     out = []
-    for rec in broker.records(INTAKE.name):
+    for rec in accepted_records(broker):
         value = orjson.loads(rec.value)
         value.pop("received_at")
         value.pop("trace_id")

@@ -15,7 +15,14 @@ from ingest.urgency.catalogue import (
     parse_catalogue,
 )
 from ingest.urgency.phrases import PhraseMatcher
-from ingest.urgency.screen import SCREEN_CHARS, UrgentScreen, default_screen
+from ingest.urgency.screen import (
+    OPENING_CHARS,
+    UNSPECIFIED,
+    ScreenModel,
+    UrgentScreen,
+    default_screen,
+    opening,
+)
 from tests.api_support import WECHAT_KEY, bearer, gateway, settings
 
 MINIMAL = """
@@ -63,15 +70,23 @@ def test_a_gap_phrase_matches_inside_one_clause_only() -> None:
     assert matcher.first("快来,三楼着火了", 0, 6) is None
 
 
-def test_the_screen_finds_situations_in_the_opening_and_lets_ordinary_text_pass() -> None:
-    screen = UrgentScreen(parse_catalogue(MINIMAL))
-    assert screen.situation("", nfkc("单元门口一股煤气的味儿,特别冲!")) == "gas_leak"
-    assert screen.situation("楼里有煤气味", "") == "gas_leak"
+def test_the_screen_scores_the_opening_and_names_the_situation_by_its_cues() -> None:
+    model = ScreenModel({"煤气": 3.0, "气味": 2.0, "特别": 0.5}, intercept=-4.0, threshold=0.5)
+    screen = UrgentScreen(parse_catalogue(MINIMAL), model)
+    assert screen.situation("", nfkc("单元门口一股煤气的味儿,特别冲!")) is None  # 3 + 0.5 - 4 < 0
+    assert screen.situation("", "楼道里煤气气味特别重") == "gas_leak"  # a cue: 煤气…味
+    assert screen.situation("楼里一股煤气味", "") == "gas_leak"
+    assert screen.situation("", "煤气费,气味") == UNSPECIFIED  # likely urgent, but no cue in one clause
     assert screen.situation("", "小区停车费太贵") is None
-    assert screen.situation("", "物" * SCREEN_CHARS + "煤气味") is None
+    assert screen.situation("", "物" * OPENING_CHARS + "煤气气味") is None  # past the opening
+    assert screen.score(opening("", "煤气 气味")) == pytest.approx(1.0)
+
+
+def test_the_packaged_screen_sends_dangers_to_the_lane_and_lets_ordinary_text_pass() -> None:
     real = default_screen()
-    assert real.situation("", "我和孩子被困在电梯里快半小时了") in {"trapped_lift", "trapped_people"}
-    assert real.situation("物业乱收停车费", "小区门口烧烤摊油烟很大,晚上十二点还在营业") is None
+    assert real.situation("", "楼道里煤气味特别重，敲门没人应，快来人！") == "gas_leak"
+    assert real.situation("", "我和孩子被困在电梯里快半小时了，物业电话打不通") is not None
+    assert real.situation("物业乱收停车费", "小区物业未经业主同意收取停车费，每月多收两百元") is None
 
 
 async def test_the_gateway_sends_a_likely_urgent_submission_on_the_urgent_lane() -> None:

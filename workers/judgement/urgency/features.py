@@ -13,13 +13,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from ingest.normalise import nfkc
 from ingest.urgency.catalogue import CONTEXT_GROUPS, Catalogue
 from ingest.urgency.phrases import Hit, PhraseMatcher
+from ingest.urgency.screen import opening
 from workers.judgement.features import FloatArray, char_ngram_bag, char_ngram_counts, tfidf, tfidf_bag
 
 # Where an emergency is told: the title and the opening of the text (the rest is background and history).
-FOCUS_CHARS = 160
 CHAR_BITS = 18
 CHAR_ORDERS = (1, 2, 3)
 # The groups that say a clause is not about a danger now.
@@ -28,8 +27,8 @@ _CLAUSE_END = re.compile(r"[,.;:!?，。；：！？\n]")
 
 
 def focus_text(title: str, content: str) -> str:
-    """Title and opening text, NFKC-normalised and lower-cased, as the model reads them."""
-    return nfkc(f"{title}。{content[:FOCUS_CHARS]}" if title else content[:FOCUS_CHARS]).lower()
+    """Title and opening text as the model reads them: the gateway screen's `opening`, one rule for both."""
+    return opening(title, content)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from ingest.urgency.catalogue import CATALOGUE_PATH, NORMAL, parse_catalogue
+from ingest.urgency.catalogue import NORMAL, parse_catalogue
 from workers.judgement.artefact import ARTEFACT_VERSION, Artefact, quantise_rows
 from workers.judgement.features import char_ngram_counts
 from workers.judgement.urgency.corpus import CORPUS_DIR, SHARED_FILES, examples
@@ -196,12 +196,12 @@ def threshold_for_recall(p: npt.NDArray[np.float64], urgent: npt.NDArray[np.bool
     return float(min(0.5, scores[k]))
 
 
-def build_artefact(data_dir: Path | None, seed: int = SEED, cross_validate: bool = True) -> Artefact:
+def build_artefact(
+    ts: TrainingSet, catalogue_text: str, seed: int = SEED, cross_validate: bool = True
+) -> Artefact:
     """Train both heads on the whole training split; the threshold from leaving each writer out."""
-    catalogue_text = CATALOGUE_PATH.read_text(encoding="utf-8")
     catalogue = parse_catalogue(catalogue_text)
     situations = list(catalogue.ids)
-    ts = training_set(catalogue_text, data_dir, seed)
     reader = Reader(catalogue)
     started = time.perf_counter()
     cv = leave_writer_out(ts, feature_matrices(reader), fit_urgent) if cross_validate else {"threshold": 0.5}
