@@ -143,6 +143,7 @@ class BatchProcessor:
             source_offset=item.message.offset,
             urgency_situation=verdict.urgency_situation,
             urgent_screen=rec.urgent_screen,
+            adapter_district=rec.district,
         )
 
     async def _store(self, rows: list[TicketRow]) -> list[TicketRow]:

@@ -95,7 +95,7 @@ class BatchLinker:
         engine = build_engine(self._judge, incidents=cache, resubmissions=prior, window=self.incident_window)
         messages = [
             DedupeMessage(
-                r.ticket_id, r.title, r.content, r.received_at, r.channel, r.district, r.citizen_key
+                r.ticket_id, r.title, r.content, r.received_at, r.channel, r.adapter_district, r.citizen_key
             )
             for r in ordered
         ]

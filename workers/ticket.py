@@ -67,6 +67,9 @@ class TicketRow:
     urgency_situation: str | None = None
     # What the gateway's screen saw when it sent the ticket on the urgent lane (None: the normal lane).
     urgent_screen: str | None = None
+    # Not a column: the district as the adapter sent it, which incident grouping still goes by (a district
+    # implied by a road can differ between reports of one incident; grouping by real sites is yet to come).
+    adapter_district: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The row as a mapping of column → value."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from workers.judgement.incidents import GroupingInput, IncidentGrouper, IncidentStore
-from workers.judgement.judge import Judge, located_district
+from workers.judgement.judge import Judge
 from workers.judgement.memory_store import InMemoryIncidentStore
 from workers.judgement.resubmission import (
     InMemoryResubmissionStore,
@@ -52,10 +52,8 @@ class DedupeEngine:
         self.resubmissions = resubmissions
 
     def signature(self, msg: DedupeMessage) -> IssueSignature:
-        """The message's issue signature (compute before taking the bucket lock); without the adapter's
-        district, the one the text names or implies, as the worker stores it on the ticket."""
-        district = msg.district or located_district(msg.title, msg.content)
-        return self.signatures.build(msg.title, msg.content, district)
+        """The message's issue signature (compute before taking the bucket lock)."""
+        return self.signatures.build(msg.title, msg.content, msg.district)
 
     def bucket(self, signature: IssueSignature) -> str:
         """The bucket to lock (pg_advisory_xact_lock(hashtext(bucket))) around process()."""

@@ -120,5 +120,5 @@ class Judge:
         return out
 
     def signature(self, title: str, content: str, district: str | None = None) -> IssueSignature:
-        """The issue signature used for incident grouping (the district as judge_many fills it)."""
-        return self.signatures.build(title, content, district or located_district(title, content))
+        """The issue signature used for incident grouping."""
+        return self.signatures.build(title, content, district)
