@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic.fields import FieldInfo
@@ -93,14 +94,14 @@ class Settings(BaseSettings):
     )
 
     urgent_lane_rate: float = Field(
-        default=50.0,
+        default=5.0,
         ge=0,
         description="Submissions a second, per urgency situation and gateway process, that the screen may "
         "send on the urgent lane (0 = no limit); past it they take the normal lane. A burst of one incident "
         "(thousands reporting one burst main) must not queue the lane in front of other emergencies",
     )
     urgent_lane_burst: int = Field(
-        default=200,
+        default=50,
         ge=1,
         description="How many submissions of one situation may take the urgent lane at once",
     )
@@ -117,11 +118,18 @@ class Settings(BaseSettings):
         "the limit doubles per full batch from batch_max_records up to this",
     )
     batch_timeout_ms: int = Field(default=200, ge=1, description="Longest wait to fill a batch")
+    worker_lanes: Literal["normal,urgent", "normal", "urgent"] = Field(
+        default="normal,urgent",
+        description="The intake lanes a worker process reads. Every process reads both by default; under "
+        "saturation, run one or more `urgent` workers at a higher CPU priority than `normal` ones, so urgent "
+        "tickets never share an event loop (or a time slice) with the backlog",
+    )
     urgent_batch_max_records: int = Field(
         default=50,
         ge=1,
         description="Most records taken per batch on the urgent lane (small: an urgent ticket should not "
-        "wait for many others to be judged and stored with it)",
+        "wait for many others to be judged and stored with it); batches may grow to ten times this while "
+        "the lane is behind",
     )
     retry_backoff_s: float = Field(default=1.0, gt=0, description="Pause after a transient failure")
     dlq_max_per_window: int = Field(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -36,11 +37,21 @@ from loadtest.report import REQUIRED
 OUT = REPO_ROOT / ".data" / "surge.json"
 
 
+# Niceness of normal-lane workers when urgent-lane workers run beside them (see run()).
+NORMAL_LANE_NICENESS = 5
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m loadtest.surge", description=__doc__.splitlines()[0])
     p.add_argument("--scale", type=float, default=1.0, help="share of the 1.2 million-message day (1.0)")
     p.add_argument("--replay-minutes", type=float, default=15.0, help="the day replayed in (15) minutes")
     p.add_argument("--workers", type=int, default=2, help="worker processes (2)")
+    p.add_argument(
+        "--urgent-workers",
+        type=int,
+        default=1,
+        help="extra worker processes for the urgent lane only (1); 0: every worker reads both lanes",
+    )
     p.add_argument("--lag-budget", type=float, default=120.0, help="seconds allowed to drain after the end")
     p.add_argument("--drain-timeout", type=float, default=900.0, help="longest wait for the drain, s (900)")
     p.add_argument("--seed", type=int, default=12345)
@@ -120,6 +131,7 @@ def summarise(report: dict[str, Any], args: argparse.Namespace, extra: dict[str,
         "scale": args.scale,
         "replay_minutes": args.replay_minutes,
         "workers": args.workers,
+        "urgent_workers": args.urgent_workers,
         "planned_messages": report["ground_truth"]["messages"],
         "planned_requests": report["ground_truth"]["requests"],
         "expected_tickets": report["ground_truth"]["expected_tickets"],
@@ -181,11 +193,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     logs = args.out.parent / "surge" / "logs"
     children = [Child("gateway", ["-m", "app"], env, logs)]
-    metrics_ports = [free_port() for _ in range(args.workers)]
-    children += [
-        Child(f"worker{i}", ["-m", "workers"], {**env, "JIESU_WORKER_METRICS_PORT": str(p)}, logs)
+    metrics_ports = [free_port() for _ in range(args.workers + args.urgent_workers)]
+    # With urgent workers, the others read only the normal lane, at a lower CPU priority: the machine is
+    # saturated on purpose, and the urgent lane must not wait for a time slice behind the backlog.
+    lanes = ["normal"] * args.workers + ["urgent"] * args.urgent_workers if args.urgent_workers else []
+    workers = [
+        Child(
+            f"worker{i}" if not lanes or lanes[i] == "normal" else f"urgent{i - args.workers}",
+            ["-m", "workers"],
+            {
+                **env,
+                "JIESU_WORKER_METRICS_PORT": str(p),
+                **({"JIESU_WORKER_LANES": lanes[i]} if lanes else {}),
+            },
+            logs,
+        )
         for i, p in enumerate(metrics_ports)
     ]
+    for worker, lane in zip(workers, lanes, strict=False):
+        if lane == "normal":
+            os.setpriority(os.PRIO_PROCESS, worker.pid, NORMAL_LANE_NICENESS)
+    children += workers
     try:
         with running(children):
             wait_http(children[0], f"http://127.0.0.1:{port}/readyz")

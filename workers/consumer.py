@@ -80,7 +80,8 @@ def urgent_lane(settings: Settings) -> Lane:
         INTAKE_URGENT,
         f"{settings.consumer_group}.urgent",
         settings.urgent_batch_max_records,
-        settings.urgent_batch_max_records,
+        # Behind (a burst got past the screen's budget), larger batches drain the lane sooner.
+        settings.urgent_batch_max_records * 10,
     )
 
 
@@ -311,7 +312,10 @@ async def running_worker(
         judge = load_classifier()
         lanes: list[IntakeWorker] = []
         # The urgent lane first: it is the one that must be reading when the first record arrives.
+        wanted = settings.worker_lanes.split(",")
         for lane in (urgent_lane(settings), normal_lane(settings)):
+            if lane.name not in wanted:
+                continue
             consumer = make_consumer(
                 settings, broker, [topic_name(lane.topic, settings.topic_prefix)], lane.group
             )

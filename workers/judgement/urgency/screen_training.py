@@ -21,7 +21,7 @@ from workers.judgement.urgency.model import NONE
 from workers.judgement.urgency.training import TrainingSet, leave_writer_out
 
 SCREEN_C = 64.0
-SCREEN_RECALL = 0.985
+SCREEN_RECALL = 0.97
 NGRAMS = (2, 3)
 
 
