@@ -66,7 +66,7 @@ def build_record(
         # A citizen flooding the line is still heard: the ticket is taken and a person looks at it.
         text.review_reasons.append(reason)
     trace_id = new_trace_id()
-    urgent_screen = default_screen().situation(text.title, text.content)
+    urgent_screen = default_screen().situation(text.title, text.content, normalised=True)
     # IntakeRecord's fields in its order, but the submission (spliced in by intake_record_bytes).
     head = {
         "schema_version": INTAKE_SCHEMA_VERSION,

@@ -34,11 +34,12 @@ UNSPECIFIED = "unspecified"
 _SPACES = re.compile(r"\s\s+")
 
 
-def opening(title: str, content: str) -> str:
-    """The title and the start of the text, NFKC-normalised, lower-cased, runs of spaces made one: what the
-    screen and the workers' urgency model read."""
+def opening(title: str, content: str, *, normalised: bool = False) -> str:
+    """The title and the start of the text, NFKC-normalised (skipped when the caller says it already is, as
+    the gateway's submissions are), lower-cased, runs of spaces made one: what the screen and the workers'
+    urgency model read."""
     text = f"{title}。{content[:OPENING_CHARS]}" if title else content[:OPENING_CHARS]
-    return _SPACES.sub(" ", nfkc(text).lower())
+    return _SPACES.sub(" ", (text if normalised else nfkc(text)).lower())
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,10 @@ class UrgentScreen:
         weights = self._weights
         return self._intercept + sum(weights[i] for i in found)
 
-    def situation(self, title: str, content: str) -> str | None:
-        """None when the submission looks ordinary; else the situation its cues name, or UNSPECIFIED."""
-        text = opening(title, content)
+    def situation(self, title: str, content: str, *, normalised: bool = False) -> str | None:
+        """None when the submission looks ordinary; else the situation its cues name, or UNSPECIFIED.
+        `normalised`: title and content are NFKC-normalised already (ingest.normalise, at the gateway)."""
+        text = opening(title, content, normalised=normalised)
         if self.score(text) < self._logit_threshold:
             return None
         hit = self._cues.first(text)
