@@ -40,8 +40,10 @@ class AcceptedRecord:
     trace_id: str
     needs_review: bool
     value: bytes
-    # The situation the urgency screen saw: such a record goes on the urgent lane, within the lane's budget.
+    # The situation the urgency screen saw: such a record goes on the urgent lane, within the lane's budget,
+    # which is larger for the screen's sure calls.
     urgent_screen: str | None = None
+    urgent_sure: bool = False
 
     def to_bytes(self) -> bytes:
         """The record as it goes on the intake topic: `IntakeRecord.to_bytes()` of `record()`."""
@@ -66,7 +68,8 @@ def build_record(
         # A citizen flooding the line is still heard: the ticket is taken and a person looks at it.
         text.review_reasons.append(reason)
     trace_id = new_trace_id()
-    urgent_screen = default_screen().situation(text.title, text.content, normalised=True)
+    screened = default_screen().call(text.title, text.content, normalised=True)
+    urgent_screen = screened.situation if screened else None
     # IntakeRecord's fields in its order, but the submission (spliced in by intake_record_bytes).
     head = {
         "schema_version": INTAKE_SCHEMA_VERSION,
@@ -85,7 +88,14 @@ def build_record(
     }
     value = intake_record_bytes(head, sub)
     return AcceptedRecord(
-        ticket_id, sub.channel, text.citizen_key, trace_id, bool(text.review_reasons), value, urgent_screen
+        ticket_id,
+        sub.channel,
+        text.citizen_key,
+        trace_id,
+        bool(text.review_reasons),
+        value,
+        urgent_screen,
+        bool(screened and screened.sure),
     )
 
 
@@ -107,7 +117,7 @@ _NEEDS_REVIEW = ("needs_review", b"1")
 def intake_topic(record: AcceptedRecord, resources: Resources) -> str:
     """The intake topic of `record`: the urgent lane when the screen saw an urgent situation and that
     situation's lane budget allows."""
-    urgent = resources.urgent_lane.admits(record.urgent_screen)
+    urgent = resources.urgent_lane.admits(record.urgent_screen, record.urgent_sure)
     return topic_name(INTAKE_URGENT if urgent else INTAKE, resources.settings.topic_prefix)
 
 

@@ -17,18 +17,25 @@ _LANE = URGENT_LANE.labels(outcome="lane")
 _OVER_BUDGET = URGENT_LANE.labels(outcome="over_budget")
 
 
+# How much more of the lane a situation may take with calls the screen is sure of: a real emergency is rarely
+# an unsure call, an everyday complaint that merely sounds alarming often is.
+SURE_BUDGET_FACTOR = 10
+
+
 class UrgentLane:
-    """The lane's budget per situation (a token bucket each)."""
+    """The lane's budget per situation (a token bucket each, a larger one for the screen's sure calls)."""
 
     def __init__(self, rate: float, burst: int, screen: UrgentScreen | None = None) -> None:
         self.screen = screen or default_screen()
-        self._budget = TokenBuckets(rate, burst)
+        self._unsure = TokenBuckets(rate, burst)
+        self._sure = TokenBuckets(rate * SURE_BUDGET_FACTOR, burst * SURE_BUDGET_FACTOR)
 
-    def admits(self, situation: str | None) -> bool:
+    def admits(self, situation: str | None, sure: bool = False) -> bool:
         """True when a submission the screen saw as `situation` takes the urgent lane now."""
         if situation is None:
             return False
-        if self._budget.take(situation) == 0.0:
+        budget = self._sure if sure else self._unsure
+        if budget.take(situation) == 0.0:
             _LANE.inc()
             return True
         _OVER_BUDGET.inc()

@@ -32,6 +32,8 @@ OPENING_CHARS = 160
 # The screen's situation when its model finds a submission likely urgent but no cue names the situation.
 UNSPECIFIED = "unspecified"
 _SPACES = re.compile(r"\s\s+")
+# The logit of probability 0.95: at and above it the screen is sure (ScreenCall.sure).
+SURE_LOGIT = math.log(0.95 / 0.05)
 
 
 def opening(title: str, content: str, *, normalised: bool = False) -> str:
@@ -40,6 +42,16 @@ def opening(title: str, content: str, *, normalised: bool = False) -> str:
     urgency model read."""
     text = f"{title}。{content[:OPENING_CHARS]}" if title else content[:OPENING_CHARS]
     return _SPACES.sub(" ", (text if normalised else nfkc(text)).lower())
+
+
+@dataclass(frozen=True)
+class ScreenCall:
+    """The screen's call on a likely-urgent submission."""
+
+    situation: str
+    # Sure: the model's probability is at least 0.95. The threshold that keeps 97 % of urgent messages is far
+    # lower and lets through many everyday complaints; the lane's budget is strict only for the unsure ones.
+    sure: bool
 
 
 @dataclass(frozen=True)
@@ -78,14 +90,21 @@ class UrgentScreen:
         weights = self._weights
         return self._intercept + sum(weights[i] for i in found)
 
-    def situation(self, title: str, content: str, *, normalised: bool = False) -> str | None:
-        """None when the submission looks ordinary; else the situation its cues name, or UNSPECIFIED.
-        `normalised`: title and content are NFKC-normalised already (ingest.normalise, at the gateway)."""
+    def call(self, title: str, content: str, *, normalised: bool = False) -> ScreenCall | None:
+        """None when the submission looks ordinary; else the situation its cues name (or UNSPECIFIED) and
+        whether the screen is sure. `normalised`: title and content are NFKC-normalised already (as the
+        gateway's submissions are)."""
         text = opening(title, content, normalised=normalised)
-        if self.score(text) < self._logit_threshold:
+        logit = self.score(text)
+        if logit < self._logit_threshold:
             return None
         hit = self._cues.first(text)
-        return hit.value if hit else UNSPECIFIED
+        return ScreenCall(hit.value if hit else UNSPECIFIED, logit >= SURE_LOGIT)
+
+    def situation(self, title: str, content: str, *, normalised: bool = False) -> str | None:
+        """The situation of `call`, or None."""
+        found = self.call(title, content, normalised=normalised)
+        return found.situation if found else None
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.urgent_lane import UrgentLane
 from ingest.normalise import nfkc
 from ingest.schemas.records import IntakeRecord
 from ingest.topics import INTAKE, INTAKE_URGENT
@@ -107,3 +108,11 @@ async def test_the_gateway_sends_a_likely_urgent_submission_on_the_urgent_lane()
     assert on_urgent.urgent_screen == "gas_leak"
     assert on_urgent.ticket_id == urgent.json()["ticket_id"]
     assert on_normal.urgent_screen is None
+
+
+def test_the_lane_budget_is_per_situation_and_larger_for_sure_calls() -> None:
+    lane = UrgentLane(rate=0.001, burst=3)
+    assert [lane.admits("fire") for _ in range(4)] == [True, True, True, False]
+    assert lane.admits("gas_leak")  # another situation has its own budget
+    assert sum(lane.admits("fire", sure=True) for _ in range(40)) == 30
+    assert not lane.admits(None)
