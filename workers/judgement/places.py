@@ -49,7 +49,7 @@ def normalise_district(value: str | None) -> tuple[str | None, str | None]:
 
 
 # Words that stand before a place-type word without naming a place ("周边小区", "附近村").
-_NOT_NAMES = frozenset(
+NOT_NAMES = frozenset(
     {
         "周边",
         "附近",
@@ -94,7 +94,7 @@ def _clean_name(name: str) -> str:
         if name[i] in _NOT_NAME:
             name = name[i + 1 :]
             break
-    return "" if name in _NOT_NAMES else name
+    return "" if name in NOT_NAMES else name
 
 
 def extract_names(text: str, limit: int = 4) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from workers.judgement.places import NOT_NAMES
+
 # Kinds in order of preference: the finest and least ambiguous site a message names wins. A landmark is a
 # well-known place of the area table (公主坟, 北医三院, 北京站) named without a place word.
 METRO = "metro"
@@ -92,42 +94,9 @@ _STOP = frozenset("的在是与了我你他她们对从到被把给这那个住�
 # "于" ends a name only in 关于, 位于, 对于…: 于家务, 于辛庄 are names.
 _YU = re.compile(r"[关位对由属至等]于")
 _ROAD_CHARS = frozenset("路街道巷")
-# Whole names that only describe ("周边小区", "附近公园"); "人民医院" stays: it is a name.
-_NOT_NAMES = frozenset(
+# Whole names that only describe ("周边小区", "附近公园"): places.NOT_NAMES and more ("人民医院" is a name).
+_NOT_NAMES = NOT_NAMES | frozenset(
     [
-        "周边",
-        "附近",
-        "周围",
-        "整个",
-        "所在",
-        "其他",
-        "其它",
-        "相关",
-        "各个",
-        "全部",
-        "所有",
-        "本地",
-        "当地",
-        "城市",
-        "农村",
-        "老旧",
-        "新建",
-        "部分",
-        "同一",
-        "一个",
-        "多个",
-        "几个",
-        "隔壁",
-        "对面",
-        "旁边",
-        "这些",
-        "那些",
-        "高档",
-        "普通",
-        "公立",
-        "私立",
-        "民办",
-        "公办",
         "地铁",
         "公交",
         "火车",
