@@ -43,7 +43,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             # Built before the first submission needs it (the screen compiles the catalogue's cues).
-            lane = UrgentLane(settings.urgent_lane_rate, settings.urgent_lane_burst)
+            lane = UrgentLane(
+                settings.urgent_lane_rate, settings.urgent_lane_burst, enabled=settings.urgent_lane_enabled
+            )
             # Starts even while Kafka is down: 503 and unready until it comes (app/producer.py).
             producer = GatewayProducer(
                 lambda: make_producer(settings, broker, client_id="jiesu-gateway"),

@@ -25,14 +25,17 @@ SURE_BUDGET_FACTOR = 10
 class UrgentLane:
     """The lane's budget per situation (a token bucket each, a larger one for the screen's sure calls)."""
 
-    def __init__(self, rate: float, burst: int, screen: UrgentScreen | None = None) -> None:
+    def __init__(
+        self, rate: float, burst: int, screen: UrgentScreen | None = None, *, enabled: bool = True
+    ) -> None:
         self.screen = screen or default_screen()
+        self.enabled = enabled
         self._unsure = TokenBuckets(rate, burst)
         self._sure = TokenBuckets(rate * SURE_BUDGET_FACTOR, burst * SURE_BUDGET_FACTOR)
 
     def admits(self, situation: str | None, sure: bool = False) -> bool:
         """True when a submission the screen saw as `situation` takes the urgent lane now."""
-        if situation is None:
+        if situation is None or not self.enabled:
             return False
         budget = self._sure if sure else self._unsure
         if budget.take(situation) == 0.0:

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         default="", description="Token of the WeChat official-account callback; empty = callback disabled"
     )
 
+    urgent_lane_enabled: bool = Field(
+        default=True,
+        description="Send the submissions the urgency screen flags on complaints.intake.urgent; false: every "
+        "submission takes the normal lane (the workers still judge and publish urgent tickets)",
+    )
     urgent_lane_rate: float = Field(
         default=5.0,
         ge=0,

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from ingest.tickets import new_ticket_id
-from ingest.topics import DLQ, INTAKE, topic_name
+from ingest.topics import DLQ, INTAKE, INTAKE_URGENT, topic_name
 from tests.chaos.conftest import Scenario, report_extra
 from tests.chaos.faults import catch_up_timer
 from tests.chaos.reconcile import reconcile
@@ -54,7 +54,10 @@ async def test_poison_messages_dead_lettered_and_flood_stops_workers(scenario: S
     load.start()
     await asyncio.sleep(3)
     # a real record the gateway wrote is the template, so the NUL poison is valid in every other respect
-    template = (await read_all(bootstrap, intake, INTAKE.partitions, expect=1, timeout_s=10))[0].value
+    urgent_lane = topic_name(INTAKE_URGENT, prefix)
+    written = await read_all(bootstrap, intake, INTAKE.partitions, expect=1, timeout_s=5)
+    written += await read_all(bootstrap, urgent_lane, INTAKE_URGENT.partitions, expect=1, timeout_s=5)
+    template = written[0].value
     poison = _poison(template, scenario.settings.ticket_secret, load.run_id)
     injected_at = time.monotonic()
     await produce_raw(bootstrap, intake, poison)

@@ -20,11 +20,11 @@ GAS = {
     "content": "朝阳区望京西园三区5号楼2单元楼道里煤气味特别重，三楼那家敲门没人应，快派人来！",
     "citizen": {"wechat_openid": "oLane0001"},
 }
-# A past fire: the screen's words send it on the lane, the judgement finds it over.
-PAST_FIRE = {
+# A power cut that is over: the screen sends it on the lane, the judgement finds it over.
+PAST_OUTAGE = {
     "channel": "wechat",
     "external_id": "lane-past-1",
-    "content": "昨天楼道里着火了，已经扑灭了，想问问物业的赔偿",
+    "content": "前天晚上小区停电了，已经恢复了，冰箱里东西坏了找谁赔",
     "citizen": {"wechat_openid": "oLane0002"},
 }
 ORDINARY = {
@@ -48,11 +48,11 @@ async def test_urgent_and_lowered_alarms_reach_the_desk_once(stack_settings: Set
     async with pipeline(stack_settings) as http:
         gas = await _post(http, GAS)
         assert await _post(http, GAS) == gas  # a retry: the same ticket
-        past_fire = await _post(http, PAST_FIRE)
+        past_outage = await _post(http, PAST_OUTAGE)
         ordinary = await _post(http, ORDINARY)
 
         async def processed() -> bool:
-            got = [(await http.get(f"/v1/complaints/{t}")).json() for t in (gas, past_fire, ordinary)]
+            got = [(await http.get(f"/v1/complaints/{t}")).json() for t in (gas, past_outage, ordinary)]
             return all(t["status"] == "processed" for t in got)
 
         assert await wait_until(processed, timeout_s=60)
@@ -63,14 +63,14 @@ async def test_urgent_and_lowered_alarms_reach_the_desk_once(stack_settings: Set
 
     lane = await read_topic(bootstrap, topic_name(INTAKE_URGENT, prefix), expect=3)
     normal = await read_topic(bootstrap, topic_name(INTAKE, prefix), expect=1)
-    assert {orjson.loads(v)["ticket_id"] for _, v in lane} == {gas, past_fire}
+    assert {orjson.loads(v)["ticket_id"] for _, v in lane} == {gas, past_outage}
     assert {orjson.loads(v)["ticket_id"] for _, v in normal} == {ordinary}
     desk = {
         k.decode(): orjson.loads(v) for k, v in await read_topic(bootstrap, topic_name(URGENT, prefix), 2)
     }
-    assert set(desk) == {gas, past_fire}
+    assert set(desk) == {gas, past_outage}
     assert (desk[gas]["urgency_change"], desk[gas]["urgency"]) == ("confirmed", "critical")
-    assert (desk[past_fire]["urgency_change"], desk[past_fire]["urgency"]) == ("lowered", "normal")
+    assert (desk[past_outage]["urgency_change"], desk[past_outage]["urgency"]) == ("lowered", "normal")
 
 
 async def test_an_urgent_ticket_does_not_wait_for_the_normal_backlog(stack_settings: Settings) -> None:
