@@ -8,7 +8,7 @@ SERVICES_ENV := .data/services.env
 service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
 
 .PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme \
-	train evaluate urgency-model bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench
+	train finetune finetune-blend evaluate urgency-model bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench
 
 help:
 	@echo "make run            the whole pipeline in one process (embedded bus, local Postgres) on 127.0.0.1:\$${PORT:-8000}"
@@ -20,6 +20,9 @@ help:
 	@echo "make chaos          fault scenarios on a private Kafka + Postgres → .data/chaos-report.json"
 	@echo "make fuzz           thousands of malformed requests → .data/fuzz-report.json"
 	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… overrides)"
+	@echo "make finetune       fine-tune the sentence encoder (the teacher, ~30 min on 2 cores, cached in .data/) and"
+	@echo "                    write its labels of the raw messages (workers/judgement/model/teacher-labels.csv)"
+	@echo "                    that make train TEACHER=1 distils into the fast model"
 	@echo "make evaluate       category, incident-grouping and urgency figures on held-out messages"
 	@echo "make urgency-model  rebuild the urgency model from ingest/urgency/situations.toml and corpus/urgency/"
 	@echo "make loadtest       a surge day against the running gateway (ARGS=… passes options)"
@@ -80,9 +83,21 @@ lint: venv
 	$(VENV)/bin/mypy .
 
 # The judgement model: training writes workers/judgement/model/ (committed); evaluation prints the figures.
+# make finetune rebuilds the fine-tuned encoder (the teacher) from the pinned fp32 jar, the data and the seed
+# (~30 min on 2 cores, cached in .data/models/teacher/) and rewrites its labels of the raw messages
+# (workers/judgement/model/teacher-labels.csv, committed); make train TEACHER=1 distils them into the fast
+# model (measured worse than without, docs/judgement.md, so plain make train does not); make finetune-blend
+# scores averaging the teacher with the fast model for low-confidence messages.
 DATA_ARG = $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+TEACHER_ARG = $(if $(TEACHER),--teacher-labels workers/judgement/model/teacher-labels.csv)
 train: venv
-	$(PY) -m workers.judgement.train $(DATA_ARG)
+	$(PY) -m workers.judgement.train $(DATA_ARG) $(TEACHER_ARG)
+
+finetune: venv
+	$(PY) -m workers.judgement.finetune $(DATA_ARG)
+
+finetune-blend: venv
+	$(PY) -m workers.judgement.finetune blend $(DATA_ARG)
 
 evaluate: venv
 	$(PY) -m workers.judgement.evaluate $(DATA_ARG)

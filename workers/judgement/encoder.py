@@ -46,6 +46,19 @@ def default_dir() -> Path:
     return Path(env) if env else DEFAULT_DIR
 
 
+def load_tokenizer(path: Path) -> Tokenizer:
+    """The model's word-piece tokenizer from `tokenizer.json`, lower-casing, without truncation or padding."""
+    tokenizer = Tokenizer.from_file(str(path))
+    # The vocabulary is lower-case only (BAAI's tokenizer lower-cases); the tokenizer.json in the jar does
+    # not, which would turn every capital letter (the data's "A市", "A1区") into [UNK].
+    tokenizer.normalizer = BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
+    )
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
 @dataclass(frozen=True, eq=False)
 class Encoder:
     """An ONNX Runtime session and the model's tokenizer; shared by every caller in the process."""
@@ -82,15 +95,7 @@ class Encoder:
         session = ort.InferenceSession(
             str(folder / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-        # The vocabulary is lower-case only (BAAI's tokenizer lower-cases); the tokenizer.json in the jar does
-        # not, which would turn every capital letter (the data's "A市", "A1区") into [UNK].
-        tokenizer.normalizer = BertNormalizer(
-            clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
-        )
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
-        return cls(session, tokenizer, folder, threads)
+        return cls(session, load_tokenizer(folder / TOKENIZER_FILE), folder, threads)
 
     def token_ids(self, text: str, max_tokens: int = 128) -> list[int]:
         """[CLS] + the text's first `max_tokens - 2` word pieces + [SEP]."""

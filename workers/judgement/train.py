@@ -9,6 +9,7 @@ from pathlib import Path
 from workers.judgement.artefact import DEFAULT_MODEL_PATH
 from workers.judgement.dataset import default_data_dir
 from workers.judgement.split import SEED
+from workers.judgement.teacher_labels import TEACHER_LABELS, read_labels
 from workers.judgement.training import build_artefact, read_corpus
 
 
@@ -20,14 +21,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH, help="artefact path to write")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--teacher-labels",
+        type=Path,
+        default=None,
+        help="also train the classifier on the fine-tuned encoder's labels of raw messages (distillation; "
+        f"make finetune writes {TEACHER_LABELS.relative_to(TEACHER_LABELS.parents[3])})",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     corpus = read_corpus(args.data_dir or default_data_dir(), args.seed)
-    art = build_artefact(corpus, args.seed)
+    teacher = read_labels(args.teacher_labels) if args.teacher_labels else None
+    art = build_artefact(corpus, args.seed, teacher)
     size = art.save(args.out)
+    rows = art.meta["classifier"]
     print(
         f"wrote {args.out} ({size / 1024:.0f} KiB, {art.meta['model_version']}) "
-        f"in {time.perf_counter() - started:.0f} s; split {art.meta['split']}"
+        f"in {time.perf_counter() - started:.0f} s; split {art.meta['split']}; classifier on "
+        f"{rows['train_rows']} rows ({rows.get('teacher_rows', 0)} of them teacher-labelled raw messages)"
     )
     return 0
 

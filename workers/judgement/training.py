@@ -23,6 +23,7 @@ from workers.judgement.classifier import softmax
 from workers.judgement.features import char_ngram_counts, joined_text, tfidf, word_counts
 from workers.judgement.signature import DEFAULT_WEIGHTS
 from workers.judgement.split import SEED, Split, make_split
+from workers.judgement.teacher_labels import TeacherLabel, labelled_messages, labels_digest
 from workers.judgement.text import Tokenizer
 from workers.judgement.topic import fit_topic_model
 from workers.judgement.vocabulary import derive_stopwords, document_frequencies
@@ -176,15 +177,49 @@ def train_grouping(corpus: Corpus, tokenizer: Tokenizer, seed: int) -> dict[str,
     return {"arrays": arrays, "meta": meta}
 
 
-def build_artefact(corpus: Corpus, seed: int = SEED) -> Artefact:
-    """Train everything on the corpus' training split."""
+def teacher_rows(
+    corpus: Corpus, tokenizer: Tokenizer, teacher: Sequence[TeacherLabel]
+) -> tuple[list[list[str]], list[str]]:
+    """The raw messages the fine-tuned encoder labelled, as training-style tokens with its labels. None of
+    them may be a held-out raw row (finetune.py leaves out every message resembling a held-out row; this
+    checks the exact ones again, so a stale labels file cannot leak the evaluation)."""
+    pairs = labelled_messages(
+        teacher, {"unlabelled": corpus.unlabelled, "pool": corpus.pool, "replies": corpus.replies}
+    )
+    held = {(m.title, m.content) for _, m in corpus.split.raw_eval}
+    leaked = [f"{t.source}:{t.id}" for m, t in pairs if (m.title, m.content) in held]
+    if leaked:
+        raise ValueError(f"teacher labels include held-out raw messages: {leaked[:5]}")
+    docs: list[list[str]] = []
+    labels: list[str] = []
+    for m, t in pairs:
+        tokens = tokenizer.tokens(m.title, m.content)
+        if tokens:
+            docs.append(tokens)
+            labels.append(t.category)
+    return docs, labels
+
+
+def build_artefact(
+    corpus: Corpus, seed: int = SEED, teacher: Sequence[TeacherLabel] | None = None
+) -> Artefact:
+    """Train everything on the corpus' training split; with `teacher`, the classifier also learns the
+    fine-tuned encoder's labels of raw messages (distillation, `make finetune`)."""
     stopwords = derive_stopwords(corpus.labelled, corpus.unlabelled + corpus.replies)
     tokenizer = Tokenizer(stopwords)
     train = [corpus.labelled[i] for i in corpus.split.train]
     unknown = sorted({r.category for r in train} - set(corpus.categories))
     if unknown:
         raise ValueError(f"labels not in the taxonomy: {unknown}")
-    cls = train_classifier([list(r.tokens) for r in train], [r.category for r in train], seed)
+    docs = [list(r.tokens) for r in train]
+    labels = [r.category for r in train]
+    extra_docs, extra_labels = teacher_rows(corpus, tokenizer, teacher or [])
+    cls = train_classifier(docs + extra_docs, labels + extra_labels, seed)
+    if teacher:
+        # only then, so that training without a teacher still rebuilds the same artefact (and version)
+        cls["meta"]["labelled_rows"] = len(docs)
+        cls["meta"]["teacher_rows"] = len(extra_docs)
+        cls["meta"]["teacher_labels"] = labels_digest(teacher)
     grp = train_grouping(corpus, tokenizer, seed)
     arrays = {"stopwords": word_array(stopwords), **cls["arrays"], **grp["arrays"]}
     meta: dict[str, Any] = {
