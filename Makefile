@@ -46,8 +46,10 @@ services-down:
 
 # The pretrained Chinese sentence encoder (bge-small-zh-v1.5, int8 ONNX) into .data/models; mvn fetches it once.
 .PHONY: encoder
+# Both encoders: the int8 one the judgement uses, and the fp32 one the fine-tuning code is tested against.
 encoder:
 	scripts/encoder.sh
+	scripts/encoder.sh fetch fp32
 
 # Apply migrations to DATABASE_URL (from the environment, else the local Postgres), then make months ahead.
 migrate: venv
