@@ -37,10 +37,6 @@ from loadtest.report import REQUIRED
 OUT = REPO_ROOT / ".data" / "surge.json"
 
 
-# Niceness of normal-lane workers when urgent-lane workers run beside them (see run()).
-NORMAL_LANE_NICENESS = 5
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m loadtest.surge", description=__doc__.splitlines()[0])
     p.add_argument("--scale", type=float, default=1.0, help="share of the 1.2 million-message day (1.0)")
@@ -62,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="labelled urgent messages (and as many hard negatives) from corpus/urgency (0.005)",
     )
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument(
+        "--normal-niceness",
+        type=int,
+        default=5,
+        help="niceness of the normal-lane workers when urgent-lane workers run beside them (5)",
+    )
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="gateway/workers env")
     return p
 
@@ -132,6 +134,7 @@ def summarise(report: dict[str, Any], args: argparse.Namespace, extra: dict[str,
         "replay_minutes": args.replay_minutes,
         "workers": args.workers,
         "urgent_workers": args.urgent_workers,
+        "normal_niceness": args.normal_niceness if args.urgent_workers else 0,
         "planned_messages": report["ground_truth"]["messages"],
         "planned_requests": report["ground_truth"]["requests"],
         "expected_tickets": report["ground_truth"]["expected_tickets"],
@@ -211,8 +214,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for i, p in enumerate(metrics_ports)
     ]
     for worker, lane in zip(workers, lanes, strict=False):
-        if lane == "normal":
-            os.setpriority(os.PRIO_PROCESS, worker.pid, NORMAL_LANE_NICENESS)
+        if lane == "normal" and args.normal_niceness:
+            os.setpriority(os.PRIO_PROCESS, worker.pid, args.normal_niceness)
     children += workers
     try:
         with running(children):

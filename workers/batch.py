@@ -25,6 +25,7 @@ from workers.errors import TransientError
 from workers.events import publish_processed
 from workers.judgement.incidents import incident_id_for
 from workers.judgement.judge import Judge, Judgement
+from workers.judgement.resubmission import content_key
 from workers.linking import BatchLinker
 from workers.metrics import BATCH_SECONDS, BATCH_SIZE, DUPLICATES, INCIDENTS, REDELIVERED, STORED
 from workers.ticket import TicketRow
@@ -143,6 +144,7 @@ class BatchProcessor:
             source_offset=item.message.offset,
             urgency_situation=verdict.urgency_situation,
             urgent_screen=rec.urgent_screen,
+            content_key=content_key(rec.content),
             adapter_district=rec.district,
         )
 

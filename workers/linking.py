@@ -21,7 +21,7 @@ import orjson
 from workers.incident_cache import IncidentCache
 from workers.judgement.dedupe import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
-from workers.judgement.resubmission import InMemoryResubmissionStore, PriorMessage
+from workers.judgement.resubmission import InMemoryResubmissionStore, PriorMessage, says_repeat
 from workers.metrics import BUCKET_LOCK_HELD, BUCKET_LOCK_WAIT
 from workers.ticket import TicketRow
 
@@ -31,10 +31,11 @@ _LOCK = (
     "SELECT pg_advisory_xact_lock(hashtext('jiesu_incident:' || b)) FROM unnest($1::text[]) AS b ORDER BY b"
 )
 _PRIOR = """
-SELECT t.ticket_id, t.citizen_key, t.title, t.content, t.received_at, t.incident_id, i.bucket
+SELECT t.ticket_id, t.citizen_key, t.title, t.content, t.received_at, t.incident_id, t.content_key, i.bucket
 FROM tickets t LEFT JOIN incidents i ON i.incident_id = t.incident_id
-WHERE t.citizen_key = ANY($1::text[]) AND t.received_at >= $2 AND t.duplicate_of IS NULL
-ORDER BY t.received_at
+WHERE t.received_at >= $3 AND t.duplicate_of IS NULL
+  AND (t.citizen_key = ANY($1::text[]) OR t.content_key = ANY($2::bigint[]))
+ORDER BY t.received_at, t.ticket_id
 """
 # Arrays of arrays cannot be bound, so places and keys travel as JSON text and are unpacked in SQL.
 _UPSERT = """
@@ -108,6 +109,8 @@ class BatchLinker:
         # of the citizen's partition (records are keyed by citizen) and a stored ticket's incident never
         # changes. Only during a rebalance can the partition's old owner still commit one; that resubmission
         # is then grouped as a message of its own instead of linked, as a read under the locks could miss too.
+        # An original sent through another channel is on another citizen's partition: if its worker has not
+        # committed it yet (a repeat within seconds of its original), the repeat is likewise grouped alone.
         originals = await self._seed_prior(conn, prior, ordered, earliest)
         others = sorted({bucket for _, bucket in originals if bucket is not None} - set(buckets))
         locked = sorted(buckets + others)
@@ -134,16 +137,20 @@ class BatchLinker:
         rows: list[TicketRow],
         earliest: datetime,
     ) -> list[tuple[str, str | None]]:
-        """Remember the citizens' recent original tickets; their incidents and those incidents' buckets."""
+        """Remember the recent original tickets the batch's may repeat: the same citizens', and those with
+        the content key of a ticket that says it is a repeat (sent through another channel, so under another
+        citizen key); their incidents and those incidents' buckets."""
         citizens = sorted({r.citizen_key for r in rows if r.citizen_key})
-        if not citizens:
+        keys = sorted({r.content_key for r in rows if r.content_key is not None and says_repeat(r.content)})
+        if not citizens and not keys:
             return []
         originals: list[tuple[str, str | None]] = []
-        for rec in await conn.fetch(_PRIOR, citizens, earliest - self.resubmission_window):
+        for rec in await conn.fetch(_PRIOR, citizens, keys, earliest - self.resubmission_window):
             text = f"{rec['title']}\n{rec['content']}"
             prior.remember(
                 rec["citizen_key"],
                 PriorMessage(rec["ticket_id"], text, rec["received_at"], rec["incident_id"]),
+                rec["content_key"],
             )
             if rec["incident_id"] is not None:
                 originals.append((rec["incident_id"], rec["bucket"]))

@@ -33,6 +33,7 @@ COLUMNS = (
     "source_offset",
     "urgency_situation",
     "urgent_screen",
+    "content_key",
 )
 
 
@@ -67,6 +68,9 @@ class TicketRow:
     urgency_situation: str | None = None
     # What the gateway's screen saw when it sent the ticket on the urgent lane (None: the normal lane).
     urgent_screen: str | None = None
+    # The first words of the content as a key (workers/judgement/resubmission.py): how a resubmission through
+    # another channel finds this ticket.
+    content_key: int | None = None
     # Not a column: the district as the adapter sent it, which incident grouping still goes by (a district
     # implied by a road can differ between reports of one incident; grouping by real sites is yet to come).
     adapter_district: str | None = None

@@ -183,6 +183,38 @@ async def test_a_resubmission_links_to_the_first_ticket(database_url: str, judge
     assert links[first_id][1] is None and links[other_id][1] is None
 
 
+async def test_a_repeat_through_another_channel_links_by_its_words(database_url: str, judge: Judge) -> None:
+    """A WeChat post, then the same words on a phone call (another citizen key) saying it is a repeat."""
+    settings = Settings(database_url=database_url)
+    run = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC)
+    text = f"海淀区学院路{run}号院门口的垃圾桶满了没人清理三天了，气味很大，招来很多蚊蝇。请尽快处理"
+    first = RawMessage("1", "u", "", text, now)
+    # The caller reads the same words, without punctuation, and adds the address at the end.
+    again = RawMessage("2", "u", "", "喂您好，我之前反映过，" + text.replace("，", "") + "，学院路3号院", now)
+    # A neighbour with the same complaint in the same words, not saying it is a repeat: not linked.
+    neighbour = RawMessage("3", "u", "", text, now + timedelta(minutes=1))
+    records = [
+        _record(first, run, f"wx:{run}"),
+        _record(again, run, f"tel:{run}"),
+        _record(neighbour, run, f"tel:{run}:2"),
+    ]
+    records[1] = records[1].model_copy(update={"received_at": now + timedelta(hours=2), "channel": "phone"})
+    broker = in_process_broker(settings)
+    producer = InProcessProducer(broker)
+    pool = await open_pool(settings)
+    try:
+        processor = BatchProcessor(pool, producer, judge, DeadLetters(producer, "", 100, 60))
+        await processor.process(_batch(records[:1], 0))
+        await processor.process(_batch(records[1:], 1))
+    finally:
+        await pool.close()
+    links = await _links(settings, [r.ticket_id for r in records])
+    first_id, again_id, neighbour_id = (r.ticket_id for r in records)
+    assert links[again_id] == (links[first_id][0], first_id)
+    assert links[neighbour_id][1] is None
+
+
 async def test_one_worker_groups_like_the_offline_engine_at_bench_scale(
     fresh_database_url: str, judge: Judge
 ) -> None:

@@ -9,7 +9,9 @@ from workers.judgement.resubmission import (
     InMemoryResubmissionStore,
     PriorMessage,
     ResubmissionDetector,
+    content_key,
     is_resubmission,
+    says_repeat,
 )
 from workers.judgement.routing import RoutingTable
 
@@ -63,3 +65,34 @@ def test_detector_links_to_the_first_ticket_of_the_same_citizen_within_the_windo
     assert det.find_original("u2", text, t0 + timedelta(days=3)) is None
     assert det.find_original("u1", text, t0 + timedelta(days=31)) is None
     assert det.find_original(None, text, t0 + timedelta(days=1)) is None
+
+
+def test_a_repeat_marker_is_recognised_only_at_the_start() -> None:
+    assert says_repeat("再次反映：小区路灯坏了")
+    assert says_repeat("喂您好，那个，我上周打电话反映过的问题到现在没人管，小区路灯坏了")
+    assert says_repeat("上次反映的问题还没解决，小区路灯坏了")
+    assert not says_repeat("小区路灯坏了，我已经再次反映")
+    assert not says_repeat("昨天停电了，现在还没来")
+
+
+def test_content_key_ignores_the_marker_punctuation_and_a_trailing_address() -> None:
+    text = "您好，朝阳区阳光家园门口的路灯坏了三天了，晚上出行很不安全。请尽快处理"
+    key = content_key(text)
+    assert key is not None
+    assert content_key("再次反映：" + text) == key
+    assert content_key(text.replace("，", "").replace("。", "") + "阳光家园3号楼") == key
+    assert content_key("您好，朝阳区阳光家园门口的垃圾桶满了三天了，气味很大。请尽快处理") != key
+    assert content_key("再次反映：路灯坏了") is None  # too few words to tell one message
+
+
+def test_detector_links_a_repeat_from_another_channel_by_content_key() -> None:
+    det = ResubmissionDetector(InMemoryResubmissionStore(), window=timedelta(days=30))
+    t0 = datetime(2026, 12, 1, 9)
+    text = "您好，海淀区学院路甲5号院门口的井盖松了，车一压就响，晚上吵得睡不着"
+    det.remember("wx:o1", PriorMessage("m1", text, t0, "inc-m1"), text)
+    again = "再次反映：" + text
+    found = det.find_original("tel:138", again, t0 + timedelta(hours=3), again)
+    assert found is not None and found.id == "m1"
+    # Without a marker another citizen's same words are not a repeat; past the window nothing links.
+    assert det.find_original("tel:139", text, t0 + timedelta(hours=3), text) is None
+    assert det.find_original("tel:138", again, t0 + timedelta(days=31), again) is None

@@ -64,14 +64,14 @@ class DedupeEngine:
     ) -> DedupeResult:
         """Link, group and remember one message; call in submission order, holding the bucket's lock."""
         text = f"{msg.title}\n{msg.content}"
-        original = self.resubmissions.find_original(msg.citizen, text, msg.submitted_at)
+        original = self.resubmissions.find_original(msg.citizen, text, msg.submitted_at, msg.content)
         if original is not None and original.incident_id is not None:
             self.grouper.attach_resubmission(original.incident_id, msg.id, msg.submitted_at)
             return DedupeResult(msg.id, original.incident_id, original.id, False, 1.0)
         sig = signature or self.signature(msg)
         assignment = self.grouper.assign(GroupingInput(msg.id, msg.title, msg.submitted_at, sig, category))
         self.resubmissions.remember(
-            msg.citizen, PriorMessage(msg.id, text, msg.submitted_at, assignment.incident_id)
+            msg.citizen, PriorMessage(msg.id, text, msg.submitted_at, assignment.incident_id), msg.content
         )
         return DedupeResult(msg.id, assignment.incident_id, None, assignment.created, assignment.score)
 

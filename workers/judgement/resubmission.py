@@ -1,8 +1,18 @@
-"""Resubmissions: the same citizen sending the same or nearly the same text again within a window."""
+"""Resubmissions: the same citizen sending the same or nearly the same text again within a window.
+
+Two ways to recognise one:
+- the citizen's own earlier messages (one citizen key: the same phone or WeChat account), compared by their
+  character 3-grams;
+- through another channel the key differs (a WeChat openid, then a phone call), so a message that says it is
+  a repeat ("再次反映：", "我之前反映过，") is also looked up by its words: the first words of its content,
+  normalised, as a 64-bit `content_key` that every stored ticket carries.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +23,44 @@ from typing import Protocol
 RESUBMISSION_JACCARD = 0.8
 SHINGLE = 3
 _NOISE = re.compile(r"[\W_]+")
+
+
+# A message that says it repeats an earlier one: at its start, after a greeting or a filler.
+_REPEAT_MARKER = re.compile(
+    r"^(?:喂|您好|你好|那个|呃|嗯|就是|我|[\W_])*"
+    r"(?:"
+    r"(?:再次|又一次|再一次|第[二三四五六2-6]次|重复|多次)(?:来电)?(?:反映|投诉|举报|反应|来电)"
+    r"|(?:之前|上次|前几天|前两天|昨天|上周|上个月|早上|刚才)(?:已经|也|就)?(?:打过电话|打电话|来电|来过电话)?"
+    r"(?:反映|投诉|举报|反应)过?(?:的问题|的事情?|这个问题|这个事)?"
+    r"(?:还是|还|到现在|至今|一直|都)*(?:没有?|未)?(?:人管|解决|处理|回复|答复|结果)?了?"
+    r")[\W_]*"
+)
+# How many normalised characters of the content make its key: enough to tell apart two citizens' different
+# messages about one problem, few enough that an address a phone caller adds at the end does not count.
+CONTENT_KEY_CHARS = 32
+# Below this many characters (after the marker) the words are too common to identify one message.
+CONTENT_KEY_MIN_CHARS = 16
+
+
+def says_repeat(content: str) -> bool:
+    """Whether the content opens by saying it reports something again."""
+    return _REPEAT_MARKER.match(unicodedata.normalize("NFKC", content)) is not None
+
+
+def content_key(content: str) -> int | None:
+    """A 64-bit key of the content's first words, the repeat marker left out; None when too short.
+
+    The same for "再次反映：" + a text, that text sent before, and the text read out on a call (punctuation,
+    spaces and case are left out).
+    """
+    text = unicodedata.normalize("NFKC", content)
+    marker = _REPEAT_MARKER.match(text)
+    if marker is not None:
+        text = text[marker.end() :]
+    words = _NOISE.sub("", text).lower()[:CONTENT_KEY_CHARS]
+    if len(words) < CONTENT_KEY_MIN_CHARS:
+        return None
+    return int.from_bytes(hashlib.blake2b(words.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def shingles(text: str) -> frozenset[str]:
@@ -46,30 +94,42 @@ class PriorMessage:
 
 
 class ResubmissionStore(Protocol):
-    """Recent original messages per citizen; in Postgres a query on the tickets table by citizen key."""
+    """Recent original messages per citizen and per content key; in Postgres, queries on `tickets`."""
 
     def recent(self, citizen: str, since: datetime) -> Sequence[PriorMessage]:
         """The citizen's original messages submitted at or after `since`, oldest first."""
         ...
 
-    def remember(self, citizen: str, message: PriorMessage) -> None:
+    def same_content(self, key: int, since: datetime) -> Sequence[PriorMessage]:
+        """Original messages with this content key submitted at or after `since`, oldest first."""
+        ...
+
+    def remember(self, citizen: str | None, message: PriorMessage, key: int | None = None) -> None:
         """Record an original message."""
         ...
 
 
 class InMemoryResubmissionStore:
-    """Per-citizen lists of original messages, in submission order."""
+    """Per-citizen and per-content-key lists of original messages, in submission order."""
 
     def __init__(self) -> None:
         self._by_citizen: dict[str, list[PriorMessage]] = {}
+        self._by_content: dict[int, list[PriorMessage]] = {}
 
     def recent(self, citizen: str, since: datetime) -> Sequence[PriorMessage]:
         """The citizen's original messages submitted at or after `since`, oldest first."""
         return [m for m in self._by_citizen.get(citizen, ()) if m.submitted_at >= since]
 
-    def remember(self, citizen: str, message: PriorMessage) -> None:
-        """Record an original message."""
-        self._by_citizen.setdefault(citizen, []).append(message)
+    def same_content(self, key: int, since: datetime) -> Sequence[PriorMessage]:
+        """Original messages with this content key submitted at or after `since`, oldest first."""
+        return [m for m in self._by_content.get(key, ()) if m.submitted_at >= since]
+
+    def remember(self, citizen: str | None, message: PriorMessage, key: int | None = None) -> None:
+        """Record an original message (callers give them in submission order)."""
+        if citizen:
+            self._by_citizen.setdefault(citizen, []).append(message)
+        if key is not None:
+            self._by_content.setdefault(key, []).append(message)
 
 
 class ResubmissionDetector:
@@ -82,17 +142,25 @@ class ResubmissionDetector:
         self.window = window
         self.threshold = threshold
 
-    def find_original(self, citizen: str | None, text: str, at: datetime) -> PriorMessage | None:
-        """The earliest earlier message of this citizen that this text resubmits, if any."""
-        if not citizen:
-            return None
-        mine = shingles(text)
-        for prior in self.store.recent(citizen, at - self.window):
-            if prior.submitted_at <= at and jaccard(mine, shingles(prior.text)) >= self.threshold:
-                return prior
+    def find_original(
+        self, citizen: str | None, text: str, at: datetime, content: str | None = None
+    ) -> PriorMessage | None:
+        """The earliest earlier message this text resubmits: the citizen's own near-identical one, else, when
+        `content` says it is a repeat, the first message with the same content key (another channel)."""
+        since = at - self.window
+        if citizen:
+            mine = shingles(text)
+            for prior in self.store.recent(citizen, since):
+                if prior.submitted_at <= at and jaccard(mine, shingles(prior.text)) >= self.threshold:
+                    return prior
+        if content is not None and says_repeat(content) and (key := content_key(content)) is not None:
+            for prior in self.store.same_content(key, since):
+                if prior.submitted_at <= at:
+                    return prior
         return None
 
-    def remember(self, citizen: str | None, message: PriorMessage) -> None:
+    def remember(self, citizen: str | None, message: PriorMessage, content: str | None = None) -> None:
         """Record an original message (resubmissions are not recorded: later ones link to the first)."""
-        if citizen:
-            self.store.remember(citizen, message)
+        key = content_key(content) if content is not None else None
+        if citizen or key is not None:
+            self.store.remember(citizen, message, key)
