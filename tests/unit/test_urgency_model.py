@@ -12,6 +12,7 @@ import pytest
 
 from ingest.urgency.catalogue import CRITICAL, HIGH, NORMAL, load_catalogue
 from workers.events import goes_to_urgent_topic, processed_event, urgency_change
+from workers.judgement.urgency.features import indoor_temperatures
 from workers.judgement.urgency.model import UrgencyModel
 from workers.ticket import TicketRow
 
@@ -41,6 +42,10 @@ NOT_NOW = [
     ("", "请问燃气费怎么在网上交？上个月的账单好像多扣了钱"),
     ("关于去年火灾赔偿", "去年冬天楼里着过一次火，我家被熏黑了，到现在物业还没赔偿"),
     ("", "停水通知贴得太晚了，昨天晚上才看到，今天就停水，能不能提前通知"),
+    # Everyday complaints that sound alarming: nobody is in danger now.
+    ("", "小区路灯坏了一个礼拜了，晚上黑乎乎的，麻烦派人修一下"),
+    ("", "楼下井盖松了，车一压就哐哐响，半夜吵得睡不着"),
+    ("", "暖气不太热，屋里18度，能不能让供热公司来调一调"),
 ]
 
 
@@ -67,6 +72,24 @@ def test_a_high_situation_with_someone_vulnerable_at_risk_is_critical(model: Urg
     u = model.assess("", "暖气停了三天了，家里有个瘫痪在床的八十岁老人，屋里只有8度，供热公司电话打不通")
     assert u.level == CRITICAL, u
     assert u.reason is not None and "at risk" in u.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("暖气停了，屋里只有8度", {"cold"}),
+        ("室温才十四五度，孩子手脚冰凉", {"cold"}),
+        ("外面零下十二度，屋里11度", {"cold"}),
+        ("暖气不热，家里十八九度", {"mild"}),
+        ("现在屋里24度了，谢谢师傅", {"mild"}),
+        ("外面零下10度，路上结冰了", set()),
+        ("今天气温3度", set()),
+        ("宝宝烧到39度8", set()),
+        ("水烧到100度才开", set()),
+    ],
+)
+def test_the_indoor_temperature_a_message_gives_is_read_as_cold_or_mild(text: str, found: set[str]) -> None:
+    assert indoor_temperatures(text) == found
 
 
 def _row(urgency: str, screen: str | None) -> TicketRow:

@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--c", type=float, action="append", default=None, help="regularisation (default 64)")
     parser.add_argument("--encoder", action="store_true", help="also the encoder's variants (make encoder)")
     parser.add_argument("--encoder-tokens", type=int, default=64)
+    parser.add_argument(
+        "--detail", action="store_true", help="critical recall, hard negatives, by channel and by writer"
+    )
     args = parser.parse_args(argv)
     catalogue_text = CATALOGUE_PATH.read_text(encoding="utf-8")
     reader = Reader(parse_catalogue(catalogue_text))
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.variant and name not in args.variant:
             continue
         for c in args.c or [64.0]:
-            figures = leave_writer_out(ts, matrices, functools.partial(fit_urgent, c=c))
+            figures = leave_writer_out(ts, matrices, functools.partial(fit_urgent, c=c), args.detail)
             print(json.dumps({"variant": name, "c": c, **figures}), flush=True)
 
 

@@ -48,19 +48,25 @@ KEEP_ROWS = 30_000
 
 @dataclass
 class TrainingSet:
-    """Focus texts, class labels and the group (writer or source) of each."""
+    """Focus texts, class labels and the group (writer or source), kind, channel and level of each."""
 
     texts: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    levels: list[str] = field(default_factory=list)
 
-    def add(self, text: str, label: str, group: str, kind: str) -> None:
-        """One example."""
+    def add(
+        self, text: str, label: str, group: str, kind: str, *, channel: str = "web", level: str = ""
+    ) -> None:
+        """One example (level: the labelled one; by default the situation's or normal)."""
         self.texts.append(text)
         self.labels.append(label)
         self.groups.append(group)
         self.kinds.append(kind)
+        self.channels.append(channel)
+        self.levels.append(level or (NORMAL if label == NONE else "urgent"))
 
 
 def _background(data_dir: Path, exclude: set[str], n: int, seed: int) -> list[tuple[str, str]]:
@@ -94,13 +100,14 @@ def training_set(catalogue_text: str, data_dir: Path | None, seed: int = SEED) -
     for ex in examples("train", data_dir):
         label = ex.situation if ex.level != NORMAL and ex.situation else NONE
         group = ex.source if ex.source.startswith("train_") else "shared"
-        out.add(focus_text(ex.title, ex.text), label, group, ex.kind)
+        out.add(focus_text(ex.title, ex.text), label, group, ex.kind, channel=ex.channel, level=ex.level)
     for situation in catalogue.situations:
         for text in situation.examples:
-            out.add(focus_text("", text), situation.id, "catalogue", "urgent")
+            level = situation.level
+            out.add(focus_text("", text), situation.id, "catalogue", "urgent", channel="wechat", level=level)
     if data_dir is not None:
         for title, text in _background(data_dir, _labelled_shared_ids(CORPUS_DIR), BACKGROUND, seed):
-            out.add(focus_text(title, text), NONE, "background", "ordinary")
+            out.add(focus_text(title, text), NONE, "background", "ordinary", channel="web", level=NORMAL)
     return out
 
 
@@ -141,14 +148,19 @@ Matrices = Callable[[list[str], list[str]], tuple[sparse.csr_matrix, sparse.csr_
 
 
 def leave_writer_out(
-    ts: TrainingSet, matrices: Matrices, fit: Callable[[sparse.csr_matrix, npt.NDArray[np.bool_]], Any]
+    ts: TrainingSet,
+    matrices: Matrices,
+    fit: Callable[[sparse.csr_matrix, npt.NDArray[np.bool_]], Any],
+    detail: bool = False,
 ) -> dict[str, Any]:
     """Each training writer scored by an urgent head trained without them (their messages and a fifth of the
-    background held out), and the thresholds that keep 97 % and TARGET_RECALL of their urgent messages."""
+    background held out), and the thresholds that keep 97 % and TARGET_RECALL of their urgent messages.
+    `detail`: also critical recall and false alarms by kind, channel and writer at each threshold."""
     writers = sorted({g for g in ts.groups if g.startswith("train_")})
     scores: list[float] = []
     urgent: list[bool] = []
     background: list[float] = []
+    held: list[int] = []
     for writer in writers:
         held_bg = set([i for i, g in enumerate(ts.groups) if g == "background"][::5])
         train = [i for i, g in enumerate(ts.groups) if g != writer and i not in held_bg]
@@ -160,6 +172,7 @@ def leave_writer_out(
         scores.extend(p[:n].tolist())
         background.extend(p[n:].tolist())
         urgent.extend(ts.labels[i] != NONE for i in test[:n])
+        held.extend(test[:n])
     s, u, bg = np.array(scores), np.array(urgent), np.array(background)
     out: dict[str, Any] = {"writers": writers}
     for recall in (0.97, TARGET_RECALL):
@@ -170,8 +183,44 @@ def leave_writer_out(
             "false_alarms_writers": round(float((s[~u] >= t).mean()), 4),
             "false_alarms_background": round(float((bg >= t).mean()), 4),
         }
+        if detail:
+            out[f"at_recall_{recall}"].update(_detail(ts, held, s, t))
     out["threshold"] = out[f"at_recall_{TARGET_RECALL}"]["threshold"]
     return out
+
+
+def _detail(ts: TrainingSet, held: list[int], s: npt.NDArray[np.float64], t: float) -> dict[str, Any]:
+    """Held-out figures at threshold t: critical recall, false alarms on hard negatives and ordinary
+    messages, and recall and false alarms by channel and by writer."""
+    flagged = s >= t
+
+    def share(mask: npt.NDArray[np.bool_]) -> float | None:
+        return round(float(flagged[mask].mean()), 4) if mask.any() else None
+
+    levels = np.array([ts.levels[i] for i in held])
+    kinds = np.array([ts.kinds[i] for i in held])
+    channels = np.array([ts.channels[i] for i in held])
+    groups = np.array([ts.groups[i] for i in held])
+    normal = levels == NORMAL
+
+    def part(mask: npt.NDArray[np.bool_]) -> dict[str, Any]:
+        return {
+            "recall": share(mask & ~normal),
+            "recall_critical": share(mask & (levels == "critical")),
+            "false_alarms": share(mask & normal),
+            "false_alarms_hard_negative": share(mask & normal & (kinds == "hard_negative")),
+            "normal": int((mask & normal).sum()),
+        }
+
+    everything = np.ones(len(held), dtype=bool)
+    return {
+        "recall_critical": share(levels == "critical"),
+        "false_alarms_hard_negative": share(normal & (kinds == "hard_negative")),
+        "false_alarms_ordinary": share(normal & (kinds == "ordinary")),
+        "by_channel": {c: part(channels == c) for c in sorted(set(channels.tolist()))},
+        "by_writer": {g: part(groups == g) for g in sorted(set(groups.tolist()))},
+        "all": part(everything),
+    }
 
 
 def feature_matrices(reader: Reader) -> Matrices:
