@@ -149,7 +149,9 @@ class BatchLinker:
             text = f"{rec['title']}\n{rec['content']}"
             prior.remember(
                 rec["citizen_key"],
-                PriorMessage(rec["ticket_id"], text, rec["received_at"], rec["incident_id"]),
+                PriorMessage(
+                    rec["ticket_id"], text, rec["received_at"], rec["incident_id"], rec["citizen_key"]
+                ),
                 rec["content_key"],
             )
             if rec["incident_id"] is not None:

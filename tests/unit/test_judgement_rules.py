@@ -96,3 +96,19 @@ def test_detector_links_a_repeat_from_another_channel_by_content_key() -> None:
     # Without a marker another citizen's same words are not a repeat; past the window nothing links.
     assert det.find_original("tel:139", text, t0 + timedelta(hours=3), text) is None
     assert det.find_original("tel:138", again, t0 + timedelta(days=31), again) is None
+
+
+def test_a_repeat_matching_several_citizens_originals_links_only_to_its_own() -> None:
+    det = ResubmissionDetector(InMemoryResubmissionStore(), window=timedelta(days=1))
+    t0 = datetime(2026, 12, 1, 9)
+    text = "您好，朝阳区阳光家园门口的路灯坏了三天了，晚上出行很不安全。请尽快处理"
+    det.remember("tel:1", PriorMessage("m1", text, t0, "inc-1", "tel:1"), text)
+    det.remember("wx:2", PriorMessage("m2", text, t0 + timedelta(hours=1), "inc-1", "wx:2"), text)
+    again = "再次反映：" + text
+    # Two citizens wrote the same words: a third cannot be told apart, the second's own is chosen.
+    assert det.find_original("tel:3", again, t0 + timedelta(hours=2), again) is None
+    found = det.find_original("wx:2", again + "！", t0 + timedelta(hours=2), again + "！")
+    assert found is not None and found.id == "m2"
+    # The same first words, another problem: the key narrows, the words decide.
+    other = "再次反映：您好，朝阳区阳光家园门口的路灯坏了三天了，今天又有人把垃圾堆在灯下面，臭气熏天没人清理"
+    assert det.find_original("tel:4", other, t0 + timedelta(hours=2), other) is None

@@ -71,7 +71,9 @@ class DedupeEngine:
         sig = signature or self.signature(msg)
         assignment = self.grouper.assign(GroupingInput(msg.id, msg.title, msg.submitted_at, sig, category))
         self.resubmissions.remember(
-            msg.citizen, PriorMessage(msg.id, text, msg.submitted_at, assignment.incident_id), msg.content
+            msg.citizen,
+            PriorMessage(msg.id, text, msg.submitted_at, assignment.incident_id, msg.citizen),
+            msg.content,
         )
         return DedupeResult(msg.id, assignment.incident_id, None, assignment.created, assignment.score)
 

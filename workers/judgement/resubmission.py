@@ -35,9 +35,10 @@ _REPEAT_MARKER = re.compile(
     r"(?:还是|还|到现在|至今|一直|都)*(?:没有?|未)?(?:人管|解决|处理|回复|答复|结果)?了?"
     r")[\W_]*"
 )
-# How many normalised characters of the content make its key: enough to tell apart two citizens' different
-# messages about one problem, few enough that an address a phone caller adds at the end does not count.
-CONTENT_KEY_CHARS = 32
+# How many normalised characters of the content make its key. The key only narrows the candidates (a match
+# must still contain the repeat's words), so it may be short: short enough that what a caller adds at the end
+# of a short complaint (the address) is left out of it.
+CONTENT_KEY_CHARS = 24
 # Below this many characters (after the marker) the words are too common to identify one message.
 CONTENT_KEY_MIN_CHARS = 16
 
@@ -47,17 +48,20 @@ def says_repeat(content: str) -> bool:
     return _REPEAT_MARKER.match(unicodedata.normalize("NFKC", content)) is not None
 
 
+def without_marker(content: str) -> str:
+    """The content (NFKC) after its repeat marker, if it opens with one."""
+    text = unicodedata.normalize("NFKC", content)
+    marker = _REPEAT_MARKER.match(text)
+    return text[marker.end() :] if marker is not None else text
+
+
 def content_key(content: str) -> int | None:
     """A 64-bit key of the content's first words, the repeat marker left out; None when too short.
 
     The same for "再次反映：" + a text, that text sent before, and the text read out on a call (punctuation,
     spaces and case are left out).
     """
-    text = unicodedata.normalize("NFKC", content)
-    marker = _REPEAT_MARKER.match(text)
-    if marker is not None:
-        text = text[marker.end() :]
-    words = _NOISE.sub("", text).lower()[:CONTENT_KEY_CHARS]
+    words = _NOISE.sub("", without_marker(content)).lower()[:CONTENT_KEY_CHARS]
     if len(words) < CONTENT_KEY_MIN_CHARS:
         return None
     return int.from_bytes(hashlib.blake2b(words.encode(), digest_size=8).digest(), "big", signed=True)
@@ -78,6 +82,14 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+def containment(a: frozenset[str], b: frozenset[str]) -> float:
+    """The share of the smaller set inside the other: a text with words added (an address read out at the end
+    of a call, "再次反映：" in front) still contains the one it repeats (0 for an empty set)."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
 def is_resubmission(text_a: str, text_b: str, threshold: float = RESUBMISSION_JACCARD) -> bool:
     """Whether two texts are the same message sent again (identical or nearly so)."""
     return jaccard(shingles(text_a), shingles(text_b)) >= threshold
@@ -91,6 +103,7 @@ class PriorMessage:
     text: str
     submitted_at: datetime
     incident_id: str | None
+    citizen: str | None = None
 
 
 class ResubmissionStore(Protocol):
@@ -154,9 +167,17 @@ class ResubmissionDetector:
                 if prior.submitted_at <= at and jaccard(mine, shingles(prior.text)) >= self.threshold:
                     return prior
         if content is not None and says_repeat(content) and (key := content_key(content)) is not None:
-            for prior in self.store.same_content(key, since):
-                if prior.submitted_at <= at:
-                    return prior
+            mine = shingles(without_marker(content))
+            matches = [
+                prior
+                for prior in self.store.same_content(key, since)
+                if prior.submitted_at <= at and containment(mine, shingles(prior.text)) >= self.threshold
+            ]
+            # Several originals in the same words: the citizen's own if there is one; otherwise which one is
+            # repeated cannot be told, and a wrong link hides a complaint, so none is chosen.
+            own = [prior for prior in matches if citizen and prior.citizen == citizen]
+            if len(matches) == 1 or len(own) == 1:
+                return own[0] if own else matches[0]
         return None
 
     def remember(self, citizen: str | None, message: PriorMessage, content: str | None = None) -> None:
