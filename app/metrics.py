@@ -25,7 +25,7 @@ PRODUCE_SECONDS = Histogram(
 )
 URGENT_LANE = Counter(
     "jiesu_gateway_urgent_lane_total",
-    "Submissions the urgency screen flagged: `lane` took the urgent lane, `over_budget` the normal one "
-    "because their situation's lane budget was spent",
-    ["outcome"],
+    "Submissions the urgency screen flagged, by the situation it saw: `lane` took the urgent lane, "
+    "`over_budget` the normal one because the situation's lane budget was spent",
+    ["outcome", "situation"],
 )

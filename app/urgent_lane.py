@@ -13,10 +13,6 @@ from app.auth import TokenBuckets
 from app.metrics import URGENT_LANE
 from ingest.urgency.screen import UrgentScreen, default_screen
 
-_LANE = URGENT_LANE.labels(outcome="lane")
-_OVER_BUDGET = URGENT_LANE.labels(outcome="over_budget")
-
-
 # How much more of the lane a situation may take with calls the screen is sure of: a real emergency is rarely
 # an unsure call, an everyday complaint that merely sounds alarming often is.
 SURE_BUDGET_FACTOR = 10
@@ -38,8 +34,7 @@ class UrgentLane:
         if situation is None or not self.enabled:
             return False
         budget = self._sure if sure else self._unsure
-        if budget.take(situation) == 0.0:
-            _LANE.inc()
-            return True
-        _OVER_BUDGET.inc()
-        return False
+        admitted = budget.take(situation) == 0.0
+        # A bounded label: the catalogue's situations and "unspecified".
+        URGENT_LANE.labels(outcome="lane" if admitted else "over_budget", situation=situation).inc()
+        return admitted

@@ -39,6 +39,7 @@ class Seen:
     published_at: float  # epoch seconds: the Kafka timestamp, else when this reader got it
     duplicate_of: str | None
     incident_id: str | None
+    lane: bool = False  # the gateway sent it on the urgent lane (the event's urgent_screen is set)
 
 
 def _epoch(value: Any) -> float | None:
@@ -126,7 +127,13 @@ class EventsWatch:
         if received is None:
             return
         published = rec.timestamp / 1000.0 if rec.timestamp_type == _CREATE_TIME else now
-        self.seen[ticket_id] = Seen(received, published, event.get("duplicate_of"), event.get("incident_id"))
+        self.seen[ticket_id] = Seen(
+            received,
+            published,
+            event.get("duplicate_of"),
+            event.get("incident_id"),
+            lane=event.get("urgent_screen") is not None,
+        )
 
     def _note_urgency(self, ticket_id: str, event: dict[str, Any]) -> None:
         urgency, situation = event.get("urgency"), event.get("urgency_situation")

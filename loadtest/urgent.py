@@ -10,6 +10,7 @@ tested without a pipeline.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ class Outcome:
     urgency: str | None = None  # from complaints.events, the latest event's; None: no event seen
     situation: str | None = None
     on_urgent: float | None = None  # first seen on complaints.urgent; None: not (or not watched)
+    lane: bool = False  # the gateway sent it on the urgent lane (else the normal lane, behind the backlog)
 
     @property
     def flagged(self) -> bool:
@@ -84,6 +86,7 @@ def observe(
                 urgency=got[0] if got else None,
                 situation=got[1] if got else None,
                 on_urgent=seen.published_at if seen is not None else None,
+                lane=seen is not None and seen.lane,
             )
         )
     return out
@@ -157,6 +160,21 @@ def _sample(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
     ]
 
 
+def _lanes(urgent: list[Outcome]) -> dict[str, Any]:
+    seen = [o for o in urgent if o.on_urgent is not None]
+    on_lane = [o for o in seen if o.lane]
+    off_lane = [o for o in seen if not o.lane]
+    lane_e2e, _ = _lane_times(on_lane)
+    normal_e2e, _ = _lane_times(off_lane)
+    return {
+        "urgent_lane": len(on_lane),
+        "normal_lane": len(off_lane),
+        "urgent_lane_e2e_p99_s": _s(lane_e2e, "p99"),
+        "normal_lane_e2e_p50_s": _s(normal_e2e, "p50"),
+        "normal_lane_by_situation": dict(Counter(o.label.situation for o in off_lane).most_common()),
+    }
+
+
 def section(
     outcomes: list[Outcome],
     regular_traffic: Regular | None,
@@ -199,6 +217,9 @@ def section(
         "e2e_max_s": _s(e2e, "max"),
         "service_p50_s": _s(service, "p50"),
         "service_p99_s": _s(service, "p99"),
+        # Which lane the urgent tickets took: those the screen missed or its budget turned away wait behind
+        # the normal backlog, which is what the tail of e2e is made of.
+        "lanes": _lanes(urgent),
         "in_burst_window": {
             "count": sum(o.in_burst for o in urgent),
             "on_urgent": burst_e2e.count,

@@ -192,6 +192,19 @@ def test_the_urgent_section_without_a_watch_or_labelled_messages() -> None:
     assert section(named, None, watched_urgent=True)["situation_agreement"] == 0.5
 
 
+def test_the_urgent_section_says_which_lane_the_urgent_tickets_took() -> None:
+    outcomes = [
+        *(_outcome("critical", "critical", 101.0 + s, n=s, lane=True) for s in (1, 2, 3)),
+        _outcome("high", "high", 160.0, n=1),  # the screen missed it: the normal lane, 60 s
+        _outcome("high", "high", None, n=2),  # never on the topic: in neither count
+    ]
+    lanes = section(outcomes, None, watched_urgent=True)["lanes"]
+    assert lanes["urgent_lane"] == 3 and lanes["normal_lane"] == 1
+    assert lanes["urgent_lane_e2e_p99_s"] == pytest.approx(4.0, rel=1e-3)
+    assert lanes["normal_lane_e2e_p50_s"] == pytest.approx(60.0, rel=1e-3)
+    assert lanes["normal_lane_by_situation"] == {"fire": 1}
+
+
 def _record(ticket: str, event: dict[str, Any], at_ms: int = 1_000) -> SimpleNamespace:
     event = {"received_at": "2026-11-28T10:00:00+00:00"} | event
     return SimpleNamespace(key=ticket.encode(), value=orjson.dumps(event), timestamp=at_ms, timestamp_type=0)
@@ -199,7 +212,7 @@ def _record(ticket: str, event: dict[str, Any], at_ms: int = 1_000) -> SimpleNam
 
 def test_the_watch_keeps_each_ticket_s_latest_urgency_and_its_first_event() -> None:
     watch = EventsWatch("127.0.0.1:1", "complaints.events")
-    watch._take(_record("A", {"urgency": "normal"}, 1_000), 0.0)
+    watch._take(_record("A", {"urgency": "normal", "urgent_screen": "gas_leak"}, 1_000), 0.0)
     watch._take(_record("A", {"urgency": "critical", "urgency_situation": "gas_leak"}, 2_000), 0.0)
     watch._take(_record("B", {"urgency": "high", "urgency_situation": None}), 0.0)
     watch._take(_record("B", {"urgency": "normal"}), 0.0)  # the judgement lowered what the screen raised
@@ -209,6 +222,7 @@ def test_the_watch_keeps_each_ticket_s_latest_urgency_and_its_first_event() -> N
     assert watch.urgency("C") == ("normal", None) and "C" not in watch.flagged
     assert watch.urgency("D") is None
     assert watch.seen["A"].published_at == 1.0  # the first event counts for the latency
+    assert watch.seen["A"].lane and not watch.seen["C"].lane  # the gateway's screen sent A on the lane
 
 
 async def _run(corpus: UrgencyCorpus) -> tuple[Plan, Recorder]:
