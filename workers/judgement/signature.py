@@ -381,6 +381,11 @@ def _exit(title: str, content: str) -> str | None:
     return m.group(1).upper() + "口" if m else None
 
 
+def _without(text: str, name: str | None) -> str:
+    """The text without the site's name: 积水潭医院 is a hospital, not standing water."""
+    return text.replace(name, "\n") if name else text
+
+
 def _site_name(site: str | None) -> str | None:
     if not site:
         return None
@@ -448,5 +453,5 @@ class SignatureBuilder:
             area=area,
             area_implied=area_implied,
             street=real.street if USE_STREET else None,
-            problems=problem_kinds(f"{title}\n{content[:LOCATE_CHARS]}"),
+            problems=problem_kinds(_without(f"{title}\n{content[:LOCATE_CHARS]}", real.site)),
         )
