@@ -138,3 +138,20 @@ def test_without_the_address_module_the_district_comes_from_places(monkeypatch: 
     assert name == "workers.judgement.places.extract_place"
     assert find("", "A5区劳动东路魅力之城小区油烟扰民", None) == "A5"
     assert find("", "学院路红绿灯坏了", "海淀区") == "海淀区"
+
+
+def test_the_development_set_meets_its_brief() -> None:
+    from workers.judgement.address_eval import DEV_DISTRACTORS, DEV_SET
+
+    dev = read_address_set(DEV_SET)
+    incidents = Counter(m.incident for m in dev if m.incident)
+    assert len(dev) >= 200 and len(incidents) >= 45
+    assert all(2 <= n <= 6 for n in incidents.values())
+    assert set(Counter(m.channel for m in dev)) == set(CHANNELS)
+    assert all(not m.title for m in dev if m.channel == "phone")
+    assert all(m.district is None or m.district == m.true_district for m in dev)
+    # No site of the evaluation set's incidents is reused (the sets were written apart).
+    eval_names = {m.incident for m in read_address_set() if m.incident}
+    assert not eval_names & set(incidents)
+    for a, b, kind in read_distractors(DEV_DISTRACTORS):
+        assert a in incidents and b in incidents and kind in DISTRACTOR_KINDS

@@ -24,7 +24,7 @@ from workers.judgement.signature import (
     combine,
     cosine,
     match_score,
-    places_conflict,
+    relate,
     share_place,
 )
 
@@ -89,10 +89,10 @@ def _full_scan(sig: IssueSignature, found: list[IncidentCandidate]) -> tuple[str
     best, best_score = None, 0.0
     for cand, t in zip(found, sims, strict=True):
         other = cand.signature
-        if places_conflict(sig, other):
+        apart, same, same_problem = relate(sig, other)
+        if apart:
             continue
-        same = bool(sig.places and other.places) and share_place(sig, other)
-        s = combine(t, cosine(sig.terms, other.terms), same, DEFAULT_WEIGHTS)
+        s = combine(t, cosine(sig.terms, other.terms), same, DEFAULT_WEIGHTS, same_problem)
         if s > best_score:
             best, best_score = cand.incident_id, s
     return best, best_score
@@ -117,6 +117,7 @@ def test_skipping_hopeless_candidates_keeps_the_full_scans_answer(
         found = rng.sample(cands, rng.randint(1, 63))
         best, score = grouper._best_one_by_one(sig, found)
         assert ((best.incident_id if best else None), score) == _full_scan(sig, found)
-        scanned += sum(not places_conflict(sig, c.signature) for c in found)
-    # The point of it: most word overlaps are never computed (every one was before).
-    assert len(overlaps) < scanned / 2
+        scanned += sum(not relate(sig, c.signature)[0] for c in found)
+    # The point of it: about half the word overlaps are never computed (every one was before). The problem
+    # bonus (issue 16) raises some ceilings, so a little over half are computed here (2,987 of 5,927).
+    assert len(overlaps) < scanned * 0.55

@@ -25,6 +25,9 @@ from workers.judgement.places import extract_place
 REPO = Path(__file__).resolve().parents[2]
 ADDRESS_SET = REPO / "corpus" / "incidents" / "beijing_eval.jsonl"
 DISTRACTORS = REPO / "corpus" / "incidents" / "beijing_distractors.csv"
+# The development set the incident rule was tuned on (written apart from the evaluation set, same format).
+DEV_SET = REPO / "corpus" / "incidents" / "beijing_dev.jsonl"
+DEV_DISTRACTORS = REPO / "corpus" / "incidents" / "beijing_dev_distractors.csv"
 CHANNELS = ("wechat", "web", "phone")
 DISTRACTOR_KINDS = ("same_place_other_problem", "same_problem_other_place")
 _FIELDS = ("id", "channel", "title", "text", "received_at", "incident", "true_district", "district_named")

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from workers.judgement import dataset as ds
-from workers.judgement.address_eval import ADDRESS_SET, evaluate_address_set, print_address_report
+from workers.judgement.address_eval import (
+    ADDRESS_SET,
+    DEV_DISTRACTORS,
+    DEV_SET,
+    evaluate_address_set,
+    print_address_report,
+)
 from workers.judgement.dedupe import DedupeMessage, build_engine
 from workers.judgement.incidents import bucket_for
 from workers.judgement.judge import Judge
@@ -126,6 +132,8 @@ def _print(report: dict[str, Any]) -> None:
             f"largest {g['largest_incident']}, {g['resubmissions_linked']} resubmissions linked"
         )
     print_address_report(report["address_set"])
+    if "dev_set" in report:
+        print_address_report(report["dev_set"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         "gold_group_buckets": bucket_check(judge, ds.read_raw(data_dir, ds.GOLD)),
         "address_set": evaluate_address_set(judge, windows, args.address_set),
     }
+    if DEV_SET.exists():
+        report["dev_set"] = evaluate_address_set(judge, windows, DEV_SET, DEV_DISTRACTORS)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:

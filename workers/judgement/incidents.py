@@ -16,8 +16,8 @@ from workers.judgement.signature import (
     ScoreWeights,
     combine,
     cosine,
-    places_conflict,
-    share_place,
+    finer_site,
+    relate,
     unit,
 )
 
@@ -25,6 +25,7 @@ from workers.judgement.signature import (
 # same problem all stay in it.
 CENTROID_TERMS = 48
 MAX_INCIDENT_PLACES = 8
+MAX_INCIDENT_PROBLEMS = 6
 # At most this many incidents per retrieval key (the most recently touched), at most CANDIDATE_LIMIT in all.
 # A message has ~10 keys; taking 64 of each walked up to 640 posting entries per message once a city's day of
 # incidents filled the postings of its common words (26 % of a worker at surge scale) for a final 64. The
@@ -141,12 +142,20 @@ def merge(centroid: IssueSignature, size: int, new: IssueSignature) -> IssueSign
         topic = (mean / norm).astype(np.float32) if norm > 0 else topic
     # Every field anew, so the constructor rather than dataclasses.replace (which looks the fields up each
     # call): one merge per message that joins an incident, under the bucket lock.
+    site, site_kind = finer_site(centroid, new)
     return IssueSignature(
         terms=unit(acc, CENTROID_TERMS),
         topic=topic,
         city=centroid.city or new.city,
         district=centroid.district or new.district,
         places=places,
+        site=site,
+        site_kind=site_kind,
+        building=centroid.building or new.building,
+        area=centroid.area or new.area,
+        area_implied=centroid.area_implied if centroid.area else new.area_implied,
+        street=centroid.street or new.street,
+        problems=tuple(dict.fromkeys(centroid.problems + new.problems))[:MAX_INCIDENT_PROBLEMS],
     )
 
 
@@ -218,20 +227,25 @@ class IncidentGrouper:
         )
         best: IncidentCandidate | None = None
         best_score = 0.0
-        weights, terms, places = self.weights, sig.terms, sig.places
+        weights, terms = self.weights, sig.terms
         # What a candidate can score at most before its word overlap (the loop's cost) is known: a ceiling no
         # higher than the best so far cannot replace it (only a strictly better score does), so the overlap
         # is not computed. Float addition is monotonic, so the answer is the full scan's, score and all.
         without_terms = weights.terms * TERMS_CEILING
         for cand, t in zip(found, topic_sims, strict=True):
             other = cand.signature
-            if places_conflict(sig, other):
+            apart, same, same_problem = relate(sig, other)
+            if apart:
                 continue
-            same = bool(places and other.places) and share_place(sig, other)
-            ceiling = weights.topic * t + without_terms + (weights.place_bonus if same else 0.0)
+            ceiling = (
+                weights.topic * t
+                + without_terms
+                + (weights.place_bonus if same else 0.0)
+                + (weights.problem_bonus if same_problem else 0.0)
+            )
             if ceiling <= best_score:
                 continue
-            s = combine(t, cosine(terms, other.terms), same, weights)
+            s = combine(t, cosine(terms, other.terms), same, weights, same_problem)
             if s > best_score:
                 best, best_score = cand, s
         return best, best_score

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.judgement.address import locate, scanner
+from workers.judgement.address import locate_opening, scanner
 from workers.judgement.artefact import Artefact, load_artefact
 from workers.judgement.classifier import CategoryClassifier
 from workers.judgement.routing import RoutingTable
@@ -54,7 +54,7 @@ LOCATE_CHARS = 160
 def located_district(title: str, content: str) -> str | None:
     """A real district the title or opening names or implies (海淀区; 方庄 → 丰台区); the contest's anonymised
     codes are left to the adapter's field, as before."""
-    place = locate(title, content[:LOCATE_CHARS])
+    place = locate_opening(title, content[:LOCATE_CHARS])
     return place.district if place.district_source not in (None, "code") else None
 
 

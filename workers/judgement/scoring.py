@@ -20,8 +20,7 @@ from workers.judgement.signature import (
     ScoreWeights,
     combine,
     cosine,
-    places_conflict,
-    share_place,
+    relate,
     vocabulary_size,
 )
 
@@ -85,12 +84,12 @@ class CandidateScorer:
             topic = np.clip(topics @ sig.topic, 0.0, None).astype(np.float64)
         else:
             topic = np.zeros(n, np.float64)
-        places = bool(sig.places)
-        same = np.fromiter((places and bool(o.places) and share_place(sig, o) for o in others), np.bool_, n)
-        conflict = np.fromiter((places_conflict(sig, o) for o in others), np.bool_, n)
+        relations = np.array([relate(sig, o) for o in others], np.bool_).reshape(n, 3)
+        conflict, same, same_problem = relations[:, 0], relations[:, 1], relations[:, 2]
         score: Scores = w.topic * topic + w.terms * terms + np.where(same, w.place_bonus, 0.0)
+        score += np.where(same_problem, w.problem_bonus, 0.0)
         np.minimum(score, 1.0, out=score)
-        score[(~same & (terms < w.min_terms_without_place)) | conflict] = 0.0
+        score[(~(same | same_problem) & (terms < w.min_terms_without_place)) | conflict] = 0.0
         return score
 
     def _one_by_one(self, sig: IssueSignature, others: Sequence[IssueSignature]) -> list[float]:
@@ -101,12 +100,9 @@ class CandidateScorer:
             topic: list[float] = np.clip(topics @ sig.topic, 0.0, None).tolist()
         else:
             topic = [0.0] * len(others)
-        weights, terms, places = self.weights, sig.terms, bool(sig.places)
-        return [
-            0.0
-            if places_conflict(sig, o)
-            else combine(
-                t, cosine(terms, o.terms), places and bool(o.places) and share_place(sig, o), weights
-            )
-            for o, t in zip(others, topic, strict=True)
-        ]
+        weights, terms = self.weights, sig.terms
+        out: list[float] = []
+        for o, t in zip(others, topic, strict=True):
+            apart, same, same_problem = relate(sig, o)
+            out.append(0.0 if apart else combine(t, cosine(terms, o.terms), same, weights, same_problem))
+        return out
