@@ -158,6 +158,20 @@ async def test_two_concurrent_workers_group_the_gold_sample(
         await conn.close()
 
 
+async def _process_in_two_batches(
+    settings: Settings, judge: Judge, records: list[IntakeRecord], first: int
+) -> None:
+    """One worker's BatchProcessor on the real Postgres: records[:first], then the rest."""
+    producer = InProcessProducer(in_process_broker(settings))
+    pool = await open_pool(settings)
+    try:
+        processor = BatchProcessor(pool, producer, judge, DeadLetters(producer, "", 100, 60))
+        await processor.process(_batch(records[:first], 0))
+        await processor.process(_batch(records[first:], first))
+    finally:
+        await pool.close()
+
+
 async def test_a_resubmission_links_to_the_first_ticket(database_url: str, judge: Judge) -> None:
     settings = Settings(database_url=database_url)
     run = uuid.uuid4().hex[:6]
@@ -168,15 +182,7 @@ async def test_a_resubmission_links_to_the_first_ticket(database_url: str, judge
     other = RawMessage("3", "u", "小区停车难", "望京西园三区小区停车位严重不足，晚上回家找不到车位。", now)
     citizen = f"tel:{run}"
     records = [_record(m, run, citizen) for m in (first, other, again)]
-    broker = in_process_broker(settings)
-    producer = InProcessProducer(broker)
-    pool = await open_pool(settings)
-    try:
-        processor = BatchProcessor(pool, producer, judge, DeadLetters(producer, "", 100, 60))
-        await processor.process(_batch(records[:2], 0))
-        await processor.process(_batch(records[2:], 2))
-    finally:
-        await pool.close()
+    await _process_in_two_batches(settings, judge, records, 2)
     links = await _links(settings, [r.ticket_id for r in records])
     first_id, other_id, again_id = (r.ticket_id for r in records)
     assert links[again_id] == (links[first_id][0], first_id)
@@ -189,30 +195,22 @@ async def test_a_repeat_through_another_channel_links_by_its_words(database_url:
     run = uuid.uuid4().hex[:6]
     now = datetime.now(UTC)
     text = f"海淀区学院路{run}号院门口的垃圾桶满了没人清理三天了，气味很大，招来很多蚊蝇。请尽快处理"
-    first = RawMessage("1", "u", "", text, now)
     # The caller reads the same words, without punctuation, and adds the address at the end.
-    again = RawMessage("2", "u", "", "喂您好，我之前反映过，" + text.replace("，", "") + "，学院路3号院", now)
-    # A neighbour with the same complaint in the same words, not saying it is a repeat: not linked.
-    neighbour = RawMessage("3", "u", "", text, now + timedelta(minutes=1))
-    records = [
-        _record(first, run, f"wx:{run}"),
-        _record(again, run, f"tel:{run}"),
-        _record(neighbour, run, f"tel:{run}:2"),
+    repeat = "喂您好，我之前反映过，" + text.replace("，", "") + "，学院路3号院"
+    messages = [
+        (RawMessage("1", "u", "", text, now), f"wx:{run}"),
+        (RawMessage("2", "u", "", repeat, now + timedelta(hours=2)), f"tel:{run}"),
+        # A neighbour with the same complaint in the same words, not saying it is a repeat: not linked.
+        (RawMessage("3", "u", "", text, now + timedelta(hours=3)), f"tel:{run}:2"),
+        # A third citizen's repeat now matches two citizens' originals: neither is chosen.
+        (RawMessage("4", "u", "", "再次反映：" + text, now + timedelta(hours=4)), f"tel:{run}:3"),
     ]
-    records[1] = records[1].model_copy(update={"received_at": now + timedelta(hours=2), "channel": "phone"})
-    broker = in_process_broker(settings)
-    producer = InProcessProducer(broker)
-    pool = await open_pool(settings)
-    try:
-        processor = BatchProcessor(pool, producer, judge, DeadLetters(producer, "", 100, 60))
-        await processor.process(_batch(records[:1], 0))
-        await processor.process(_batch(records[1:], 1))
-    finally:
-        await pool.close()
+    records = [_record(m, run, citizen) for m, citizen in messages]
+    await _process_in_two_batches(settings, judge, records, 1)
     links = await _links(settings, [r.ticket_id for r in records])
-    first_id, again_id, neighbour_id = (r.ticket_id for r in records)
+    first_id, again_id, neighbour_id, third_id = (r.ticket_id for r in records)
     assert links[again_id] == (links[first_id][0], first_id)
-    assert links[neighbour_id][1] is None
+    assert links[neighbour_id][1] is None and links[third_id][1] is None
 
 
 async def test_one_worker_groups_like_the_offline_engine_at_bench_scale(
@@ -234,7 +232,9 @@ async def test_one_worker_groups_like_the_offline_engine_at_bench_scale(
                 )
             )  # fmt: skip
             expected[rec.ticket_id] = (result.incident_id, result.duplicate_of)
-    assert len(set(expected.values())) < len(records) / 3  # grouping happened: few incidents, long postings
+    # Grouping happened (the simulator's everyday texts repeat 15 problems over ~100 estates and 16 districts,
+    # and one problem at one site is one incident), and every common word's posting is long.
+    assert len(set(expected.values())) < 0.8 * len(records)
     broker = in_process_broker(settings)
     producer = InProcessProducer(broker)
     pool = await open_pool(settings)
