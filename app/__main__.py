@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from app.main import create_app
 from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
-from ingest.settings import Settings, get_settings
+from ingest.settings import Settings, settings_or_exit
 
 
 def exit_zero_after_drain(signum: int, frame: FrameType | None) -> None:
@@ -24,7 +24,7 @@ def exit_zero_after_drain(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     """Serve the gateway with uvicorn; SIGTERM answers the requests in hand, then exits 0."""
-    settings = get_settings()
+    settings = settings_or_exit("python -m app")
     configure_logging(settings.log_level)
     if settings.embedded_bus:
         sys.exit(
