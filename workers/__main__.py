@@ -47,7 +47,11 @@ def main() -> None:
     settings = settings_or_exit("python -m workers")
     configure_logging(settings.log_level)
     if settings.embedded_bus:
-        sys.exit("KAFKA_BOOTSTRAP_SERVERS is not set: `python -m workers` needs Kafka (see `make services`)")
+        print(
+            "python -m workers: KAFKA_BOOTSTRAP_SERVERS is not set: a worker needs Kafka (make services)",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_MISCONFIGURED)
     try:
         serve(settings.worker_metrics_port, settings.host)
     except OSError as exc:  # typically a second worker on the same port: say which setting, not a traceback

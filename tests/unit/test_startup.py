@@ -182,3 +182,11 @@ async def test_the_kafka_consumer_hands_each_assignment_to_its_callback() -> Non
     listener.on_partitions_revoked({TopicPartition("t", 5)})
     listener.on_partitions_assigned(set())
     assert seen == [[("t", 1), ("t", 5)], []]
+
+
+@pytest.mark.parametrize("module", ["app", "workers"])
+def test_without_kafka_the_gateway_and_the_worker_say_so_in_one_line(module: str) -> None:
+    done = _run(module, _env())
+    assert done.returncode == EXIT_MISCONFIGURED
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"python -m {module}: KAFKA_BOOTSTRAP_SERVERS is not set")
