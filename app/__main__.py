@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from app.main import create_app
 from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
-from ingest.settings import Settings, get_settings
+from ingest.settings import EXIT_MISCONFIGURED, Settings, settings_or_exit
 
 
 def exit_zero_after_drain(signum: int, frame: FrameType | None) -> None:
@@ -24,14 +24,16 @@ def exit_zero_after_drain(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     """Serve the gateway with uvicorn; SIGTERM answers the requests in hand, then exits 0."""
-    settings = get_settings()
+    settings = settings_or_exit("python -m app")
     configure_logging(settings.log_level)
     if settings.embedded_bus:
-        sys.exit(
-            "KAFKA_BOOTSTRAP_SERVERS is not set: `python -m app` needs Kafka "
+        print(
+            "python -m app: KAFKA_BOOTSTRAP_SERVERS is not set: the gateway needs Kafka "
             "(run `make services` and source .data/services.env), "
-            "or run `python -m jiesu` for the embedded pipeline"
+            "or run `python -m jiesu` for the embedded pipeline",
+            file=sys.stderr,
         )
+        sys.exit(EXIT_MISCONFIGURED)
     serve(create_app(settings), settings, graceful_shutdown_s=10)
 
 

@@ -1,7 +1,8 @@
 """Per-request metrics and the access log, as plain ASGI middleware (not BaseHTTPMiddleware: it is slow).
 
 Every HTTP request counts once in `jiesu_gateway_requests_total{method, route, status}` and
-`jiesu_gateway_request_seconds{method, route}`, and is in `jiesu_gateway_in_flight_requests` while it runs.
+`jiesu_gateway_request_seconds{method, route}`, and is in `jiesu_gateway_in_flight_requests` while it runs
+(all but the scrape of `/metrics` itself, which would otherwise always read the gauge as at least 1).
 `route` is the matched route's template (`/v1/complaints/{ticket_id}`), never the raw path, so junk paths
 cannot blow up the series count: unmatched paths share the route `(unmatched)`. Each request also writes one
 JSON access-log line, with the ticket id when there is one (from the path, or from a small JSON response).
@@ -22,6 +23,8 @@ from app.metrics import IN_FLIGHT, REQUEST_SECONDS, REQUESTS
 access_log = logging.getLogger("jiesu.gateway.access")
 
 UNMATCHED = "(unmatched)"
+# Prometheus's scrape of the gateway (app/routes/health.py).
+METRICS_PATH = "/metrics"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Responses up to this size are read for a ticket id (a 202 is ~100 bytes); bigger ones are not looked at.
 _SNIFF_LIMIT = 4096
@@ -105,11 +108,15 @@ class MetricsMiddleware:
                     sniff = None
             await send(message)
 
-        IN_FLIGHT.inc()
+        # The scrape is not in flight: otherwise every scrape would read the gauge as at least 1.
+        counted = scope.get("path") != METRICS_PATH
+        if counted:
+            IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_and_watch)
         finally:
-            IN_FLIGHT.dec()
+            if counted:
+                IN_FLIGHT.dec()
             elapsed = time.perf_counter() - started
             method = scope.get("method", "")
             method = method if method in _METHODS else "OTHER"

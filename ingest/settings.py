@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -187,6 +190,14 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + url[len(plain) :]
         return url
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        """A level the logging module knows (DEBUG, INFO, WARNING, ERROR, CRITICAL), in any case."""
+        if not isinstance(logging.getLevelName(value.upper()), int):
+            raise ValueError("want one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value.upper()
+
     @field_validator("downstream_keys")
     @classmethod
     def _downstream_keys_well_formed(cls, value: str) -> str:
@@ -270,6 +281,44 @@ def parse_signing_secrets(value: str) -> dict[str, str]:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+# sysexits.h EX_CONFIG: the process was started with a configuration it cannot run with; restarting it as it
+# is will not help (a supervisor can be told not to: systemd's RestartPreventExitStatus=78).
+EXIT_MISCONFIGURED = 78
+
+
+def _variable_of(loc: tuple[int | str, ...]) -> str:
+    """The environment variable a validation error's location stands for (the one set, for a field that
+    takes several names)."""
+    name = str(loc[0]) if loc else "?"
+    field = Settings.model_fields.get(name)
+    if field is None:  # already an alias: the name pydantic read it under (PORT, DATABASE_URL, …)
+        return name.upper()
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        choices = [c for c in alias.choices if isinstance(c, str)]
+        present = {key.upper() for key in os.environ}
+        return next((c for c in choices if c.upper() in present), choices[0]).upper()
+    return f"JIESU_{name.upper()}"
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line naming every invalid setting and what is wrong with it (never its value: it may be a key)."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        msg = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{_variable_of(tuple(error['loc']))}: {msg}")
+    return "invalid setting " + "; ".join(problems)
+
+
+def settings_or_exit(program: str) -> Settings:
+    """The process-wide settings; on an invalid one, print one line naming it on stderr and exit 78."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        print(f"{program}: {describe_invalid(exc)}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_MISCONFIGURED)
 
 
 def _env_names(name: str, field: FieldInfo) -> str:

@@ -13,7 +13,7 @@ from app.__main__ import serve
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
 from ingest.logs import configure_logging
-from ingest.settings import get_settings
+from ingest.settings import settings_or_exit
 from workers.consumer import running_worker
 
 log = logging.getLogger("jiesu")
@@ -21,7 +21,7 @@ log = logging.getLogger("jiesu")
 
 def main() -> None:
     """Serve the gateway with a worker running beside it."""
-    settings = get_settings()
+    settings = settings_or_exit("python -m jiesu")
     configure_logging(settings.log_level)
     broker = in_process_broker(settings) if settings.embedded_bus else None
 

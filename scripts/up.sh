@@ -1,15 +1,41 @@
 #!/usr/bin/env bash
-# Gateway and two workers on the services of .data/services.env, in the foreground; Ctrl-C stops them all.
+# Gateway and WORKERS workers (default 2) on the services of .data/services.env, in the foreground; Ctrl-C
+# stops them all. Each worker serves its metrics on its own port: JIESU_WORKER_METRICS_PORT (default 9101) for
+# the first, the next ports for the others (two workers on one port: the second could not start).
+# JIESU_UP_PYTHON (.venv/bin/python) and JIESU_SERVICES_ENV (.data/services.env) are for tests.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+env_file="${JIESU_SERVICES_ENV:-.data/services.env}"
+python="${JIESU_UP_PYTHON:-.venv/bin/python}"
+if [[ ! -f "$env_file" ]]; then
+    echo "up: $env_file is missing: start Kafka and Postgres first (make services)" >&2
+    exit 2
+fi
 set -a
-# shellcheck disable=SC1091
-. .data/services.env
+# shellcheck disable=SC1090
+. "$env_file"
 set +a
+workers="${WORKERS:-2}"
+metrics_base="${JIESU_WORKER_METRICS_PORT:-9101}"
+if ! [[ "$workers" =~ ^[1-9][0-9]*$ ]]; then
+    echo "up: WORKERS=$workers: want a number of workers, 1 or more" >&2
+    exit 2
+fi
+if ! [[ "$metrics_base" =~ ^[1-9][0-9]*$ ]] || ((metrics_base + workers - 1 > 65535)); then
+    echo "up: JIESU_WORKER_METRICS_PORT=$metrics_base: want the first of $workers free ports (1-65535)" >&2
+    exit 2
+fi
+host="${HOST:-${JIESU_HOST:-127.0.0.1}}"
+gateway_port="${PORT:-${JIESU_PORT:-8000}}"
 pids=()
 trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
-.venv/bin/python -m app & pids+=($!)
-for _ in 1 2; do .venv/bin/python -m workers & pids+=($!); done
-echo "gateway on http://${HOST:-127.0.0.1}:${PORT:-8000}, two workers; Ctrl-C stops them"
+"$python" -m app & pids+=($!)
+echo "up: gateway  http://$host:$gateway_port (metrics http://$host:$gateway_port/metrics)"
+for ((i = 0; i < workers; i++)); do
+    port=$((metrics_base + i))
+    JIESU_WORKER_METRICS_PORT="$port" "$python" -m workers & pids+=($!)
+    echo "up: worker $((i + 1)) pid $! metrics http://$host:$port/metrics"
+done
+echo "up: $workers worker(s); each logs a \"lane started\" line with its partitions once assigned; Ctrl-C stops them"
 wait -n

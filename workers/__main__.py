@@ -2,7 +2,8 @@
 
 Run several for more throughput; they share the consumer group and split the intake partitions.
 SIGTERM or SIGINT drains: the batch in hand is finished and committed, then the process exits 0. A worker that
-stops on its own (an unknown error, a dead-letter flood) exits 1.
+stops on its own (an unknown error, a dead-letter flood) exits 1; one that cannot start as configured (an
+invalid setting, a metrics port already taken) prints one line naming the setting and exits 78.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import sys
 from ingest import event_loop
 from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
-from ingest.settings import Settings, get_settings
-from workers.consumer import running_worker
+from ingest.settings import EXIT_MISCONFIGURED, Settings, settings_or_exit
+from workers.consumer import metrics_url, running_worker
 from workers.metrics import serve
 
 log = logging.getLogger("jiesu.worker")
@@ -43,11 +44,26 @@ async def _serve(settings: Settings) -> None:
 
 def main() -> None:
     """Run one worker until SIGTERM/SIGINT; the batch in hand is finished and committed first."""
-    settings = get_settings()
+    settings = settings_or_exit("python -m workers")
     configure_logging(settings.log_level)
     if settings.embedded_bus:
-        sys.exit("KAFKA_BOOTSTRAP_SERVERS is not set: `python -m workers` needs Kafka (see `make services`)")
-    serve(settings.worker_metrics_port, settings.host)
+        print(
+            "python -m workers: KAFKA_BOOTSTRAP_SERVERS is not set: a worker needs Kafka (make services)",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_MISCONFIGURED)
+    try:
+        serve(settings.worker_metrics_port, settings.host)
+    except OSError as exc:  # typically a second worker on the same port: say which setting, not a traceback
+        where = f"JIESU_WORKER_METRICS_PORT={settings.worker_metrics_port} on {settings.host}"
+        print(
+            f"python -m workers: {where}: {exc.strerror or exc} (each worker on a host needs its own port)",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(EXIT_MISCONFIGURED)
+    if settings.worker_metrics_port:
+        log.info("worker metrics served", extra={"metrics": metrics_url(settings)})
     try:
         event_loop.run(_serve(settings), settings.event_loop)
     except Exception as exc:  # already logged as critical by the worker; exit non-zero without a traceback

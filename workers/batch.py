@@ -27,7 +27,15 @@ from workers.judgement.incidents import incident_id_for
 from workers.judgement.judge import Judge, Judgement
 from workers.judgement.resubmission import content_key
 from workers.linking import BatchLinker
-from workers.metrics import BATCH_SECONDS, BATCH_SIZE, DUPLICATES, INCIDENTS, REDELIVERED, STORED
+from workers.metrics import (
+    BATCH_SECONDS,
+    BATCH_SIZE,
+    CLIENT_REPEATS,
+    DUPLICATES,
+    INCIDENTS,
+    REDELIVERED,
+    STORED,
+)
 from workers.ticket import TicketRow
 
 log = logging.getLogger("jiesu.worker")
@@ -61,6 +69,22 @@ def is_transient_db_error(exc: BaseException) -> bool:
 def is_data_refusal(exc: BaseException) -> bool:
     """True when the database refused the data itself, so the same rows can never be stored."""
     return isinstance(exc, asyncpg.PostgresError) and _sqlstate_class(exc) in _DATA_SQLSTATE_CLASSES
+
+
+def redelivered_or_repeated(earlier: list[TicketRow], by_id: dict[str, Decoded]) -> tuple[int, int]:
+    """Of the batch's tickets that were already stored: how many came again because Kafka redelivered the
+    record that stored them (same partition and offset as the stored row), and how many because a client
+    repeated the submission (another record, at another offset).
+
+    The row does not say which lane's topic it came from: a repeat on the other lane at the very same
+    partition and offset would count as a redelivery (possible, but the offsets of two topics rarely meet).
+    """
+    redelivered = 0
+    for row in earlier:
+        msg = by_id[row.ticket_id].message
+        if (row.source_partition, row.source_offset) == (msg.partition, msg.offset):
+            redelivered += 1
+    return redelivered, len(earlier) - redelivered
 
 
 @dataclass
@@ -148,7 +172,7 @@ class BatchProcessor:
             adapter_district=rec.district,
         )
 
-    async def _store(self, rows: list[TicketRow]) -> list[TicketRow]:
+    async def _store(self, rows: list[TicketRow], by_id: dict[str, Decoded]) -> list[TicketRow]:
         """One transaction: claim ids, link, insert the new rows, read back the ones stored before."""
         async with self._pool.acquire() as conn:
             # Partitions are created first, each in a transaction of its own: DDL holds a lock on `tickets`
@@ -161,7 +185,9 @@ class BatchProcessor:
                 self._linker.confirm()
         # Counted once the transaction has committed.
         STORED.inc(len(new_rows))
-        REDELIVERED.inc(len(earlier))
+        redelivered, repeated = redelivered_or_repeated(earlier, by_id)
+        REDELIVERED.inc(redelivered)
+        CLIENT_REPEATS.inc(repeated)
         if self._linker is not None:
             DUPLICATES.inc(sum(1 for row in new_rows if row.duplicate_of))
             INCIDENTS.inc(sum(1 for row in new_rows if row.incident_id == incident_id_for(row.ticket_id)))
@@ -188,7 +214,7 @@ class BatchProcessor:
     ) -> tuple[list[TicketRow], list[Rejected]]:
         """Store the batch; if the database refuses its data, store row by row and reject the culprits."""
         try:
-            return await self._store(rows), []
+            return await self._store(rows, by_id), []
         except Exception as exc:
             if is_transient_db_error(exc):
                 raise TransientError(f"database: {exc!r}") from exc
@@ -199,7 +225,7 @@ class BatchProcessor:
         rejected: list[Rejected] = []
         for row in rows:
             try:
-                stored.extend(await self._store([row]))
+                stored.extend(await self._store([row], by_id))
             except asyncpg.PostgresError as exc:
                 if is_transient_db_error(exc):
                     raise TransientError(f"database: {exc!r}") from exc
@@ -243,5 +269,6 @@ class BatchProcessor:
         except BusUnavailable as exc:
             raise TransientError(f"bus: {exc}") from exc
         BATCH_SIZE.observe(len(messages))
+        CLIENT_REPEATS.inc(len(decoded) - len(by_id))  # the same ticket again within the batch
         BATCH_SECONDS.observe(time.perf_counter() - started)
         return next_offsets(messages)

@@ -85,6 +85,45 @@ def urgent_lane(settings: Settings) -> Lane:
     )
 
 
+class LaneAnnouncer:
+    """Logs a lane's start-up line once its consumer has partitions, and each later reassignment.
+
+    The line says what an operator needs to find the lane: its consumer group and topics, the partitions
+    assigned, where the process's metrics are, and the versions of the models that judge its tickets.
+    """
+
+    def __init__(self, lane: Lane, topics: list[str], metrics_url: str, models: dict[str, str]) -> None:
+        self._fields: dict[str, object] = {
+            "lane": lane.name,
+            "group": lane.group,
+            "topics": topics,
+            "metrics": metrics_url,
+            **models,
+        }
+        self.assignments = 0
+
+    def __call__(self, partitions: list[tuple[str, int]]) -> None:
+        """Log the lane's whole assignment (called by the consumer after each assignment)."""
+        self.assignments += 1
+        msg = "lane started" if self.assignments == 1 else "lane partitions reassigned"
+        assigned = [f"{topic}:{partition}" for topic, partition in partitions]
+        log.info(msg, extra={**self._fields, "partitions": assigned})
+
+
+def metrics_url(settings: Settings) -> str:
+    """Where the worker process serves its metrics, or `off`."""
+    port = settings.worker_metrics_port
+    return f"http://{settings.host}:{port}/metrics" if port else "off (JIESU_WORKER_METRICS_PORT=0)"
+
+
+def model_versions(judge: Judge) -> dict[str, str]:
+    """The versions of the judgement artefact and the urgency model a worker judges with."""
+    return {
+        "judgement_model": judge.model_version,
+        "urgency_model": str(judge.urgency.meta.get("model_version", "unknown")),
+    }
+
+
 class IntakeWorker:
     """Consumes one intake lane until asked to stop; a stop lets the current batch finish and commit."""
 
@@ -310,15 +349,16 @@ async def running_worker(
             producer, settings.topic_prefix, settings.dlq_max_per_window, settings.dlq_window_s
         )
         judge = load_classifier()
+        models = model_versions(judge)
         lanes: list[IntakeWorker] = []
         # The urgent lane first: it is the one that must be reading when the first record arrives.
         wanted = settings.worker_lanes.split(",")
         for lane in (urgent_lane(settings), normal_lane(settings)):
             if lane.name not in wanted:
                 continue
-            consumer = make_consumer(
-                settings, broker, [topic_name(lane.topic, settings.topic_prefix)], lane.group
-            )
+            topics = [topic_name(lane.topic, settings.topic_prefix)]
+            announce = LaneAnnouncer(lane, topics, metrics_url(settings), models)
+            consumer = make_consumer(settings, broker, topics, lane.group, on_assigned=announce)
             await consumer.start()
             stack.push_async_callback(_close_within, f"the {lane.name} lane's consumer", consumer.stop)
             # A processor per lane: each keeps its own memory of incidents, as separate processes do.

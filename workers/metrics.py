@@ -29,7 +29,19 @@ BUCKET_LOCK_HELD = Histogram(
     buckets=_LOCK_BUCKETS,
 )
 STORED = Counter("jiesu_worker_tickets_stored_total", "Tickets newly stored")
-REDELIVERED = Counter("jiesu_worker_redelivered_total", "Records whose ticket was already stored")
+# An already-stored ticket comes again for one of two reasons, counted apart: Kafka delivered the same record
+# again (a crash or a rebalance between storing and committing: the stored row's source partition and offset
+# are this record's), or a client repeated a submission the pipeline had already taken (its retry with the
+# same external_id or Idempotency-Key is another record, at another offset; also a repeat inside one batch).
+REDELIVERED = Counter(
+    "jiesu_worker_redelivered_total",
+    "Records Kafka delivered again whose ticket this very record had already stored (crash or rebalance)",
+)
+CLIENT_REPEATS = Counter(
+    "jiesu_worker_client_repeats_total",
+    "Records repeating a ticket already stored, or already in their batch, from another record (a client's "
+    "retry)",
+)
 DEAD_LETTERS = Counter("jiesu_worker_dead_letters_total", "Records sent to the dead-letter topic", ["stage"])
 TRANSIENT = Counter("jiesu_worker_transient_failures_total", "Batches retried after a transient failure")
 DUPLICATES = Counter(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 # (topic, partition) → the next offset to read, i.e. the last processed offset + 1.
 Offsets = dict[tuple[str, int], int]
 Headers = list[tuple[str, bytes]]
+# Called with a consumer's whole assignment, (topic, partition) sorted, each time the group gives it one.
+OnAssigned = Callable[[list[tuple[str, int]]], None]
 
 
 class BusUnavailable(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.bus.base import BusConsumer, BusProducer
+from ingest.bus.base import BusConsumer, BusProducer, OnAssigned
 from ingest.bus.memory import InProcessBroker, InProcessConsumer, InProcessProducer
 from ingest.settings import Settings
 from ingest.topics import ALL_TOPICS, topic_name
@@ -24,12 +24,17 @@ def make_producer(settings: Settings, broker: InProcessBroker | None, client_id:
 
 
 def make_consumer(
-    settings: Settings, broker: InProcessBroker | None, topics: list[str], group: str
+    settings: Settings,
+    broker: InProcessBroker | None,
+    topics: list[str],
+    group: str,
+    on_assigned: OnAssigned | None = None,
 ) -> BusConsumer:
-    """Kafka consumer when Kafka is configured, else one on the in-process broker."""
+    """Kafka consumer when Kafka is configured, else one on the in-process broker; `on_assigned` is told
+    the consumer's partitions each time the group assigns them."""
     if settings.embedded_bus:
         assert broker is not None, "the embedded bus needs an in-process broker"
-        return InProcessConsumer(broker, topics, group)
+        return InProcessConsumer(broker, topics, group, on_assigned)
     from ingest.bus.kafka import KafkaConsumer
 
-    return KafkaConsumer(settings.kafka_bootstrap_servers, topics, group)
+    return KafkaConsumer(settings.kafka_bootstrap_servers, topics, group, on_assigned=on_assigned)

@@ -8,10 +8,10 @@ import logging
 import time
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, RebalanceInProgressError
 
-from ingest.bus.base import BusMessage, BusUnavailable, CommitLost, Headers, Offsets
+from ingest.bus.base import BusMessage, BusUnavailable, CommitLost, Headers, Offsets, OnAssigned
 from ingest.bus.batching import Batch, PartitionBatcher
 
 # (topic, value, key, headers) of one record to send.
@@ -156,14 +156,33 @@ class KafkaProducer:
         return self._ready
 
 
+class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands each new assignment to a callback (a worker logs it); revocations need nothing."""
+
+    def __init__(self, on_assigned: OnAssigned | None) -> None:
+        self._on_assigned = on_assigned
+
+    def on_partitions_revoked(self, revoked: object) -> None:
+        """Nothing to do: offsets are committed per batch, never on a revocation."""
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Tell the callback the whole new assignment."""
+        if self._on_assigned is not None:
+            self._on_assigned(sorted((tp.topic, tp.partition) for tp in assigned))
+
+
 class KafkaConsumer:
     """A member of a consumer group with auto-commit off: offsets move only when the caller commits."""
 
     def __init__(
-        self, bootstrap_servers: str, topics: list[str], group: str, client_id: str = "jiesu-worker"
+        self,
+        bootstrap_servers: str,
+        topics: list[str],
+        group: str,
+        client_id: str = "jiesu-worker",
+        on_assigned: OnAssigned | None = None,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap_servers,
             group_id=group,
             client_id=client_id,
@@ -175,9 +194,11 @@ class KafkaConsumer:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
         )
+        # Subscribed here rather than in the constructor, to be told of every assignment the group makes.
+        self._consumer.subscribe(topics, listener=_AssignmentListener(on_assigned))
 
     async def start(self) -> None:
-        """Join the group."""
+        """Join the group (the partitions are assigned afterwards, in the background)."""
         await self._consumer.start()
 
     async def stop(self) -> None:

@@ -8,7 +8,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 
-from ingest.bus.base import BusMessage, Headers, Offsets
+from ingest.bus.base import BusMessage, Headers, Offsets, OnAssigned
 
 
 @dataclass
@@ -93,15 +93,24 @@ class InProcessProducer:
 class InProcessConsumer:
     """The only member of its group: it owns every partition of its topics."""
 
-    def __init__(self, broker: InProcessBroker, topics: list[str], group: str) -> None:
+    def __init__(
+        self,
+        broker: InProcessBroker,
+        topics: list[str],
+        group: str,
+        on_assigned: OnAssigned | None = None,
+    ) -> None:
         self._broker = broker
         self._topics = topics
         self._group = group
         self._position: Offsets = {}
+        self._on_assigned = on_assigned
 
     async def start(self) -> None:
-        """Start from the committed offsets."""
+        """Start from the committed offsets, owning every partition of the topics."""
         await self.seek_to_committed()
+        if self._on_assigned is not None:
+            self._on_assigned(sorted(self._position))
 
     async def stop(self) -> None:
         """Nothing to leave."""

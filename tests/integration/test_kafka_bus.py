@@ -26,7 +26,8 @@ async def test_produce_consume_commit_resume(kafka_bootstrap: str, topic_prefix:
     finally:
         await producer.stop()
 
-    consumer = KafkaConsumer(kafka_bootstrap, [topic], group)
+    assigned: list[list[tuple[str, int]]] = []
+    consumer = KafkaConsumer(kafka_bootstrap, [topic], group, on_assigned=assigned.append)
     await consumer.start()
     seen = []
     try:
@@ -35,6 +36,8 @@ async def test_produce_consume_commit_resume(kafka_bootstrap: str, topic_prefix:
             if len(seen) >= 20:
                 break
         assert sorted(m.value for m in seen) == sorted(f"v{i}".encode() for i in range(20))
+        # The group's only member was told it holds every partition (what a worker lane logs at start-up).
+        assert assigned and assigned[-1] == [(topic, p) for p in range(INTAKE.partitions)]
         assert all(("h", b"1") in m.headers for m in seen)
         # One citizen's records share a partition, so their order is kept.
         assert len({m.partition for m in seen if m.key == b"k1"}) == 1

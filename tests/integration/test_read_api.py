@@ -338,8 +338,8 @@ async def test_status_lifecycle_history_and_events(stack_settings: Settings) -> 
     handled = await _subscriber().subscribe(
         stack_settings.kafka_bootstrap_servers,
         f"example-{uuid.uuid4().hex[:6]}",
-        seen.append,
-        topic=topic,
+        lambda topic, partition, offset, event: seen.append(event),
+        topics=[topic],
         stop_after=5,
         idle_timeout_s=15,
     )

@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 import orjson
+from prometheus_client import REGISTRY
 
 from ingest.bus import BusMessage
 from ingest.bus.factory import in_process_broker
@@ -31,6 +32,18 @@ def _record(ticket_id: str, content: str = "海淀区学院路路口的红绿灯
     )
 
 
+def _redelivery_counts() -> tuple[float, float]:
+    return (
+        REGISTRY.get_sample_value("jiesu_worker_redelivered_total") or 0.0,
+        REGISTRY.get_sample_value("jiesu_worker_client_repeats_total") or 0.0,
+    )
+
+
+def _since(before: tuple[float, float]) -> tuple[float, float]:
+    after = _redelivery_counts()
+    return after[0] - before[0], after[1] - before[1]
+
+
 def _messages(values: list[bytes]) -> list[BusMessage]:
     return [BusMessage("complaints.intake", 0, i, b"k", v) for i, v in enumerate(values)]
 
@@ -45,9 +58,15 @@ async def test_redelivered_batch_stores_once_and_publishes_the_same_event(databa
         ids = [f"T-{uuid.uuid4().hex}" for _ in range(5)]
         # The same ticket twice within a batch, and the whole batch delivered twice.
         batch = _messages([_record(t).to_bytes() for t in [*ids, ids[0]]])
+        counted = _redelivery_counts()
         offsets = await processor.process(batch)
         assert offsets == {("complaints.intake", 0): 6}
+        # The second ids[0] is a client's repeat within the batch; nothing was stored before.
+        assert _since(counted) == (0, 1)
+        counted = _redelivery_counts()
         await processor.process(batch)
+        # Kafka redelivered the five records that stored them; the repeat is a repeat again.
+        assert _since(counted) == (5, 1)
         stored = await fetchval(settings, "SELECT count(*) FROM tickets WHERE ticket_id = ANY($1)", ids)
         assert stored == 5
         events = [orjson.loads(m.value) for m in broker.records(EVENTS.name)]
