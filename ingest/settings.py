@@ -219,6 +219,13 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def database_url_for_logs(self) -> str:
+        """The database URL with its password left out: what logs and error messages may show."""
+        from sqlalchemy.engine import make_url  # only where a URL is shown: most processes never need it
+
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+    @property
     def embedded_bus(self) -> bool:
         """True when no Kafka is configured and the in-process bus stands in for it."""
         return not self.kafka_bootstrap_servers

@@ -32,7 +32,7 @@ def main() -> None:
 
     app = create_app(settings, broker=broker, companions=[worker])
     where = "embedded in-process bus" if broker else f"Kafka at {settings.kafka_bootstrap_servers}"
-    log.info("jiesu pipeline starting", extra={"bus": where, "database": settings.database_url})
+    log.info("jiesu pipeline starting", extra={"bus": where, "database": settings.database_url_for_logs})
     serve(app, settings, graceful_shutdown_s=None)
 
 

@@ -190,3 +190,12 @@ def test_without_kafka_the_gateway_and_the_worker_say_so_in_one_line(module: str
     assert done.returncode == EXIT_MISCONFIGURED
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"python -m {module}: KAFKA_BOOTSTRAP_SERVERS is not set")
+
+
+def test_the_database_url_is_shown_without_its_password() -> None:
+    from ingest.settings import Settings
+
+    shown = Settings(
+        database_url="postgresql://jiesu:s3cret-pass@db.internal:5432/jiesu"
+    ).database_url_for_logs
+    assert "s3cret-pass" not in shown and "db.internal:5432/jiesu" in shown and "jiesu:***@" in shown
