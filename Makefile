@@ -61,6 +61,8 @@ migrate: venv
 run: venv
 	@if [ -z "$${DATABASE_URL:-}" ]; then scripts/services.sh up postgres; fi
 	@$(MAKE) --no-print-directory migrate
+	@scripts/gateway_env.sh set "$${HOST:-$${JIESU_HOST:-127.0.0.1}}" "$${PORT:-$${JIESU_PORT:-8000}}"
+	trap 'scripts/gateway_env.sh unset' EXIT; trap 'exit 130' INT TERM; \
 	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(PY) -m jiesu
 
 # Kafka + Postgres + gateway + two workers, in the foreground.

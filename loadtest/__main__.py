@@ -13,7 +13,7 @@ from typing import Any
 
 from ingest import event_loop
 from loadtest.client import is_loopback
-from loadtest.config import build_parser, config_from_args
+from loadtest.config import build_parser, config_from_args, default_target
 from loadtest.runner import PreflightError, run
 
 _RUN_ID = re.compile(r"^[\w.-]{1,64}$")
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.target = args.target or default_target()
     if not is_loopback(args.target) and not args.allow_remote:
         parser.error(f"--target {args.target} is not this machine; pass --allow-remote for a staging host")
     if args.run_id and not _RUN_ID.fullmatch(args.run_id):

@@ -57,6 +57,18 @@ def service_address(name: str, env_file: Path = SERVICES_ENV) -> str | None:
     return None
 
 
+def default_target(env_file: Path = SERVICES_ENV) -> str:
+    """The gateway to load: $JIESU_GATEWAY_URL (or the line `make run` / `make up` write into the services
+    file), else the address the gateway itself would listen on ($HOST / $PORT, as app/ reads them)."""
+    if url := service_address("JIESU_GATEWAY_URL", env_file):
+        return url
+    host = os.environ.get("HOST") or os.environ.get("JIESU_HOST") or "127.0.0.1"
+    port = os.environ.get("PORT") or os.environ.get("JIESU_PORT") or "8000"
+    if host in ("0.0.0.0", "::", ""):  # listening everywhere: this machine is reached on loopback
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
 def parse_mix(text: str) -> tuple[float, ...]:
     """`wechat=55,phone=30,web=15` (any order, any positive scale) → weights in CHANNELS order."""
     weights = dict.fromkeys(CHANNELS, 0.0)
@@ -150,7 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--corpus", type=Path, help="CSV with 留言主题/留言详情 columns for everyday texts")
     g.add_argument("--seed", type=int, default=12345)
     b = p.add_argument_group("target and bounds")
-    b.add_argument("--target", default=DEFAULT_TARGET, help=f"gateway base URL ({DEFAULT_TARGET})")
+    b.add_argument(
+        "--target",
+        default=None,
+        help="gateway base URL (default: $JIESU_GATEWAY_URL or .data/services.env's, else $HOST:$PORT, "
+        f"else {DEFAULT_TARGET})",
+    )
     b.add_argument("--allow-remote", action="store_true", help="allow a target that is not this machine")
     b.add_argument("--duration", type=float, help="stop releasing requests after this many seconds")
     b.add_argument("--max-requests", type=int, help="send at most this many requests")
@@ -225,7 +242,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     report = args.report or REPO_ROOT / ".data" / "loadtest" / f"{args.profile}-{run_id}.json"
     return RunConfig(
         spec=spec,
-        target=args.target,
+        target=args.target or default_target(),
         run_id=run_id,
         report=report,
         concurrency=args.concurrency,

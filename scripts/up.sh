@@ -29,8 +29,9 @@ fi
 host="${HOST:-${JIESU_HOST:-127.0.0.1}}"
 gateway_port="${PORT:-${JIESU_PORT:-8000}}"
 pids=()
-trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
+trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; JIESU_SERVICES_ENV="$env_file" scripts/gateway_env.sh unset' INT TERM EXIT
 "$python" -m app & pids+=($!)
+JIESU_SERVICES_ENV="$env_file" scripts/gateway_env.sh set "$host" "$gateway_port"
 echo "up: gateway  http://$host:$gateway_port (metrics http://$host:$gateway_port/metrics)"
 for ((i = 0; i < workers; i++)); do
     port=$((metrics_base + i))
