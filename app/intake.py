@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import os
 import time
 from collections.abc import Sequence
@@ -121,11 +122,18 @@ def intake_topic(record: AcceptedRecord, resources: Resources) -> str:
     return topic_name(INTAKE_URGENT if urgent else INTAKE, resources.settings.topic_prefix)
 
 
+def bus_key(citizen_key: str | None, ticket_id: str) -> bytes:
+    """The intake record's Kafka key. Keyed by citizen so one citizen's messages stay in order on one
+    partition (resubmission detection sees them in sequence); anonymous messages spread by ticket id. The
+    citizen key is hashed: a phone number or an openid would otherwise show in every tool that prints keys."""
+    if citizen_key is None:
+        return ticket_id.encode()
+    return b"c:" + hashlib.blake2b(citizen_key.encode(), digest_size=12).hexdigest().encode()
+
+
 def outgoing(record: AcceptedRecord, topic: str) -> Outgoing:
     """The bus record of `record` on `topic`: value, key and headers."""
-    # Keyed by citizen so one citizen's messages stay in order on one partition (resubmission detection
-    # sees them in sequence); anonymous messages spread by ticket id.
-    key = (record.citizen_key or record.ticket_id).encode()
+    key = bus_key(record.citizen_key, record.ticket_id)
     headers = [
         _SCHEMA_HEADER,
         ("trace_id", record.trace_id.encode()),

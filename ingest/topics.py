@@ -22,12 +22,12 @@ class TopicSpec:
 
 
 INTAKE = TopicSpec(
-    "complaints.intake", 12, "shard key (citizen)", "accepted submissions, read by intake workers"
+    "complaints.intake", 12, "hashed citizen key", "accepted submissions, read by intake workers"
 )
 INTAKE_URGENT = TopicSpec(
     "complaints.intake.urgent",
     3,
-    "shard key (citizen)",
+    "hashed citizen key",
     "accepted submissions the gateway's screen found likely urgent: the urgent lane, read first",
 )
 EVENTS = TopicSpec("complaints.events", 6, "ticket id", "processed tickets for downstream subscribers")

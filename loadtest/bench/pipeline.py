@@ -25,6 +25,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from app.intake import bus_key
 from ingest.schemas.records import IntakeRecord
 from ingest.topics import ALL_TOPICS, EVENTS, INTAKE, ensure_topics, topic_name
 from loadtest.bench.procs import REPO_ROOT, Child, cpu_seconds, free_port, rss_mb
@@ -105,7 +106,7 @@ async def prefill(bootstrap: str, topic: str, records: list[IntakeRecord]) -> fl
                 ("trace_id", rec.trace_id.encode()),
                 ("ticket_id", rec.ticket_id.encode()),
             ]
-            key = (rec.citizen_key or rec.ticket_id).encode()
+            key = bus_key(rec.citizen_key, rec.ticket_id)
             pending.append(await producer.send(topic, rec.to_bytes(), key=key, headers=headers))
         await asyncio.gather(*pending)
     finally:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from app.intake import build_record, new_trace_id, outgoing
+from app.intake import build_record, bus_key, new_trace_id, outgoing
 from ingest.schemas.records import IntakeRecord, intake_record_bytes
 from ingest.schemas.submission import AnySubmission, Submission
 from loadtest.bench import records as bench_records
@@ -123,7 +123,10 @@ def test_outgoing_headers_are_the_records() -> None:
     record = build_record(_SUBMISSION.validate_python(body), None, "secret")
     topic, value, key, headers = outgoing(record, "intake")
     assert (topic, value) == ("intake", record.to_bytes())
-    assert key == (record.citizen_key or record.ticket_id).encode()
+    assert key is not None and record.citizen_key is not None
+    assert record.citizen_key.encode() not in key  # no phone number or openid in the key
+    assert key == bus_key(record.citizen_key, record.ticket_id) and key.startswith(b"c:")
+    assert bus_key(None, record.ticket_id) == record.ticket_id.encode()
     expected = [
         ("schema_version", b"1"),
         ("trace_id", record.trace_id.encode()),
