@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from types import FrameType
@@ -13,6 +14,8 @@ from app.main import create_app
 from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
 from ingest.settings import EXIT_MISCONFIGURED, Settings, settings_or_exit
+
+log = logging.getLogger("jiesu.gateway")
 
 
 def exit_zero_after_drain(signum: int, frame: FrameType | None) -> None:
@@ -34,7 +37,27 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(EXIT_MISCONFIGURED)
+    refuse_open_beyond_loopback(settings)
     serve(create_app(settings), settings, graceful_shutdown_s=10)
+
+
+def refuse_open_beyond_loopback(settings: Settings) -> None:
+    """Exit 78 naming what is missing when the gateway would listen beyond loopback without its keys and
+    secret, unless JIESU_ALLOW_OPEN says to; on loopback (make run) it stays open for trying it out."""
+    gaps = settings.open_to
+    if not gaps or settings.loopback_only:
+        return
+    where = f"{settings.host}:{settings.port}"
+    if settings.allow_open:
+        log.warning("gateway on %s is OPEN (JIESU_ALLOW_OPEN): %s", where, "; ".join(gaps))
+        return
+    print(
+        f"gateway: refusing to listen on {where} (beyond loopback) without: {'; '.join(gaps)}. "
+        "Set them, listen on 127.0.0.1, or set JIESU_ALLOW_OPEN=true for a trial on a private network",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.exit(EXIT_MISCONFIGURED)
 
 
 def serve(app: FastAPI, settings: Settings, *, graceful_shutdown_s: int | None) -> None:

@@ -59,7 +59,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         when = datetime.fromisoformat(stamp)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise BadCursor(cursor) from exc
-    if not isinstance(ticket_id, str) or when.tzinfo is None:
+    # Only what this API could have issued: a ticket id Postgres can compare (no NUL byte) and an instant
+    # away from the calendar's edges, which overflow when shifted to UTC.
+    if not isinstance(ticket_id, str) or "\x00" in ticket_id or when.tzinfo is None:
+        raise BadCursor(cursor)
+    if not 1970 <= when.year <= 9998:
         raise BadCursor(cursor)
     return when, ticket_id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -18,6 +19,10 @@ from ingest.event_loop import LoopName
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / ".data"
+
+
+# The ticket-signing key every checkout knows: fine on loopback, refused beyond it (Settings.open_to).
+DEFAULT_TICKET_SECRET = "jiesu-dev-ticket-secret"
 
 
 class Settings(BaseSettings):
@@ -47,6 +52,12 @@ class Settings(BaseSettings):
         default=8000, validation_alias=AliasChoices("PORT", "JIESU_PORT"), description="Listen port"
     )
     public_base_url: str = Field(default="", description="Base of status_url links; empty = relative links")
+    allow_open: bool = Field(
+        default=False,
+        description="Serve on an address beyond loopback without adapter keys, downstream keys or a ticket "
+        "secret of your own (a trial on a private network); the gateway then warns at start-up and /readyz "
+        "lists what is open. Without it such a gateway refuses to start",
+    )
 
     # Gateway behaviour.
     produce_timeout_s: float = Field(
@@ -54,7 +65,7 @@ class Settings(BaseSettings):
     )
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After sent with 503")
     ticket_secret: str = Field(
-        default="jiesu-dev-ticket-secret",
+        default=DEFAULT_TICKET_SECRET,
         description="Key that signs ticket ids (shared by all gateways; change in production)",
     )
 
@@ -217,6 +228,28 @@ class Settings(BaseSettings):
         """Refuse a malformed secret list at start-up."""
         parse_signing_secrets(value)
         return value
+
+    @property
+    def open_to(self) -> list[str]:
+        """What leaves the gateway open to anyone who reaches it: settings without a secret of their own."""
+        gaps = []
+        if not self.api_keys:
+            gaps.append("JIESU_API_KEYS (anyone may submit on any channel)")
+        if not self.downstream_keys:
+            gaps.append("JIESU_DOWNSTREAM_KEYS (anyone may read citizens' complaints and change tickets)")
+        if self.ticket_secret == DEFAULT_TICKET_SECRET:
+            gaps.append("JIESU_TICKET_SECRET (still the published default)")
+        return gaps
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the gateway listens only on this machine."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
     @property
     def database_url_for_logs(self) -> str:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from app.__main__ import serve
+from app.__main__ import refuse_open_beyond_loopback, serve
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
 from ingest.logs import configure_logging
@@ -23,6 +23,7 @@ def main() -> None:
     """Serve the gateway with a worker running beside it."""
     settings = settings_or_exit("python -m jiesu")
     configure_logging(settings.log_level)
+    refuse_open_beyond_loopback(settings)
     broker = in_process_broker(settings) if settings.embedded_bus else None
 
     @asynccontextmanager

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import Adapter, ensure_channel
@@ -38,6 +38,7 @@ from app.open311.models import (
 )
 from app.open311.queries import CLOSED_STATUSES, RequestFilter, find_requests
 from app.problems import error_fields
+from app.routes.read import within_years
 from ingest.bus import BusUnavailable
 from ingest.schemas.submission import Timestamp, WebSubmission
 from ingest.tickets import is_issued_ticket_id
@@ -325,8 +326,8 @@ async def list_requests(
         str | None, Query(max_length=2000, description="Comma-separated ids; other filters are then ignored")
     ] = None,
     service_code: Annotated[str | None, Query(max_length=1000, description="Comma-separated")] = None,
-    start_date: Annotated[Timestamp | None, Query(description="Earliest requested_datetime")] = None,
-    end_date: Annotated[Timestamp | None, Query(description="Latest requested_datetime")] = None,
+    start_date: Annotated[WindowTime | None, Query(description="Earliest requested_datetime")] = None,
+    end_date: Annotated[WindowTime | None, Query(description="Latest requested_datetime")] = None,
     status: Annotated[str | None, Query(max_length=16, description="open, closed or open,closed")] = None,
     page: Annotated[int, Query(ge=1, le=10_000, description="Extension: page number, from 1")] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000, description="Extension: results per page")] = 100,
@@ -359,6 +360,10 @@ async def list_requests(
         )
     rows = await _read(find_requests(resources.engine, where), resources.settings.retry_after_s)
     return render.respond(format, [_request_view(r) for r in rows], "service_requests", "request")
+
+
+# A window's edge: years 1970–9998, as the read API's (the calendar's edges overflow in Postgres).
+WindowTime = Annotated[Timestamp, AfterValidator(within_years)]
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -37,6 +37,10 @@ async def readyz(resources: ResourcesDep) -> Any:
     """200 when the bus and the database both answer, else 503 naming what does not."""
     checks = {"bus": await resources.producer.ready(), "database": await _database_ok(resources)}
     if all(checks.values()):
+        settings = resources.settings
+        if settings.allow_open and settings.open_to and not settings.loopback_only:
+            # Reachable beyond this machine without keys: the operator chose it, and monitoring sees it.
+            return {"status": "ready", "checks": checks, "open_to": settings.open_to}
         return {"status": "ready", "checks": checks}
     down = ", ".join(name for name, ok in checks.items() if not ok)
     return problem(503, "Not ready", f"unreachable: {down}", checks=checks, headers={"Retry-After": "2"})

@@ -7,9 +7,10 @@ first, paged by an opaque cursor; `GET /v1/incidents/{id}` is an incident with i
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
@@ -42,15 +43,21 @@ def _iso_8601_only(value: object) -> object:
     return value
 
 
-def _within_years(value: date) -> date:
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    """The IANA zone names (reading them scans the tz files once)."""
+    return frozenset(available_timezones())
+
+
+def within_years(value: date) -> date:
     """Years 1970–9998: the edges of the calendar overflow when shifted by a time zone or a month."""
     if not 1970 <= value.year <= 9998:
         raise ValueError("expected a year between 1970 and 9998")
     return value
 
 
-IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only), AfterValidator(_within_years)]
-IsoDate = Annotated[date, BeforeValidator(_iso_8601_only), AfterValidator(_within_years)]
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only), AfterValidator(within_years)]
+IsoDate = Annotated[date, BeforeValidator(_iso_8601_only), AfterValidator(within_years)]
 # Postgres text cannot hold a NUL byte: a filter with one is refused here (422), not by the database (500).
 NO_NUL = r"^[^\x00]*$"
 
@@ -210,7 +217,11 @@ async def hourly(
     timezone: Annotated[str, Query(max_length=64, description="IANA zone of the day")] = DEFAULT_TIMEZONE,
 ) -> Any:
     """Counts per local hour; hours without tickets are absent."""
+    # Only the IANA database's zones: the tz files of the system also hold helper entries ("posixrules",
+    # "Factory") that Python loads and Postgres refuses.
     try:
+        if timezone not in _iana_zones():
+            raise ZoneInfoNotFoundError(timezone)
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         return problem(400, "Unknown time zone", f"{timezone!r} is not an IANA time zone")

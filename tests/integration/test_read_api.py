@@ -4,6 +4,7 @@ the hourly report, status changes with history and `ticket.status_changed` event
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import random
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
@@ -203,14 +205,20 @@ async def test_bad_requests_are_problems(http: httpx.AsyncClient) -> None:
         ("/v1/incidents/INC%00", {}),
         ("/v1/reports/hourly", {"date": "0001-01-01"}),
         ("/v1/complaints", {"since": "9999-12-31T23:00:00-05:00"}),
+        ("/open311/v2/requests.json", {"end_date": "9999-12-31T23:59:59Z"}),
+        ("/open311/v2/requests.json", {"start_date": "0001-01-01T00:00:00Z"}),
     ):
         refused = await http.get(path, params=params)
         assert refused.status_code == 422, (path, params, refused.status_code, refused.text)
         assert refused.headers["content-type"].startswith("application/problem+json")
-    unknown_zone = await http.get(
-        "/v1/reports/hourly", params={"date": "2024-03-10", "timezone": "Mars/Base"}
-    )
-    assert unknown_zone.status_code == 400
+    for zone in ("Mars/Base", "posixrules", "Factory"):  # the last two: tz files Postgres does not know
+        unknown_zone = await http.get("/v1/reports/hourly", params={"date": "2024-03-10", "timezone": zone})
+        assert unknown_zone.status_code == 400, (zone, unknown_zone.text)
+    # Cursors this API never issued: a NUL byte in the ticket id, an instant at the calendar's edge.
+    for forged in (["2024-03-10T00:00:00+00:00", "JS\x00"], ["9999-12-31T23:59:59-05:00", "JSX"]):
+        cursor = base64.urlsafe_b64encode(orjson.dumps(forged)).decode().rstrip("=")
+        bad = await http.get("/v1/complaints", params={"cursor": cursor})
+        assert bad.status_code == 400, (forged, bad.text)
     anonymous = await http.get("/v1/complaints", headers={"Authorization": "Bearer wrong-key-0123456789"})
     assert anonymous.status_code == 401
     assert anonymous.headers["content-type"].startswith("application/problem+json")

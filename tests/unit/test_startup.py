@@ -199,3 +199,31 @@ def test_the_database_url_is_shown_without_its_password() -> None:
         database_url="postgresql://jiesu:s3cret-pass@db.internal:5432/jiesu"
     ).database_url_for_logs
     assert "s3cret-pass" not in shown and "db.internal:5432/jiesu" in shown and "jiesu:***@" in shown
+
+
+@pytest.mark.parametrize("module", ["app", "jiesu"])
+def test_beyond_loopback_without_keys_the_gateway_refuses_and_names_what_is_missing(module: str) -> None:
+    done = _run(module, _env(HOST="0.0.0.0", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1"))
+    assert done.returncode == EXIT_MISCONFIGURED, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "refusing to listen on 0.0.0.0:8000" in line
+    for missing in ("JIESU_API_KEYS", "JIESU_DOWNSTREAM_KEYS", "JIESU_TICKET_SECRET", "JIESU_ALLOW_OPEN"):
+        assert missing in line
+
+
+def test_what_leaves_a_gateway_open_and_where_it_listens() -> None:
+    trial = Settings(host="127.0.0.1")
+    assert trial.loopback_only and len(trial.open_to) == 3  # make run: open, on this machine only
+    assert Settings(host="::1").loopback_only and Settings(host="localhost").loopback_only
+    assert not Settings(host="0.0.0.0").loopback_only and not Settings(host="10.0.0.5").loopback_only
+    keyed = Settings(
+        host="0.0.0.0",
+        api_keys="web-portal:web:0123456789abcdef",
+        downstream_keys="dispatch:0123456789abcdef",
+        ticket_secret="a-secret-of-this-city-0123",
+    )
+    assert keyed.open_to == []
+    assert Settings(host="0.0.0.0", downstream_keys="dispatch:0123456789abcdef").open_to == [
+        "JIESU_API_KEYS (anyone may submit on any channel)",
+        "JIESU_TICKET_SECRET (still the published default)",
+    ]
