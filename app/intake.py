@@ -37,7 +37,7 @@ class AcceptedRecord:
 
     ticket_id: str
     channel: str
-    citizen_key: str | None
+    key: bytes  # the Kafka key: bus_key() of the citizen key
     trace_id: str
     needs_review: bool
     value: bytes
@@ -91,7 +91,7 @@ def build_record(
     return AcceptedRecord(
         ticket_id,
         sub.channel,
-        text.citizen_key,
+        bus_key(text.citizen_key, ticket_id, secret),
         trace_id,
         bool(text.review_reasons),
         value,
@@ -122,18 +122,20 @@ def intake_topic(record: AcceptedRecord, resources: Resources) -> str:
     return topic_name(INTAKE_URGENT if urgent else INTAKE, resources.settings.topic_prefix)
 
 
-def bus_key(citizen_key: str | None, ticket_id: str) -> bytes:
+def bus_key(citizen_key: str | None, ticket_id: str, secret: str) -> bytes:
     """The intake record's Kafka key. Keyed by citizen so one citizen's messages stay in order on one
     partition (resubmission detection sees them in sequence); anonymous messages spread by ticket id. The
-    citizen key is hashed: a phone number or an openid would otherwise show in every tool that prints keys."""
+    citizen key is hashed with the ticket secret: a phone number or an openid would otherwise show in every
+    tool that prints keys, and without the secret the few billion phone numbers cannot be tried one by one."""
     if citizen_key is None:
         return ticket_id.encode()
-    return b"c:" + hashlib.blake2b(citizen_key.encode(), digest_size=12).hexdigest().encode()
+    keyed = hashlib.blake2b(citizen_key.encode(), digest_size=12, key=secret.encode()[:64])
+    return b"c:" + keyed.hexdigest().encode()
 
 
 def outgoing(record: AcceptedRecord, topic: str) -> Outgoing:
     """The bus record of `record` on `topic`: value, key and headers."""
-    key = bus_key(record.citizen_key, record.ticket_id)
+    key = record.key
     headers = [
         _SCHEMA_HEADER,
         ("trace_id", record.trace_id.encode()),

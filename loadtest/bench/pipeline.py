@@ -29,6 +29,7 @@ from app.intake import bus_key
 from ingest.schemas.records import IntakeRecord
 from ingest.topics import ALL_TOPICS, EVENTS, INTAKE, ensure_topics, topic_name
 from loadtest.bench.procs import REPO_ROOT, Child, cpu_seconds, free_port, rss_mb
+from loadtest.bench.records import BENCH_SECRET
 
 _BUCKET = re.compile(r'^jiesu_worker_batch_seconds_bucket\{le="([^"]+)"\} ([\d.e+]+)$', re.M)
 _LOCK_SUM = re.compile(r"^jiesu_worker_bucket_lock_(wait|held)_seconds_sum ([-+\d.eE]+)$", re.M)
@@ -106,7 +107,7 @@ async def prefill(bootstrap: str, topic: str, records: list[IntakeRecord]) -> fl
                 ("trace_id", rec.trace_id.encode()),
                 ("ticket_id", rec.ticket_id.encode()),
             ]
-            key = bus_key(rec.citizen_key, rec.ticket_id)
+            key = bus_key(rec.citizen_key, rec.ticket_id, BENCH_SECRET)
             pending.append(await producer.send(topic, rec.to_bytes(), key=key, headers=headers))
         await asyncio.gather(*pending)
     finally:

@@ -38,10 +38,10 @@ def test_record_bytes_are_the_json_mode_dump_for_every_bench_body() -> None:
         # The spliced bytes are the model's own, field order and all, and the submission is its JSON dump.
         assert accepted.to_bytes() == record.to_bytes() == _plain_bytes(record)
         assert record.submission == submission.model_dump(mode="json", exclude_none=True)
-        assert (accepted.ticket_id, accepted.channel, accepted.citizen_key, accepted.trace_id) == (
+        assert (accepted.ticket_id, accepted.channel, accepted.key, accepted.trace_id) == (
             record.ticket_id,
             record.channel,
-            record.citizen_key,
+            bus_key(record.citizen_key, record.ticket_id, "secret"),
             record.trace_id,
         )
         assert accepted.needs_review == bool(record.review_reasons)
@@ -123,10 +123,12 @@ def test_outgoing_headers_are_the_records() -> None:
     record = build_record(_SUBMISSION.validate_python(body), None, "secret")
     topic, value, key, headers = outgoing(record, "intake")
     assert (topic, value) == ("intake", record.to_bytes())
-    assert key is not None and record.citizen_key is not None
-    assert record.citizen_key.encode() not in key  # no phone number or openid in the key
-    assert key == bus_key(record.citizen_key, record.ticket_id) and key.startswith(b"c:")
-    assert bus_key(None, record.ticket_id) == record.ticket_id.encode()
+    citizen_key = record.record().citizen_key
+    assert key is not None and citizen_key is not None
+    assert citizen_key.encode() not in key  # no phone number or openid in the key
+    assert key == bus_key(citizen_key, record.ticket_id, "secret") and key.startswith(b"c:")
+    assert key != bus_key(citizen_key, record.ticket_id, "another secret")  # keyed: not guessable
+    assert bus_key(None, record.ticket_id, "secret") == record.ticket_id.encode()
     expected = [
         ("schema_version", b"1"),
         ("trace_id", record.trace_id.encode()),
