@@ -217,8 +217,8 @@ async def hourly(
     timezone: Annotated[str, Query(max_length=64, description="IANA zone of the day")] = DEFAULT_TIMEZONE,
 ) -> Any:
     """Counts per local hour; hours without tickets are absent."""
-    # Only the IANA database's zones: the tz files of the system also hold helper entries ("posixrules",
-    # "Factory") that Python loads and Postgres refuses.
+    # Only the IANA database's zones: the system's tz files also hold helper entries (posixrules) that
+    # Python loads and Postgres refuses.
     try:
         if timezone not in _iana_zones():
             raise ZoneInfoNotFoundError(timezone)

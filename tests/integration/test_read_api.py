@@ -205,13 +205,16 @@ async def test_bad_requests_are_problems(http: httpx.AsyncClient) -> None:
         ("/v1/incidents/INC%00", {}),
         ("/v1/reports/hourly", {"date": "0001-01-01"}),
         ("/v1/complaints", {"since": "9999-12-31T23:00:00-05:00"}),
-        ("/open311/v2/requests.json", {"end_date": "9999-12-31T23:59:59Z"}),
-        ("/open311/v2/requests.json", {"start_date": "0001-01-01T00:00:00Z"}),
     ):
         refused = await http.get(path, params=params)
         assert refused.status_code == 422, (path, params, refused.status_code, refused.text)
         assert refused.headers["content-type"].startswith("application/problem+json")
-    for zone in ("Mars/Base", "posixrules", "Factory"):  # the last two: tz files Postgres does not know
+    # Open311 answers a bad parameter with a 400 in its own error format (GeoReport v2), not a 503.
+    for edge in ({"end_date": "9999-12-31T23:59:59Z"}, {"start_date": "0001-01-01T00:00:00Z"}):
+        refused = await http.get("/open311/v2/requests.json", params=edge)
+        assert refused.status_code == 400, (edge, refused.text)
+        assert refused.json()[0]["code"] == 400
+    for zone in ("Mars/Base", "posixrules"):  # posixrules: a tz file Python loads and Postgres does not know
         unknown_zone = await http.get("/v1/reports/hourly", params={"date": "2024-03-10", "timezone": zone})
         assert unknown_zone.status_code == 400, (zone, unknown_zone.text)
     # Cursors this API never issued: a NUL byte in the ticket id, an instant at the calendar's edge.
