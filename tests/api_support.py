@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from app.main import create_app
 from ingest.bus import BusMessage
 from ingest.bus.factory import in_process_broker
 from ingest.bus.memory import InProcessBroker
+from ingest.schemas.records import IntakeRecord
 from ingest.settings import Settings
 from ingest.topics import INTAKE, INTAKE_URGENT
 
@@ -87,3 +89,17 @@ async def gateway(
 def accepted_records(broker: InProcessBroker) -> list[BusMessage]:
     """Every record the gateway put on an intake topic: the normal lane's, then the urgent lane's."""
     return broker.records(INTAKE.name) + broker.records(INTAKE_URGENT.name)
+
+
+def wechat_record(ticket_id: str, content: str = "海淀区学院路路口的红绿灯坏了两天了") -> IntakeRecord:
+    """An intake record of one WeChat citizen (`wx:o1`), received now."""
+    return IntakeRecord(
+        ticket_id=ticket_id,
+        channel="wechat",
+        external_id=ticket_id,
+        received_at=datetime.now(UTC),
+        content=content,
+        citizen_key="wx:o1",
+        trace_id=uuid.uuid4().hex,
+        submission={"channel": "wechat", "content": content},
+    )

@@ -1,7 +1,6 @@
 """The worker's batch on the real Postgres: idempotent storage, events from stored rows, dead letters."""
 
 import uuid
-from datetime import UTC, datetime
 
 import orjson
 from prometheus_client import REGISTRY
@@ -9,27 +8,14 @@ from prometheus_client import REGISTRY
 from ingest.bus import BusMessage
 from ingest.bus.factory import in_process_broker
 from ingest.bus.memory import InProcessProducer
-from ingest.schemas.records import IntakeRecord
 from ingest.settings import Settings
 from ingest.topics import DLQ, EVENTS
+from tests.api_support import wechat_record
 from tests.integration.helpers import fetchval
 from workers.batch import BatchProcessor
 from workers.db import open_pool
 from workers.dead_letters import DeadLetters
 from workers.judgement.judge import Judge
-
-
-def _record(ticket_id: str, content: str = "海淀区学院路路口的红绿灯坏了两天了") -> IntakeRecord:
-    return IntakeRecord(
-        ticket_id=ticket_id,
-        channel="wechat",
-        external_id=ticket_id,
-        received_at=datetime.now(UTC),
-        content=content,
-        citizen_key="wx:o1",
-        trace_id=uuid.uuid4().hex,
-        submission={"channel": "wechat", "content": content},
-    )
 
 
 def _redelivery_counts() -> tuple[float, float]:
@@ -57,7 +43,7 @@ async def test_redelivered_batch_stores_once_and_publishes_the_same_event(databa
         processor = BatchProcessor(pool, producer, Judge.load(), DeadLetters(producer, "", 100, 60))
         ids = [f"T-{uuid.uuid4().hex}" for _ in range(5)]
         # The same ticket twice within a batch, and the whole batch delivered twice.
-        batch = _messages([_record(t).to_bytes() for t in [*ids, ids[0]]])
+        batch = _messages([wechat_record(t).to_bytes() for t in [*ids, ids[0]]])
         counted = _redelivery_counts()
         offsets = await processor.process(batch)
         assert offsets == {("complaints.intake", 0): 6}
@@ -92,8 +78,8 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_rest_is_stored(datab
         values = [
             b"\xff not json",
             b'{"ticket_id": 1}',
-            _record(good).to_bytes(),
-            _record(refused, "a\x00b").to_bytes(),
+            wechat_record(good).to_bytes(),
+            wechat_record(refused, "a\x00b").to_bytes(),
         ]
         offsets = await processor.process(_messages(values))
         assert offsets == {("complaints.intake", 0): 4}

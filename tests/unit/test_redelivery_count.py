@@ -18,8 +18,8 @@ from prometheus_client import REGISTRY
 from ingest.bus import BusMessage
 from ingest.bus.factory import in_process_broker
 from ingest.bus.memory import InProcessProducer
-from ingest.schemas.records import IntakeRecord
 from ingest.settings import Settings
+from tests.api_support import wechat_record
 from workers import store
 from workers.batch import BatchProcessor, Decoded, redelivered_or_repeated
 from workers.dead_letters import DeadLetters
@@ -27,22 +27,8 @@ from workers.judgement.judge import Judgement
 from workers.ticket import TicketRow
 
 
-def _record(ticket_id: str) -> IntakeRecord:
-    content = "海淀区学院路路口的红绿灯坏了两天了"
-    return IntakeRecord(
-        ticket_id=ticket_id,
-        channel="wechat",
-        external_id=ticket_id,
-        received_at=datetime.now(UTC),
-        content=content,
-        citizen_key="wx:o1",
-        trace_id=uuid.uuid4().hex,
-        submission={"channel": "wechat", "content": content},
-    )
-
-
 def _message(ticket_id: str, partition: int, offset: int) -> BusMessage:
-    return BusMessage("complaints.intake", partition, offset, b"k", _record(ticket_id).to_bytes())
+    return BusMessage("complaints.intake", partition, offset, b"k", wechat_record(ticket_id).to_bytes())
 
 
 class _Judge:
@@ -144,7 +130,7 @@ async def test_a_repeat_inside_one_batch_is_a_client_repeat(stored: dict[str, Ti
 
 
 def test_split_reads_the_stored_rows_source() -> None:
-    rows = {t: Decoded(_message(t, 2, 5), _record(t)) for t in ("x", "y")}
+    rows = {t: Decoded(_message(t, 2, 5), wechat_record(t)) for t in ("x", "y")}
     row_x = BatchProcessor._row(rows["x"], _Judge().judge_many([("", "", None)])[0], datetime.now(UTC))
     row_y = BatchProcessor._row(rows["y"], _Judge().judge_many([("", "", None)])[0], datetime.now(UTC))
     row_y.source_offset = 4  # y was stored from an earlier record: this one repeats it

@@ -47,6 +47,18 @@ def _run(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _up(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """scripts/up.sh (make up) with `env`."""
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / "up.sh")],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 @pytest.mark.parametrize("module", ["app", "workers", "jiesu"])
 def test_a_short_key_stops_start_up_with_one_line_naming_the_setting(module: str) -> None:
     done = _run(module, _env(JIESU_API_KEYS=SHORT_KEY, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1"))
@@ -99,14 +111,7 @@ def test_up_gives_each_worker_its_own_metrics_port_and_prints_them(tmp_path: Pat
     services.write_text("KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1\n")
     env = _env(JIESU_UP_PYTHON=str(fake), JIESU_SERVICES_ENV=str(services), WORKERS="3", PORT="8123")
     env["JIESU_WORKER_METRICS_PORT"] = "39201"
-    done = subprocess.run(
-        ["bash", str(REPO / "scripts" / "up.sh")],
-        env=env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = _up(env)
     started = sorted(record.read_text().splitlines())
     assert started == ["app 39201", "workers 39201", "workers 39202", "workers 39203"]
     assert "gateway  http://127.0.0.1:8123" in done.stdout
@@ -115,15 +120,7 @@ def test_up_gives_each_worker_its_own_metrics_port_and_prints_them(tmp_path: Pat
 
 
 def test_up_without_the_services_file_says_what_to_run(tmp_path: Path) -> None:
-    env = _env(JIESU_SERVICES_ENV=str(tmp_path / "missing.env"))
-    done = subprocess.run(
-        ["bash", str(REPO / "scripts" / "up.sh")],
-        env=env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = _up(_env(JIESU_SERVICES_ENV=str(tmp_path / "missing.env")))
     assert done.returncode == 2 and "make services" in done.stderr
 
 
