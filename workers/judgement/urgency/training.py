@@ -9,6 +9,7 @@ out in turn: the model is scored on a writer it has not seen, as it will be on t
 from __future__ import annotations
 
 import csv
+import hashlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -273,7 +274,6 @@ def build_artefact(
     idf_cols = np.flatnonzero(idf > 0)
     meta = {
         "artefact_version": ARTEFACT_VERSION,
-        "model_version": f"urgency-v1+{catalogue.version}",
         "catalogue": catalogue_text,
         "classes": [URGENT, *situations],
         "threshold": cv["threshold"],
@@ -298,4 +298,10 @@ def build_artefact(
         "dense_weights": coef[n_char:].astype(np.float32),
         "intercept": intercept,
     }
+    # The version names the catalogue and the weights: a retrain that changes the model changes it.
+    digest = hashlib.sha256()
+    for k in sorted(arrays):
+        digest.update(k.encode())
+        digest.update(np.ascontiguousarray(arrays[k]).tobytes())
+    meta["model_version"] = f"urgency-v1+{catalogue.version}.{digest.hexdigest()[:12]}"
     return Artefact(meta, arrays)
