@@ -18,11 +18,12 @@ import orjson
 from pydantic import ValidationError
 
 from ingest.bus import BusMessage, BusProducer, BusUnavailable, Offsets
+from ingest.bus.kafka import Outgoing
 from ingest.schemas.records import IntakeRecord
 from workers import store
 from workers.dead_letters import DeadLetters, Rejected
 from workers.errors import TransientError
-from workers.events import publish_processed
+from workers.events import publish_processed, publish_urgent, send_all
 from workers.judgement.incidents import incident_id_for
 from workers.judgement.judge import Judge, Judgement
 from workers.judgement.resubmission import content_key
@@ -33,6 +34,7 @@ from workers.metrics import (
     CLIENT_REPEATS,
     DUPLICATES,
     INCIDENTS,
+    LINKED_AFTER_URGENT,
     REDELIVERED,
     STORED,
 )
@@ -51,6 +53,9 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "25", "53", "57", "40")
 # no partition for an archived month). Anything else (a missing table, a permission) is a deploy problem: the
 # worker stops rather than dead-letter every record.
 _DATA_SQLSTATE_CLASSES = ("22", "23")
+
+# The header of a record the urgent lane stored and passed on to the normal lane for linking.
+FORWARDED_HEADER = "forwarded_from"
 
 
 def _sqlstate_class(exc: BaseException) -> str:
@@ -79,12 +84,63 @@ def redelivered_or_repeated(earlier: list[TicketRow], by_id: dict[str, Decoded])
     The row does not say which lane's topic it came from: a repeat on the other lane at the very same
     partition and offset would count as a redelivery (possible, but the offsets of two topics rarely meet).
     """
-    redelivered = 0
+    redelivered = repeated = 0
     for row in earlier:
         msg = by_id[row.ticket_id].message
+        if is_forwarded(msg):
+            continue
         if (row.source_partition, row.source_offset) == (msg.partition, msg.offset):
             redelivered += 1
-    return redelivered, len(earlier) - redelivered
+        else:
+            repeated += 1
+    return redelivered, repeated
+
+
+def is_forwarded(msg: BusMessage) -> bool:
+    """The record was passed on by the urgent lane, which stored its ticket already."""
+    return any(name == FORWARDED_HEADER for name, _ in msg.headers)
+
+
+def forwarded(messages: list[BusMessage], topic: str) -> list[Outgoing]:
+    """`messages` as records for `topic`: the same key (so the same partition as the citizen's other
+    records), value and headers, marked as forwarded from where they were read."""
+    return [
+        (topic, m.value, m.key, [*m.headers, (FORWARDED_HEADER, m.topic.encode())])
+        for m in messages
+        if not is_forwarded(m)
+    ]
+
+
+@dataclass
+class Stored:
+    """What a batch's transaction found and did."""
+
+    # Stored by this transaction.
+    new: list[TicketRow]
+    # Stored before: redelivered, repeated by a client, or passed on by the urgent lane.
+    earlier: list[TicketRow]
+    # Of `earlier`, those the urgent lane stored unlinked and this transaction linked.
+    linked: list[TicketRow]
+
+    def __iadd__(self, other: Stored) -> Stored:
+        self.new += other.new
+        self.earlier += other.earlier
+        self.linked += other.linked
+        return self
+
+    @property
+    def rows(self) -> list[TicketRow]:
+        """Every stored row of the batch."""
+        return self.new + self.earlier
+
+
+def judgement_review_reasons(verdict: Judgement) -> list[str]:
+    """Why the judgement wants a person to look (so that `needs_review` always has its reason)."""
+    if not verdict.needs_review:
+        return []
+    if verdict.category is None:
+        return ["no category: choose one and its department"]
+    return [f"category uncertain ({verdict.category_confidence or 0:.2f}): check the category and department"]
 
 
 @dataclass
@@ -129,12 +185,17 @@ class BatchProcessor:
         topic_prefix: str = "",
         *,
         link: bool = True,
+        forward_to: str | None = None,
     ) -> None:
+        """`forward_to` makes the urgent lane's processor: it stores tickets unlinked, announces them at once
+        (`ticket.urgent`) and passes their records on to that intake topic, whose worker links them and
+        publishes their `ticket.processed`; so an urgent ticket never waits for the incident bucket locks."""
         self._pool = pool
         self._producer = producer
         self._judge = judge
         # Resubmission and incident links, decided inside the batch's transaction.
-        self._linker = BatchLinker(judge) if link else None
+        self._linker = BatchLinker(judge) if link and forward_to is None else None
+        self._forward_to = forward_to
         self._dead_letters = dead_letters
         self._prefix = topic_prefix
         self._known_months: set[datetime] = set()
@@ -157,7 +218,7 @@ class BatchProcessor:
             category=verdict.category,
             category_confidence=verdict.category_confidence,
             needs_review=verdict.needs_review or bool(rec.review_reasons),
-            review_reasons=list(rec.review_reasons),
+            review_reasons=list(rec.review_reasons) + judgement_review_reasons(verdict),
             urgency=verdict.urgency,
             urgency_reason=verdict.urgency_reason,
             department=verdict.department,
@@ -172,46 +233,66 @@ class BatchProcessor:
             adapter_district=rec.district,
         )
 
-    async def _store(self, rows: list[TicketRow], by_id: dict[str, Decoded]) -> list[TicketRow]:
+    async def _store(self, rows: list[TicketRow], by_id: dict[str, Decoded]) -> Stored:
         """One transaction: claim ids, link, insert the new rows, read back the ones stored before."""
         async with self._pool.acquire() as conn:
             # Partitions are created first, each in a transaction of its own: DDL holds a lock on `tickets`
             # until commit, and holding it while waiting for an incident bucket lock could deadlock.
             await store.ensure_partitions(conn, rows, self._known_months)
             async with conn.transaction():
-                new_rows, earlier = await self._store_in_transaction(conn, rows)
+                done = await self._store_in_transaction(conn, rows)
             if self._linker is not None:
                 # Only now does the linker's memory of the incidents match what Postgres holds.
                 self._linker.confirm()
         # Counted once the transaction has committed.
-        STORED.inc(len(new_rows))
-        redelivered, repeated = redelivered_or_repeated(earlier, by_id)
+        STORED.inc(len(done.new))
+        redelivered, repeated = redelivered_or_repeated(done.earlier, by_id)
         REDELIVERED.inc(redelivered)
         CLIENT_REPEATS.inc(repeated)
+        LINKED_AFTER_URGENT.inc(len(done.linked))
         if self._linker is not None:
-            DUPLICATES.inc(sum(1 for row in new_rows if row.duplicate_of))
-            INCIDENTS.inc(sum(1 for row in new_rows if row.incident_id == incident_id_for(row.ticket_id)))
-        return new_rows + earlier
+            linked_now = done.new + done.linked
+            DUPLICATES.inc(sum(1 for row in linked_now if row.duplicate_of))
+            INCIDENTS.inc(sum(1 for row in linked_now if row.incident_id == incident_id_for(row.ticket_id)))
+        return done
 
-    async def _store_in_transaction(
-        self, conn: asyncpg.Connection, rows: list[TicketRow]
-    ) -> tuple[list[TicketRow], list[TicketRow]]:
+    async def _store_in_transaction(self, conn: asyncpg.Connection, rows: list[TicketRow]) -> Stored:
         new_ids = await store.claim_new(conn, rows)
-        new_rows = [r for r in rows if r.ticket_id in new_ids]
+        done = Stored(
+            new=[r for r in rows if r.ticket_id in new_ids],
+            earlier=await store.load_stored(conn, [r.ticket_id for r in rows if r.ticket_id not in new_ids]),
+            linked=[],
+        )
         # Before linking takes the bucket locks, which the other workers wait for: all but the links.
-        prepared = store.PreparedCopy(new_rows)
+        prepared = store.PreparedCopy(done.new)
         if self._linker is not None:
-            links = await self._linker.link(conn, new_rows)
-            for row in new_rows:
+            done.linked = await self._take_unlinked(conn, done.earlier)
+            to_link = done.new + done.linked
+            links = await self._linker.link(conn, to_link)
+            for row in to_link:
                 row.duplicate_of = links[row.ticket_id].duplicate_of
                 row.incident_id = links[row.ticket_id].incident_id
-        await store.insert_tickets(conn, new_rows, prepared)
-        earlier = await store.load_stored(conn, [r.ticket_id for r in rows if r.ticket_id not in new_ids])
-        return new_rows, earlier
+        await store.insert_tickets(conn, done.new, prepared)
+        await store.set_links(conn, done.linked)
+        return done
+
+    @staticmethod
+    async def _take_unlinked(conn: asyncpg.Connection, earlier: list[TicketRow]) -> list[TicketRow]:
+        """Of the stored rows, lock and return those the urgent lane stored and nobody has linked yet."""
+        waiting = [r for r in earlier if r.incident_id is None]
+        locked = await store.lock_unlinked(conn, waiting)
+        if len(locked) < len(waiting):
+            # Linked by another worker since they were read (a partition's old owner, during a rebalance):
+            # read them again, so that their events carry the links they have.
+            again = {r.ticket_id: r for r in await store.load_stored(
+                conn, [r.ticket_id for r in waiting if r.ticket_id not in locked]
+            )}  # fmt: skip
+            earlier[:] = [again.get(r.ticket_id, r) for r in earlier]
+        return [r for r in earlier if r.ticket_id in locked]
 
     async def _store_isolating(
         self, rows: list[TicketRow], by_id: dict[str, Decoded]
-    ) -> tuple[list[TicketRow], list[Rejected]]:
+    ) -> tuple[Stored, list[Rejected]]:
         """Store the batch; if the database refuses its data, store row by row and reject the culprits."""
         try:
             return await self._store(rows, by_id), []
@@ -221,11 +302,11 @@ class BatchProcessor:
             if not is_data_refusal(exc):
                 raise
             log.warning("database refused a batch; storing row by row", extra={"error": str(exc)})
-        stored: list[TicketRow] = []
+        stored = Stored([], [], [])
         rejected: list[Rejected] = []
         for row in rows:
             try:
-                stored.extend(await self._store([row], by_id))
+                stored += await self._store([row], by_id)
             except asyncpg.PostgresError as exc:
                 if is_transient_db_error(exc):
                     raise TransientError(f"database: {exc!r}") from exc
@@ -249,6 +330,18 @@ class BatchProcessor:
             )
         return verdicts
 
+    async def _publish(
+        self, rows: list[TicketRow], trace_ids: dict[str, str], by_id: dict[str, Decoded], now: datetime
+    ) -> None:
+        """The normal lane publishes `ticket.processed`; the urgent lane `ticket.urgent`, then passes the
+        records of its unlinked tickets on to the normal lane (after the announcement: the desk first)."""
+        if self._forward_to is None:
+            await publish_processed(self._producer, rows, trace_ids, self._prefix, now)
+            return
+        await publish_urgent(self._producer, rows, trace_ids, self._prefix, now)
+        unlinked = [by_id[r.ticket_id].message for r in rows if r.incident_id is None]
+        await send_all(self._producer, forwarded(unlinked, self._forward_to))
+
     async def process(self, messages: list[BusMessage]) -> Offsets:
         """Process a batch fully; return the offsets to commit. Raises TransientError to be retried."""
         started = time.perf_counter()
@@ -261,10 +354,10 @@ class BatchProcessor:
         items = list(by_id.values())
         verdicts = await self._judge_yielding(items)
         rows = [self._row(item, verdict, now) for item, verdict in zip(items, verdicts, strict=True)]
-        stored, refused = await self._store_isolating(rows, by_id) if rows else ([], [])
+        stored, refused = await self._store_isolating(rows, by_id) if rows else (Stored([], [], []), [])
         trace_ids = {tid: item.record.trace_id for tid, item in by_id.items()}
         try:
-            await publish_processed(self._producer, stored, trace_ids, self._prefix, now)
+            await self._publish(stored.rows, trace_ids, by_id, now)
             await self._dead_letters.send(rejected + refused)
         except BusUnavailable as exc:
             raise TransientError(f"bus: {exc}") from exc

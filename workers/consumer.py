@@ -361,8 +361,16 @@ async def running_worker(
             consumer = make_consumer(settings, broker, topics, lane.group, on_assigned=announce)
             await consumer.start()
             stack.push_async_callback(_close_within, f"the {lane.name} lane's consumer", consumer.stop)
-            # A processor per lane: each keeps its own memory of incidents, as separate processes do.
-            processor = BatchProcessor(pool, producer, judge, dead_letters, settings.topic_prefix)
+            # A processor per lane. The urgent lane's stores and announces its tickets and passes them on to
+            # the normal lane, which links them: only the normal lane waits for the incident bucket locks.
+            processor = BatchProcessor(
+                pool,
+                producer,
+                judge,
+                dead_letters,
+                settings.topic_prefix,
+                forward_to=topic_name(INTAKE, settings.topic_prefix) if lane.name == "urgent" else None,
+            )
             lanes.append(IntakeWorker(settings, consumer, processor, lane))
         worker = LanedWorker(lanes)
         worker.start()

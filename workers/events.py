@@ -9,7 +9,14 @@ from typing import Protocol, runtime_checkable
 
 from ingest.bus import BusProducer, BusUnavailable
 from ingest.bus.kafka import Outgoing
-from ingest.schemas.events import EVENT_SCHEMA_VERSION, TicketProcessed, UrgencyChange, event_headers
+from ingest.schemas.events import (
+    EVENT_SCHEMA_VERSION,
+    TicketJudged,
+    TicketProcessed,
+    TicketUrgent,
+    UrgencyChange,
+    event_headers,
+)
 from ingest.topics import EVENTS, URGENT, topic_name
 from ingest.urgency.catalogue import HIGH, NORMAL, load_catalogue
 from workers.ticket import TicketRow
@@ -42,31 +49,28 @@ def goes_to_urgent_topic(row: TicketRow) -> bool:
     return row.urgency != NORMAL or row.urgent_screen is not None
 
 
+# The fields of every ticket event that are columns of the row, under the same names.
+_NOT_COLUMNS = ("schema_version", "event_type", "urgency_change")
+_ROW_FIELDS = tuple(name for name in TicketJudged.model_fields if name not in _NOT_COLUMNS)
+
+
+def _judged_fields(row: TicketRow) -> dict[str, object]:
+    """The fields every ticket event takes from the stored row (TicketJudged's)."""
+    fields = {name: getattr(row, name) for name in _ROW_FIELDS}
+    fields["urgency_change"] = urgency_change(row)
+    return fields
+
+
 def processed_event(row: TicketRow) -> TicketProcessed:
-    """The `ticket.processed` event of a stored row."""
-    return TicketProcessed(
-        ticket_id=row.ticket_id,
-        channel=row.channel,
-        external_id=row.external_id,
-        received_at=row.received_at,
-        processed_at=row.processed_at,
-        title=row.title,
-        content=row.content,
-        district=row.district,
-        address=row.address,
-        category=row.category,
-        category_confidence=row.category_confidence,
-        needs_review=row.needs_review,
-        review_reasons=row.review_reasons,
-        urgency=row.urgency,
-        urgency_reason=row.urgency_reason,
-        department=row.department,
-        duplicate_of=row.duplicate_of,
-        incident_id=row.incident_id,
-        urgency_situation=row.urgency_situation,
-        urgent_screen=row.urgent_screen,
-        urgency_change=urgency_change(row),
+    """The `ticket.processed` event of a stored, linked row."""
+    return TicketProcessed.model_validate(
+        {**_judged_fields(row), "duplicate_of": row.duplicate_of, "incident_id": row.incident_id}
     )
+
+
+def urgent_event(row: TicketRow) -> TicketUrgent:
+    """The `ticket.urgent` event of a row the urgent lane stored (the same before and after its linking)."""
+    return TicketUrgent.model_validate(_judged_fields(row))
 
 
 @runtime_checkable
@@ -74,11 +78,23 @@ class _SendsMany(Protocol):
     async def send_many(self, records: Sequence[Outgoing]) -> list[BusUnavailable | None]: ...
 
 
+async def send_all(producer: BusProducer, records: Sequence[Outgoing]) -> None:
+    """Send `records` and wait for every acknowledgement; raises BusUnavailable if any is not acknowledged."""
+    if isinstance(producer, _SendsMany):
+        # One ack budget for the batch: a `send` per event is a task and two timeouts each, which cost a
+        # worker more than building the events.
+        failed = [outcome for outcome in await producer.send_many(records) if outcome is not None]
+        if failed:
+            raise failed[0]
+    else:
+        await asyncio.gather(*(producer.send(t, v, key=k, headers=h) for t, v, k, h in records))
+
+
 async def publish_processed(
     producer: BusProducer, rows: list[TicketRow], trace_ids: dict[str, str], prefix: str, now: datetime
 ) -> int:
-    """Send every row's event (urgent ones to the urgent topic as well); wait for all acknowledgements.
-    Raises BusUnavailable if any is not acknowledged."""
+    """Send every row's `ticket.processed` (urgent ones to the urgent topic as well); wait for all
+    acknowledgements. Raises BusUnavailable if any is not acknowledged."""
     events, urgent = topic_name(EVENTS, prefix), topic_name(URGENT, prefix)
     records: list[Outgoing] = []
     for row in rows:
@@ -88,12 +104,19 @@ async def publish_processed(
         records.append((events, value, key, headers))
         if goes_to_urgent_topic(row):
             records.append((urgent, value, key, headers))
-    if isinstance(producer, _SendsMany):
-        # One ack budget for the batch: a `send` per event is a task and two timeouts each, which cost a
-        # worker more than building the events.
-        failed = [outcome for outcome in await producer.send_many(records) if outcome is not None]
-        if failed:
-            raise failed[0]
-    else:
-        await asyncio.gather(*(producer.send(t, v, key=k, headers=h) for t, v, k, h in records))
+    await send_all(producer, records)
+    return len(records)
+
+
+async def publish_urgent(
+    producer: BusProducer, rows: list[TicketRow], trace_ids: dict[str, str], prefix: str, now: datetime
+) -> int:
+    """Send the `ticket.urgent` of every row to the urgent topic; wait for all acknowledgements."""
+    urgent = topic_name(URGENT, prefix)
+    records: list[Outgoing] = []
+    for row in rows:
+        event = urgent_event(row)
+        headers = event_headers(event.event_type, event.schema_version, trace_ids.get(row.ticket_id), now)
+        records.append((urgent, event.to_bytes(), row.ticket_id.encode(), headers))
+    await send_all(producer, records)
     return len(records)

@@ -33,7 +33,7 @@ _LOCK = (
 _PRIOR = """
 SELECT t.ticket_id, t.citizen_key, t.title, t.content, t.received_at, t.incident_id, t.content_key, i.bucket
 FROM tickets t LEFT JOIN incidents i ON i.incident_id = t.incident_id
-WHERE t.received_at >= $3 AND t.duplicate_of IS NULL
+WHERE t.received_at >= $3 AND t.duplicate_of IS NULL AND t.incident_id IS NOT NULL
   AND (t.citizen_key = ANY($1::text[]) OR t.content_key = ANY($2::bigint[]))
 ORDER BY t.received_at, t.ticket_id
 """
@@ -111,6 +111,8 @@ class BatchLinker:
         # is then grouped as a message of its own instead of linked, as a read under the locks could miss too.
         # An original sent through another channel is on another citizen's partition: if its worker has not
         # committed it yet (a repeat within seconds of its original), the repeat is likewise grouped alone.
+        # So is a repeat of a ticket the urgent lane stored that the normal lane has not linked yet (its
+        # incident is not known): an unlinked ticket, the batch's own included, is never an original here.
         originals = await self._seed_prior(conn, prior, ordered, earliest)
         others = sorted({bucket for _, bucket in originals if bucket is not None} - set(buckets))
         locked = sorted(buckets + others)

@@ -37,6 +37,10 @@ REDELIVERED = Counter(
     "jiesu_worker_redelivered_total",
     "Records Kafka delivered again whose ticket this very record had already stored (crash or rebalance)",
 )
+LINKED_AFTER_URGENT = Counter(
+    "jiesu_worker_linked_after_urgent_total",
+    "Tickets the urgent lane stored and announced that the normal lane then linked to their incident",
+)
 CLIENT_REPEATS = Counter(
     "jiesu_worker_client_repeats_total",
     "Records repeating a ticket already stored, or already in their batch, from another record (a client's "

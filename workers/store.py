@@ -46,6 +46,22 @@ def copy_records(rows: list[TicketRow]) -> list[tuple[Any, ...]]:
     ]
 
 
+# The urgent lane stores its tickets before they are linked (incident_id NULL); the normal lane links them
+# later. Row locks, so that two workers (the old and new owner of a partition during a rebalance) never link
+# the same ticket twice: the second waits, then finds it linked.
+_LOCK_UNLINKED = (
+    "SELECT t.ticket_id FROM tickets t "
+    "JOIN unnest($1::text[], $2::timestamptz[]) AS u(ticket_id, received_at) "
+    "ON t.ticket_id = u.ticket_id AND t.received_at = u.received_at "
+    "WHERE t.incident_id IS NULL FOR UPDATE OF t"
+)
+_SET_LINKS = (
+    "UPDATE tickets t SET incident_id = u.incident_id, duplicate_of = u.duplicate_of "
+    "FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) "
+    "AS u(ticket_id, received_at, incident_id, duplicate_of) "
+    "WHERE t.ticket_id = u.ticket_id AND t.received_at = u.received_at"
+)
+
 # Decided by grouping, under the incident bucket locks; every other column is known before them.
 _LINK_COLUMNS = ("duplicate_of", "incident_id")
 _LINK_AT = tuple(COLUMNS.index(c) for c in _LINK_COLUMNS)
@@ -110,6 +126,26 @@ async def insert_tickets(
     if rows:
         records = prepared.records() if prepared is not None else copy_records(rows)
         await conn.copy_records_to_table("tickets", records=records, columns=COLUMNS)
+
+
+async def lock_unlinked(conn: asyncpg.Connection, rows: list[TicketRow]) -> set[str]:
+    """Of `rows` (stored), lock those still waiting for their links; their ids."""
+    if not rows:
+        return set()
+    locked = await conn.fetch(_LOCK_UNLINKED, [r.ticket_id for r in rows], [r.received_at for r in rows])
+    return {rec["ticket_id"] for rec in locked}
+
+
+async def set_links(conn: asyncpg.Connection, rows: list[TicketRow]) -> None:
+    """Write the links of stored rows `lock_unlinked` locked in this transaction."""
+    if rows:
+        await conn.execute(
+            _SET_LINKS,
+            [r.ticket_id for r in rows],
+            [r.received_at for r in rows],
+            [r.incident_id for r in rows],
+            [r.duplicate_of for r in rows],
+        )
 
 
 async def load_stored(conn: asyncpg.Connection, ticket_ids: list[str]) -> list[TicketRow]:

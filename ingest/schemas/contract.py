@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ingest.schemas.events import TicketProcessed, TicketStatusChanged
+from ingest.schemas.events import TicketProcessed, TicketStatusChanged, TicketUrgent
 from ingest.schemas.records import IntakeRecord
 from ingest.topics import ALL_TOPICS, DLQ, EVENTS, INTAKE, INTAKE_URGENT, URGENT, TopicSpec
 
@@ -61,7 +61,18 @@ CONTRACTS: tuple[EventContract, ...] = (
         (INTAKE, INTAKE_URGENT, DLQ),
         "An accepted submission (on the dead-letter topic: the original bytes, usually this record)",
     ),
-    EventContract("ticket.processed", TicketProcessed, (EVENTS, URGENT), "A ticket stored and classified"),
+    EventContract(
+        "ticket.processed",
+        TicketProcessed,
+        (EVENTS, URGENT),
+        "A ticket stored, judged and linked to its incident",
+    ),
+    EventContract(
+        "ticket.urgent",
+        TicketUrgent,
+        (URGENT,),
+        "An urgent-lane ticket stored and judged, announced before its links (its ticket.processed follows)",
+    ),
     EventContract(
         "ticket.status_changed", TicketStatusChanged, (EVENTS,), "A downstream system moved a ticket on"
     ),

@@ -24,30 +24,36 @@ Urgency = Literal["critical", "high", "normal"]
 UrgencyChange = Literal["confirmed", "raised", "lowered"]
 
 
-class TicketProcessed(BaseModel):
-    """`ticket.processed` on `complaints.events`, and on `complaints.urgent` when critical or high or when the
-    gateway's screen sent it on the urgent lane."""
+class TicketJudged(BaseModel):
+    """What every ticket event built from a stored, judged ticket says: the submission and its judgement."""
 
     schema_version: Literal[1] = 1
-    event_type: Literal["ticket.processed"] = "ticket.processed"
-    ticket_id: str
-    channel: str
-    external_id: str | None
-    received_at: datetime
-    processed_at: datetime
-    title: str
-    content: str
-    district: str | None
-    address: str | None
-    category: str | None
-    category_confidence: float | None
-    needs_review: bool
-    review_reasons: list[str]
+    event_type: str
+    ticket_id: str = Field(description="The ticket number the gateway answered with")
+    channel: str = Field(description="`wechat`, `web`, `phone` or `open311`: the adapter it came through")
+    external_id: str | None = Field(description="The adapter's own id of the submission, if it sent one")
+    received_at: datetime = Field(description="When the gateway accepted it (just before its 202)")
+    processed_at: datetime = Field(description="When a worker stored it")
+    title: str = Field(description="The title as submitted (empty for most WeChat and phone messages)")
+    content: str = Field(description="The citizen's words as submitted (phone: the speech-recognition text)")
+    district: str | None = Field(
+        description="The district: the adapter's, else the one the text names or implies; null when unknown"
+    )
+    address: str | None = Field(description="The address the adapter sent, if any")
+    category: str | None = Field(description="The judged category (see GET /v1/schemas for the list)")
+    category_confidence: float | None = Field(description="The classifier's probability of `category`, 0–1")
+    needs_review: bool = Field(
+        description="A person should check the judgement; true exactly when `review_reasons` is not empty"
+    )
+    review_reasons: list[str] = Field(
+        description="Why it needs review: the gateway's (e.g. a truncated text) and the judgement's (e.g. a "
+        "category it is unsure of)"
+    )
     urgency: Urgency
-    urgency_reason: str | None
-    department: str | None
-    duplicate_of: str | None
-    incident_id: str | None
+    urgency_reason: str | None = Field(
+        description="The situation and the words that decided an urgency other than normal; null when normal"
+    )
+    department: str | None = Field(description="The department the routing table sends this category to")
     urgency_situation: str | None = Field(
         default=None,
         description="The situation of the urgency catalogue (ingest/urgency/situations.toml) that made the "
@@ -68,6 +74,30 @@ class TicketProcessed(BaseModel):
     def to_bytes(self) -> bytes:
         """Serialise for the bus."""
         return orjson.dumps(self.model_dump(mode="json"))
+
+
+class TicketUrgent(TicketJudged):
+    """`ticket.urgent` on `complaints.urgent`: a ticket of the urgent lane, stored and judged, published
+    before it is linked to its incident so that the desk never waits for incident grouping. Its
+    `ticket.processed`, with `incident_id` and `duplicate_of`, follows on both topics once the normal lane has
+    linked it."""
+
+    event_type: Literal["ticket.urgent"] = "ticket.urgent"
+
+
+class TicketProcessed(TicketJudged):
+    """`ticket.processed` on `complaints.events`, and on `complaints.urgent` when critical or high or when the
+    gateway's screen sent it on the urgent lane: a ticket stored, judged and linked."""
+
+    event_type: Literal["ticket.processed"] = "ticket.processed"
+    duplicate_of: str | None = Field(
+        description="The citizen's earlier ticket this one repeats (the same citizen, or a repeat that says "
+        "so, sent through another channel); null when it is not a repeat"
+    )
+    incident_id: str | None = Field(
+        description="The incident (one problem at one site) the ticket joined or started; null only for "
+        "tickets stored before incident grouping existed"
+    )
 
 
 class TicketStatusChanged(BaseModel):

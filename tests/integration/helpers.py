@@ -21,14 +21,16 @@ from fastapi import FastAPI
 from app.main import create_app
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import REPO_ROOT, Settings
+from workers.batch import FORWARDED_HEADER
 from workers.consumer import running_worker
 from workers.db import asyncpg_dsn
 
 
 async def read_topic(
-    bootstrap: str, topic: str, expect: int, timeout_s: float = 30
+    bootstrap: str, topic: str, expect: int, timeout_s: float = 30, *, gateway_only: bool = False
 ) -> list[tuple[bytes, bytes]]:
-    """(key, value) of records on `topic` from the beginning, until `expect` seen or the timeout passes."""
+    """(key, value) of records on `topic` from the beginning, until `expect` seen or the timeout passes;
+    `gateway_only` leaves out the records the urgent lane passed on to the normal lane."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -41,7 +43,12 @@ async def read_topic(
         deadline = time.monotonic() + timeout_s
         while len(out) < expect and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
-            out.extend((r.key, r.value) for recs in batch.values() for r in recs)
+            out.extend(
+                (r.key, r.value)
+                for recs in batch.values()
+                for r in recs
+                if not (gateway_only and any(name == FORWARDED_HEADER for name, _ in r.headers))
+            )
     finally:
         await consumer.stop()
     return out
@@ -130,9 +137,12 @@ def pipeline_processes(
 async def read_intake(
     bootstrap: str, prefix: str, expect: int, timeout_s: float = 30
 ) -> list[tuple[bytes, bytes]]:
-    """(key, value) of the records on both intake lanes (normal, then urgent), until `expect` are seen."""
+    """(key, value) of the records the gateway wrote on both intake lanes (normal, then urgent), until
+    `expect` are seen."""
     from ingest.topics import INTAKE, INTAKE_URGENT, topic_name
 
     urgent = await read_topic(bootstrap, topic_name(INTAKE_URGENT, prefix), expect, timeout_s=2)
-    normal = await read_topic(bootstrap, topic_name(INTAKE, prefix), expect - len(urgent), timeout_s)
+    normal = await read_topic(
+        bootstrap, topic_name(INTAKE, prefix), expect - len(urgent), timeout_s, gateway_only=True
+    )
     return normal + urgent

@@ -1,6 +1,7 @@
 """The urgent lane on the real stack: a likely-urgent submission takes complaints.intake.urgent, is stored
-once, and reaches complaints.urgent ahead of a normal backlog; a screened alarm the judgement lowers still
-reaches the desk, marked `lowered`."""
+once, announced on complaints.urgent (`ticket.urgent`) ahead of a normal backlog, then linked to its incident
+by the normal lane (`ticket.processed`); a screened alarm the judgement lowers still reaches the desk, marked
+`lowered`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import orjson
 
 from ingest.settings import Settings
-from ingest.topics import INTAKE, INTAKE_URGENT, URGENT, topic_name
+from ingest.topics import EVENTS, INTAKE, INTAKE_URGENT, URGENT, topic_name
 from loadtest.bench.pipeline import prefill
 from loadtest.bench.records import intake_records
 from tests.integration.helpers import fetchval, pipeline, read_topic, wait_until
@@ -51,26 +52,37 @@ async def test_urgent_and_lowered_alarms_reach_the_desk_once(stack_settings: Set
         past_outage = await _post(http, PAST_OUTAGE)
         ordinary = await _post(http, ORDINARY)
 
-        async def processed() -> bool:
+        async def linked() -> bool:
             got = [(await http.get(f"/v1/complaints/{t}")).json() for t in (gas, past_outage, ordinary)]
-            return all(t["status"] == "processed" for t in got)
+            return all(t["status"] == "processed" and t["incident_id"] for t in got)
 
-        assert await wait_until(processed, timeout_s=60)
+        assert await wait_until(linked, timeout_s=60)
         stored_gas = (await http.get(f"/v1/complaints/{gas}")).json()
     assert (stored_gas["urgency"], stored_gas["urgency_situation"]) == ("critical", "gas_leak")
     assert stored_gas["urgent_screen"] == "gas_leak" and "gas_leak" in stored_gas["urgency_reason"]
     assert await fetchval(stack_settings, "SELECT count(*) FROM tickets WHERE ticket_id = $1", gas) == 1
 
     lane = await read_topic(bootstrap, topic_name(INTAKE_URGENT, prefix), expect=3)
-    normal = await read_topic(bootstrap, topic_name(INTAKE, prefix), expect=1)
     assert {orjson.loads(v)["ticket_id"] for _, v in lane} == {gas, past_outage}
-    assert {orjson.loads(v)["ticket_id"] for _, v in normal} == {ordinary}
-    desk = {
-        k.decode(): orjson.loads(v) for k, v in await read_topic(bootstrap, topic_name(URGENT, prefix), 2)
-    }
-    assert set(desk) == {gas, past_outage}
-    assert (desk[gas]["urgency_change"], desk[gas]["urgency"]) == ("confirmed", "critical")
-    assert (desk[past_outage]["urgency_change"], desk[past_outage]["urgency"]) == ("lowered", "normal")
+    # The lane passes its tickets on to the normal lane, which links them.
+    normal = await read_topic(bootstrap, topic_name(INTAKE, prefix), expect=3)
+    assert {orjson.loads(v)["ticket_id"] for _, v in normal} == {ordinary, gas, past_outage}
+
+    desk: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, value in await read_topic(bootstrap, topic_name(URGENT, prefix), expect=4):
+        event = orjson.loads(value)
+        desk.setdefault((key.decode(), event["event_type"]), event)
+    assert set(desk) == {(t, e) for t in (gas, past_outage) for e in ("ticket.urgent", "ticket.processed")}
+    for event_type in ("ticket.urgent", "ticket.processed"):
+        gas_event, past_event = desk[gas, event_type], desk[past_outage, event_type]
+        assert (gas_event["urgency_change"], gas_event["urgency"]) == ("confirmed", "critical")
+        assert (past_event["urgency_change"], past_event["urgency"]) == ("lowered", "normal")
+    # The announcement comes before the links; the processed event carries them, as stored.
+    assert "incident_id" not in desk[gas, "ticket.urgent"]
+    assert desk[gas, "ticket.processed"]["incident_id"] == stored_gas["incident_id"]
+    events = await read_topic(bootstrap, topic_name(EVENTS, prefix), expect=3)
+    assert {k.decode() for k, _ in events} == {gas, past_outage, ordinary}
+    assert {orjson.loads(v)["event_type"] for _, v in events} == {"ticket.processed"}
 
 
 async def test_an_urgent_ticket_does_not_wait_for_the_normal_backlog(stack_settings: Settings) -> None:

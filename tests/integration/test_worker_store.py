@@ -9,10 +9,10 @@ from ingest.bus import BusMessage
 from ingest.bus.factory import in_process_broker
 from ingest.bus.memory import InProcessProducer
 from ingest.settings import Settings
-from ingest.topics import DLQ, EVENTS
+from ingest.topics import DLQ, EVENTS, INTAKE, INTAKE_URGENT, URGENT
 from tests.api_support import wechat_record
 from tests.integration.helpers import fetchval
-from workers.batch import BatchProcessor
+from workers.batch import BatchProcessor, is_forwarded
 from workers.db import open_pool
 from workers.dead_letters import DeadLetters
 from workers.judgement.judge import Judge
@@ -90,5 +90,73 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_rest_is_stored(datab
         assert stages == [b"decode", b"decode", b"database"]
         assert all(dict(m.headers)["dlq_error"] for m in dead)
         assert dict(dead[0].headers)["dlq_source_offset"] == b"0"
+    finally:
+        await pool.close()
+
+
+def _linked_after_urgent() -> float:
+    return REGISTRY.get_sample_value("jiesu_worker_linked_after_urgent_total") or 0.0
+
+
+async def test_urgent_lane_announces_first_and_the_normal_lane_links_once(database_url: str) -> None:
+    settings = Settings(database_url=database_url)
+    broker = in_process_broker(settings)
+    producer = InProcessProducer(broker)
+    pool = await open_pool(settings)
+    try:
+        judge, dead_letters = Judge.load(), DeadLetters(producer, "", 100, 60)
+        urgent_lane = BatchProcessor(pool, producer, judge, dead_letters, forward_to=INTAKE.name)
+        normal_lane = BatchProcessor(pool, producer, judge, dead_letters)
+        ids = [f"T-{uuid.uuid4().hex}" for _ in range(3)]
+        gas = "望京西园三区5号楼楼道里煤气味特别重，快派人来！"
+        batch = [
+            BusMessage(INTAKE_URGENT.name, 0, i, b"k", wechat_record(t, gas).to_bytes())
+            for i, t in enumerate(ids)
+        ]
+        await urgent_lane.process(batch)
+        # Stored and announced, not linked yet; passed on to the normal lane, marked as such.
+        unlinked = "SELECT count(*) FROM tickets WHERE ticket_id = ANY($1) AND incident_id IS NULL"
+        assert await fetchval(settings, unlinked, ids) == 3
+        announced = [orjson.loads(m.value) for m in broker.records(URGENT.name)]
+        assert sorted(e["ticket_id"] for e in announced) == sorted(ids)
+        assert {e["event_type"] for e in announced} == {"ticket.urgent"}
+        passed_on = broker.records(INTAKE.name)
+        assert len(passed_on) == 3 and all(is_forwarded(m) for m in passed_on)
+        assert broker.records(EVENTS.name) == []
+
+        counted, linked_before = _redelivery_counts(), _linked_after_urgent()
+        members = "SELECT coalesce(sum(size), 0) FROM incidents"
+        members_before = await fetchval(settings, members)
+        assert isinstance(members_before, int)
+        await normal_lane.process(passed_on)
+        assert await fetchval(settings, unlinked, ids) == 0
+        assert _linked_after_urgent() - linked_before == 3
+        assert _since(counted) == (0, 0)  # a passed-on record is neither a redelivery nor a client's repeat
+        processed = {
+            e["ticket_id"]: e for e in map(orjson.loads, (m.value for m in broker.records(EVENTS.name)))
+        }
+        assert set(processed) == set(ids)
+        for ticket_id in ids:
+            stored = await fetchval(
+                settings, "SELECT incident_id FROM tickets WHERE ticket_id = $1", ticket_id
+            )
+            assert stored is not None and processed[ticket_id]["incident_id"] == stored
+        # Each ticket counted once in its incident.
+        assert await fetchval(settings, members) == members_before + 3
+
+        # Redelivered to either lane after the linking: the same events, nothing linked or passed on again.
+        await urgent_lane.process(batch)
+        assert len(broker.records(INTAKE.name)) == 3
+        again = [orjson.loads(m.value) for m in broker.records(URGENT.name)]
+        for ticket_id in ids:
+            mine = [e for e in again if e["ticket_id"] == ticket_id and e["event_type"] == "ticket.urgent"]
+            assert len(mine) == 2 and mine[0] == mine[1]
+        linked_before = _linked_after_urgent()
+        await BatchProcessor(pool, producer, judge, dead_letters).process(passed_on)
+        assert _linked_after_urgent() == linked_before
+        assert await fetchval(settings, members) == members_before + 3
+        for ticket_id in ids:
+            mine = [orjson.loads(m.value) for m in broker.records(EVENTS.name) if m.key == ticket_id.encode()]
+            assert len(mine) == 2 and mine[0] == mine[1]
     finally:
         await pool.close()
