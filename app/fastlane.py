@@ -27,9 +27,12 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import ANONYMOUS, Adapter, Guard
-from app.problems import http_problem
+from app.deps import Resources
+from app.problems import http_problem, refusal_problem
+from app.refusals import SubmissionRefused
 from app.routes import complaints
-from app.routes.complaints import accept
+from app.routes.complaints import accepted
+from app.submission import Intake
 from ingest.schemas.submission import AnySubmission, Submission
 
 PATH = "/v1/complaints"
@@ -160,14 +163,18 @@ class FastLane:
         scope["path_params"] = {}
         state = scope["app"].state
         guard: Guard = state.guard
+        intake: Intake = state.intake
+        resources: Resources = state.resources
         key = headers.idempotency_key.decode("latin-1") if headers.idempotency_key is not None else None
         try:
             if adapter.signing_secret is not None:
                 guard.signatures.verify(adapter, Request(scope), body)
-            guard.charge(adapter)
-            response = await accept(submission, adapter, key, state.resources, state.flood)
+            receipt = await intake.accept(resources, submission, adapter, key)
+            response = accepted(receipt.ticket_id, resources.settings.public_base_url)
         except HTTPException as exc:
             response = http_problem(exc)
+        except SubmissionRefused as exc:
+            response = refusal_problem(exc)
         await response(scope, receive, send)
 
     @staticmethod

@@ -7,7 +7,8 @@ from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
-from app.problems import render
+from app.problems import refusal_headers, refusal_status, render
+from app.refusals import InvalidSubmission, SubmissionRefused
 
 Format = Literal["json", "xml"]
 JSON_TYPE = "application/json"
@@ -72,3 +73,10 @@ def error(fmt: str, status: int, description: str, headers: dict[str, str] | Non
     return respond(
         fmt, [{"code": status, "description": description}], "errors", "error", status=status, headers=headers
     )
+
+
+def refusal(fmt: str, refused: SubmissionRefused) -> Response:
+    """A refusal of the submission service as a GeoReport error: the JSON API's status and headers, but 400
+    for invalid input (GeoReport's status for it)."""
+    status = 400 if isinstance(refused, InvalidSubmission) else refusal_status(refused)
+    return error(fmt, status, refused.detail, refusal_headers(refused))

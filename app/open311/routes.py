@@ -21,9 +21,8 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.auth import Adapter, ensure_channel
+from app.auth import Adapter
 from app.deps import ResourcesDep
-from app.intake import build_record, publish
 from app.open311 import catalogue, render
 from app.open311.models import (
     FORM_FIELD_NAMES,
@@ -37,9 +36,10 @@ from app.open311.models import (
     TokenReply,
 )
 from app.open311.queries import CLOSED_STATUSES, RequestFilter, find_requests
-from app.problems import error_fields
+from app.refusals import SubmissionRefused, error_fields
+from app.routes.complaints import intake_of
 from app.routes.read import within_years
-from ingest.bus import BusUnavailable
+from app.submission import IDEMPOTENCY_HEADER
 from ingest.schemas.submission import Timestamp, WebSubmission
 from ingest.tickets import is_issued_ticket_id
 
@@ -64,6 +64,8 @@ class Open311Route(APIRoute):
                 return render.error(fmt, 400, f"invalid parameter(s): {fields}")
             except HTTPException as exc:
                 return render.error(fmt, exc.status_code, str(exc.detail), dict(exc.headers or {}))
+            except SubmissionRefused as exc:
+                return render.refusal(fmt, exc)
 
         return route
 
@@ -253,26 +255,15 @@ async def create_request(format: Fmt, request: Request, resources: ResourcesDep)
     form = _form(raw)
     guard = request.app.state.guard
     adapter = _reader(request, form.get("api_key"))
-    ensure_channel(adapter, "web")
     if adapter.signing_secret is not None:
         try:
             guard.signatures.verify(adapter, request, raw)
         except HTTPException as exc:
             raise _forbidden(exc) from exc
-    guard.charge(adapter)
     submission = _submission(form)
-    settings = resources.settings
-    key = request.headers.get("idempotency-key")
-    record = build_record(
-        submission, key[:128] if key else None, settings.ticket_secret, request.app.state.flood
-    )
-    try:
-        await publish(record, resources)
-    except BusUnavailable as exc:
-        raise HTTPException(
-            503, f"not accepted: {exc}; retry later", {"Retry-After": str(settings.retry_after_s)}
-        ) from exc
-    reply = TokenReply(token=record.ticket_id, service_notice="已受理 (received)").model_dump(
+    intake = intake_of(request)
+    receipt = await intake.accept(resources, submission, adapter, request.headers.get(IDEMPOTENCY_HEADER))
+    reply = TokenReply(token=receipt.ticket_id, service_notice="已受理 (received)").model_dump(
         exclude_none=True
     )
     return render.respond(format, [reply], "service_requests", "request")

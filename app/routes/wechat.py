@@ -14,11 +14,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
 
+from app.auth import Adapter
 from app.deps import ResourcesDep
-from app.intake import build_record, publish
 from app.metrics import REJECTIONS
-from app.problems import error_fields, problem, problem_responses, summary
-from app.routes.complaints import unavailable
+from app.problems import problem_responses
+from app.refusals import InvalidSubmission, error_fields
+from app.routes.complaints import intake_of
+from app.submission import refused
 from app.wechat import (
     SUBMISSION_TYPES,
     UNSUPPORTED_TEXT,
@@ -28,13 +30,13 @@ from app.wechat import (
     signature_ok,
     text_reply,
 )
-from ingest.bus import BusUnavailable
 
 router = APIRouter(prefix="/v1/channels/wechat", tags=["channels"])
 
 XML = "application/xml"
-# The callback's rate-limit bucket: WeChat's servers are one caller, whatever the citizen.
-CALLBACK_BUCKET = "wechat-callback"
+# The callback as the submission service sees it: WeChat's servers are one caller (one rate bucket),
+# whatever the citizen, and submit on the WeChat channel only.
+CALLBACK = Adapter(name="wechat-callback", channel="wechat")
 
 Signature = Annotated[str, Query(max_length=64, description="sha1 of the sorted token, timestamp and nonce")]
 Timestamp = Annotated[str, Query(max_length=16)]
@@ -126,7 +128,6 @@ async def push(
     _check(request, signature, timestamp, nonce)
     if encrypt_type not in (None, "", "raw"):
         raise HTTPException(400, "only plaintext mode is supported: switch the account's encryption off")
-    request.app.state.guard.charge_bucket(CALLBACK_BUCKET)
     try:
         fields = parse_push(await request.body())
     except ValueError as exc:
@@ -140,13 +141,6 @@ async def push(
     try:
         submission = parse_submission(fields)
     except ValidationError as exc:
-        errors = error_fields(exc.errors())
-        REJECTIONS.labels(reason="validation").inc()
-        return problem(422, "Invalid submission", summary(errors), errors=errors)
-    settings = resources.settings
-    record = build_record(submission, None, settings.ticket_secret, request.app.state.flood)
-    try:
-        await publish(record, resources)
-    except BusUnavailable as exc:
-        return unavailable(exc, settings.retry_after_s)
-    return Response(text_reply(citizen, account, accepted_text(record.ticket_id)), media_type=XML)
+        raise refused(InvalidSubmission(error_fields(exc.errors()))) from exc
+    receipt = await intake_of(request).accept(resources, submission, CALLBACK, None)
+    return Response(text_reply(citizen, account, accepted_text(receipt.ticket_id)), media_type=XML)
