@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ingest.bus import BusProducer, BusUnavailable
-from ingest.bus.kafka import Outgoing
+from ingest.bus.base import Outgoing
 from ingest.schemas.events import EVENT_SCHEMA_VERSION, TicketProcessed, UrgencyChange, event_headers
 from ingest.topics import EVENTS, URGENT, topic_name
 from ingest.urgency.catalogue import HIGH, NORMAL, load_catalogue
