@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     wechat_token: str = Field(
         default="", description="Token of the WeChat official-account callback; empty = callback disabled"
     )
+    open311_jurisdiction: str = Field(
+        default="12345",
+        max_length=64,
+        description="The Open311 jurisdiction_id this gateway serves: requests naming another get 404; "
+        "requests naming none are served",
+    )
 
     urgent_lane_enabled: bool = Field(
         default=True,

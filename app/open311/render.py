@@ -78,5 +78,8 @@ def error(fmt: str, status: int, description: str, headers: dict[str, str] | Non
 def refusal(fmt: str, refused: SubmissionRefused) -> Response:
     """A refusal of the submission service as a GeoReport error: the JSON API's status and headers, but 400
     for invalid input (GeoReport's status for it)."""
-    status = 400 if isinstance(refused, InvalidSubmission) else refusal_status(refused)
-    return error(fmt, status, refused.detail, refusal_headers(refused))
+    if isinstance(refused, InvalidSubmission):
+        # Named by the form's fields, each with what is wrong with it.
+        described = "; ".join(f"{e['field']}: {e['message']}" for e in refused.errors)
+        return error(fmt, 400, f"invalid field(s): {described}", refusal_headers(refused))
+    return error(fmt, refusal_status(refused), refused.detail, refusal_headers(refused))
