@@ -2,8 +2,10 @@
 
 Configure the account's server URL as `https://<gateway>/v1/channels/wechat` with the token of
 `JIESU_WECHAT_TOKEN`, in plaintext mode. A push is taken in like any other WeChat submission (same ticket
-ids, same idempotency by MsgId, same acknowledgement rule) and answered with a passive text reply carrying
-the ticket number; when the bus does not acknowledge in time the answer is 503 and nothing was accepted.
+ids, same idempotency by MsgId, same acknowledgement rule: the submission service) and answered with a passive
+text reply carrying the ticket number, or saying why the message was not taken when it is not a valid
+submission; when the bus does not acknowledge in time (or the callback is over its rate) the answer is the
+JSON API's 503 (429) and nothing was accepted.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from app.refusals import InvalidSubmission, error_fields
 from app.routes.complaints import intake_of
 from app.submission import refused
 from app.wechat import (
+    INVALID_TEXT,
     SUBMISSION_TYPES,
     UNSUPPORTED_TEXT,
     accepted_text,
@@ -97,7 +100,8 @@ _PUSH_BODY = {
     response_class=Response,
     responses={
         200: {
-            "description": "The passive text reply with the ticket number (or `success` for events)",
+            "description": "The passive text reply: the ticket number, or why the message was not "
+            "taken (`success` for events)",
             "content": {XML: {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
         },
         **problem_responses(
@@ -141,6 +145,8 @@ async def push(
     try:
         submission = parse_submission(fields)
     except ValidationError as exc:
-        raise refused(InvalidSubmission(error_fields(exc.errors()))) from exc
+        refused(InvalidSubmission(error_fields(exc.errors())))
+        return Response(text_reply(citizen, account, INVALID_TEXT), media_type=XML)
+    # Refused otherwise (rate, bus): the app's problem answer; WeChat tells the citizen to try again later.
     receipt = await intake_of(request).accept(resources, submission, CALLBACK, None)
     return Response(text_reply(citizen, account, accepted_text(receipt.ticket_id)), media_type=XML)
