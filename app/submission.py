@@ -76,7 +76,7 @@ def checked_key(idempotency_key: str | None) -> str | None:
 
 
 def channel_refusal(adapter: Adapter, channel: str) -> ChannelRefused | None:
-    """Why `adapter` may not submit on `channel` (counted), or None when it may."""
+    """Why `adapter` may not submit on `channel`, or None when it may."""
     if adapter.channel is not None and adapter.channel != channel:
         why = f"the key of adapter {adapter.name!r} is for channel {adapter.channel!r}, not {channel!r}"
         return ChannelRefused(why)
@@ -124,9 +124,10 @@ class Intake:
     ) -> BatchReceipt:
         """Accept each valid item once the bus acknowledged it, sent together; an outcome per item.
 
-        The adapter is charged one submission per item. Item *i* is keyed `<key>:<i>` by an Idempotency-Key;
-        without one, items without an external_id are keyed by a key the gateway chooses. NotAcceptedYet when
-        the bus acknowledged none (the whole batch is to be retried).
+        The adapter is charged one submission per item. Item *i* without an external_id is keyed `<key>:<i>`
+        by the Idempotency-Key, or without one by a key the gateway chooses (handed back when the bus did not
+        acknowledge every item). NotAcceptedYet when the bus acknowledged none (the whole batch is to be
+        retried).
         """
         key = checked_key(idempotency_key)
         self._charge(adapter, len(items))
@@ -137,6 +138,7 @@ class Intake:
         chosen = uuid.uuid4().hex if keyless else None
         outcomes: list[Receipt | SubmissionRefused] = []
         records: dict[str, AcceptedRecord] = {}
+        keyed_by_chosen: set[str] = set()
         for index, item in enumerate(items):
             if isinstance(item, InvalidSubmission):
                 outcomes.append(refused(item))
@@ -144,10 +146,14 @@ class Intake:
             if (refusal := channel_refusal(adapter, item.channel)) is not None:
                 outcomes.append(refused(refusal))
                 continue
-            item_key = key or (chosen if not external_id_of(item) else None)
+            # An item's own external_id keys it; the batch's key (given or chosen) keys the others by index,
+            # so a retry with the chosen key cannot re-key an item that was already accepted.
+            item_key = None if external_id_of(item) else key or chosen
             record = build_record(
                 item, f"{item_key}:{index}" if item_key else None, settings.ticket_secret, self.flood
             )
+            if item_key is not None and item_key == chosen:
+                keyed_by_chosen.add(record.ticket_id)
             # The same ticket twice in one batch (a duplicated item) is sent once.
             record = records.setdefault(record.ticket_id, record)
             outcomes.append(Receipt(record.ticket_id))
@@ -157,7 +163,10 @@ class Intake:
         failed = {r.ticket_id: str(o) for r, o in zip(unique, sent, strict=True) if o is not None}
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, Receipt) and outcome.ticket_id in failed:
-                outcomes[index] = refused(NotAcceptedYet(failed[outcome.ticket_id], settings.retry_after_s))
+                ticket = outcome.ticket_id
+                retry_key = chosen if ticket in keyed_by_chosen else None
+                outcomes[index] = refused(NotAcceptedYet(failed[ticket], settings.retry_after_s, retry_key))
         if failed and all(isinstance(o, NotAcceptedYet) for o in outcomes):
+            # The items were counted one by one; the batch as a whole is to be retried, with the chosen key.
             raise NotAcceptedYet(next(iter(failed.values())), settings.retry_after_s, chosen)
         return BatchReceipt(outcomes, chosen if failed else None)

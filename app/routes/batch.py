@@ -100,9 +100,9 @@ async def submit_batch(
     403 the key may not submit on the item's channel, 422 invalid item (field paths `items.<i>.…`), 503 the
     bus did not acknowledge it (`Retry-After` is then set; retry those items). **503** the bus acknowledged
     none: retry the batch. Retrying is safe: accepted items keep their ticket ids. With an
-    `Idempotency-Key` header, item *i* is keyed `<key>:<i>`; without one, when the bus did not acknowledge
-    every item, the answer carries the `Idempotency-Key` the gateway chose for the items without an
-    external_id: send it back with the retried batch.
+    `Idempotency-Key` header, item *i* without an external_id is keyed `<key>:<i>`; without one, when the bus
+    did not acknowledge every item, the answer carries the `Idempotency-Key` the gateway chose for those
+    items: send it back with the retried batch.
     """
     # Invalid items are refused one by one: they do not spoil the others.
     items = [

@@ -110,3 +110,40 @@ def test_only_the_service_builds_and_sends_records() -> None:
     for business in ("submission.py", "intake.py", "refusals.py"):
         source = (app_dir / business).read_text(encoding="utf-8")
         assert "HTTPException" not in source and "Response" not in source, business
+
+
+async def test_a_partly_acknowledged_batch_hands_back_a_key_that_keeps_every_ticket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keyed = {**WEB, "external_id": "web-keyed-1"}
+    keyless = {**WEB, "content": "学院路路灯坏了一个星期。"}
+    async with gateway(settings()) as (http, broker, _):
+        append = broker.append
+
+        async def refuse_keyless(topic: str, value: bytes, key: bytes | None, headers: Any) -> Any:
+            if "路灯".encode() in value:
+                raise BusUnavailable("no acknowledgement from Kafka within 2.0s")
+            return await append(topic, value, key, headers)
+
+        monkeypatch.setattr(broker, "append", refuse_keyless)
+        batch = {"items": [keyed, keyless]}
+        first = await _post_batch(http, batch, {})
+        assert first.status_code == 207
+        chosen = first.headers["idempotency-key"]
+        accepted, failed = first.json()["results"]
+        assert accepted["status"] == 202 and failed["status"] == 503
+        assert failed["problem"]["idempotency_key"] == chosen
+        monkeypatch.undo()
+        retry = await _post_batch(http, batch, {"Idempotency-Key": chosen})
+        again = await _post_batch(http, batch, {"Idempotency-Key": chosen})
+    assert retry.status_code == again.status_code == 202
+    tickets = [r["ticket_id"] for r in retry.json()["results"]]
+    # The accepted item keeps its ticket (its external_id keys it), and the retried one is one ticket.
+    assert tickets[0] == accepted["ticket_id"]
+    assert tickets == [r["ticket_id"] for r in again.json()["results"]]
+
+
+async def _post_batch(
+    http: httpx.AsyncClient, batch: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
+    return await http.post("/v1/complaints/batch", json=batch, headers={**bearer(WEB_KEY), **headers})
