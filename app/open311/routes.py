@@ -31,6 +31,7 @@ from app.open311 import catalogue, render
 from app.open311.models import (
     FORM_FIELD_NAMES,
     FORM_SCHEMA,
+    MAX_DESCRIPTION,
     Discovery,
     Endpoint,
     Open311Error,
@@ -48,8 +49,6 @@ from ingest.schemas.submission import Timestamp, WebSubmission
 from ingest.tickets import is_issued_ticket_id
 
 CHANGESET = "2026-12-07T00:00:00Z"
-# The spec's bound on a request's description.
-MAX_DESCRIPTION = 4000
 DEFAULT_WINDOW = timedelta(days=90)
 _DB_TIMEOUT_S = 5.0
 
