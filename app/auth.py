@@ -169,13 +169,6 @@ class TokenBuckets:
         return (cost - tokens) / self.rate
 
 
-def rate_limited(wait_s: float, who: str) -> HTTPException:
-    """The 429 for an adapter over its rate, with a Retry-After it can sleep on."""
-    REJECTIONS.labels(reason="rate_limited").inc()
-    retry = max(1, int(wait_s + 0.999))
-    return HTTPException(429, f"adapter {who!r} is over its rate limit", headers={"Retry-After": str(retry)})
-
-
 class Guard:
     """What a request is checked against: keys, signatures, rate limits."""
 
@@ -195,16 +188,12 @@ class Guard:
             raise _unauthorised("unknown API key")
         return adapter
 
-    def charge(self, adapter: Adapter, cost: int = 1) -> None:
-        """Take `cost` submissions from the adapter's rate; 429 when over it (the open gateway has none)."""
-        if adapter is not ANONYMOUS:
-            self.charge_bucket(adapter.name, cost)
-
-    def charge_bucket(self, bucket: str, cost: int = 1) -> None:
-        """Take `cost` from a named bucket (an adapter's, the WeChat callback's); 429 over its rate."""
-        wait = self.buckets.take(bucket, cost)
-        if wait:
-            raise rate_limited(wait, bucket)
+    def charge(self, adapter: Adapter, cost: int = 1) -> float:
+        """Take `cost` submissions from the adapter's rate: 0 when taken, else the seconds to wait (the open
+        gateway's anonymous caller has no rate)."""
+        if adapter is ANONYMOUS:
+            return 0.0
+        return self.buckets.take(adapter.name, cost)
 
 
 _bearer = HTTPBearer(
@@ -224,12 +213,12 @@ def guard_of(request: Request) -> Guard:
 async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Adapter:
-    """The calling adapter: key checked, signature checked when it signs, one submission charged."""
+    """The calling adapter: key checked, and the signature when it signs (the submission service charges
+    its rate)."""
     guard = guard_of(request)
     adapter = guard.key_adapter(credentials.credentials if credentials else None)
     if adapter.signing_secret is not None:
         guard.signatures.verify(adapter, request, await request.body())
-    guard.charge(adapter)
     return adapter
 
 
@@ -238,20 +227,6 @@ async def authenticate_reader(
 ) -> Adapter:
     """The calling adapter of a read: any valid key, any channel, no signature, no charge."""
     return guard_of(request).key_adapter(credentials.credentials if credentials else None)
-
-
-def channel_error(adapter: Adapter, channel: str) -> str | None:
-    """Why `adapter` may not submit on `channel`, or None when it may."""
-    if adapter.channel is not None and adapter.channel != channel:
-        REJECTIONS.labels(reason="wrong_channel").inc()
-        return f"the key of adapter {adapter.name!r} is for channel {adapter.channel!r}, not {channel!r}"
-    return None
-
-
-def ensure_channel(adapter: Adapter, channel: str) -> None:
-    """403 unless the adapter's key may submit on `channel`."""
-    if refused := channel_error(adapter, channel):
-        raise HTTPException(403, refused)
 
 
 AdapterDep = Annotated[Adapter, Depends(authenticate)]

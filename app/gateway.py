@@ -1,4 +1,5 @@
-"""What the intake API adds to the app: adapter guard, limits, batch, WeChat and Open311 routes."""
+"""What the intake API adds to the app: adapter guard, submission service, limits, batch, WeChat and Open311
+routes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from app.auth import Guard
 from app.limits import BodyLimit, FloodTracker
 from app.open311 import routes as open311
 from app.routes import batch, wechat
+from app.submission import Intake
 from ingest.settings import Settings
 
 log = logging.getLogger("jiesu.gateway")
@@ -20,7 +22,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Attach the guard and flood tracker, the body limit, and the channel routes to `app`."""
     guard = Guard(settings)
     app.state.guard = guard
-    app.state.flood = FloodTracker(settings.flood_threshold, settings.flood_window_s)
+    app.state.intake = Intake(guard, FloodTracker(settings.flood_threshold, settings.flood_window_s))
     app.state.wechat_token = settings.wechat_token
     app.add_middleware(
         BodyLimit,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import os
@@ -15,9 +14,8 @@ from typing import Any
 from app.deps import Resources
 from app.limits import FloodTracker
 from app.metrics import ACCEPTED, PRODUCE_SECONDS
-from app.producer import GatewayProducer
 from ingest.bus import BusUnavailable
-from ingest.bus.kafka import Outgoing
+from ingest.bus.base import Outgoing
 from ingest.schemas.records import INTAKE_SCHEMA_VERSION, IntakeRecord, intake_record_bytes
 from ingest.schemas.submission import AnySubmission, external_id_of, intake_text
 from ingest.tickets import idempotency_key_for, new_ticket_id
@@ -165,15 +163,8 @@ async def publish_many(
     records: Sequence[AcceptedRecord], resources: Resources
 ) -> list[BusUnavailable | None]:
     """Put every record on the intake topic; per record, None once acknowledged, else why it was not."""
-    producer = resources.producer
-    if not isinstance(producer, GatewayProducer):
-        outcomes = await asyncio.gather(*(publish(r, resources) for r in records), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException) and not isinstance(outcome, BusUnavailable):
-                raise outcome
-        return [o if isinstance(o, BusUnavailable) else None for o in outcomes]
     started = time.perf_counter()
-    results = await producer.send_many([outgoing(r, intake_topic(r, resources)) for r in records])
+    results = await resources.producer.send_many([outgoing(r, intake_topic(r, resources)) for r in records])
     elapsed = time.perf_counter() - started
     # One increment per channel, not per record (each takes a lock); the histogram needs one per record.
     accepted: dict[str, int] = {}

@@ -85,9 +85,10 @@ def create_app(
     app.include_router(read.router)
     app.include_router(status.router)
     app.include_router(schemas.router)
-    # Inside the metrics, outside the body limit: it refuses nothing itself (app/fastlane.py).
+    # Inside the metrics, outside the body limit: it refuses nothing itself, and it checks at start-up that
+    # the route and the middleware inside it have nothing it would skip (app/fastlane.py, lane_spec).
     if fast_lane:
-        app.add_middleware(FastLane, max_body=settings.max_body_bytes)
+        app.add_middleware(FastLane, api=app)
     # Added last, so outermost: it sees every response, the limits' 413s and 429s included.
     app.add_middleware(MetricsMiddleware)
     return app

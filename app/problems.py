@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -16,11 +16,19 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.metrics import REJECTIONS
+from app.refusals import (
+    ChannelRefused,
+    InvalidSubmission,
+    NotAcceptedYet,
+    RateLimited,
+    SubmissionRefused,
+    error_fields,
+    summary,
+)
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("jiesu.gateway")
@@ -82,24 +90,67 @@ def problem(
     return render(body, status, headers, PROBLEM_JSON)
 
 
-def error_fields(errors: Iterable[ErrorDetails], prefix: Sequence[str | int] = ()) -> list[dict[str, str]]:
-    """Pydantic errors as `{field, message, type}`, the field a dotted path (under `prefix`)."""
-    out = []
-    for err in errors:
-        loc = [str(part) for part in (*prefix, *err.get("loc", ())) if part != "body"]
-        out.append({"field": ".".join(loc) or "(body)", "message": err.get("msg", ""), "type": err["type"]})
-    return out
-
-
 def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     """Validation errors as `{field, message, type}`, the field as a dotted path into the body."""
     return error_fields(exc.errors())
 
 
-def summary(errors: list[dict[str, str]]) -> str:
-    """`N problem(s) in: a, b` for the detail line."""
-    fields = ", ".join(sorted({e["field"] for e in errors}))
-    return f"{len(errors)} problem(s) in: {fields}"
+# The one mapping of the submission service's refusals to HTTP (Open311 renders the same statuses in its own
+# error format, but for invalid input, which GeoReport answers with 400).
+REFUSAL_STATUS: dict[type[SubmissionRefused], int] = {
+    InvalidSubmission: 422,
+    ChannelRefused: 403,
+    RateLimited: 429,
+    NotAcceptedYet: 503,
+}
+_REFUSAL_TITLE = {
+    InvalidSubmission: "Invalid submission",
+    ChannelRefused: "Forbidden",
+    RateLimited: "Too many requests",
+    NotAcceptedYet: "Service unavailable",
+}
+
+
+def refusal_status(refusal: SubmissionRefused) -> int:
+    """The HTTP status of a refusal."""
+    return REFUSAL_STATUS[type(refusal)]
+
+
+def refusal_headers(refusal: SubmissionRefused) -> dict[str, str]:
+    """The headers a refusal's answer carries: when to retry, and with which key."""
+    headers: dict[str, str] = {}
+    if isinstance(refusal, RateLimited | NotAcceptedYet):
+        headers["Retry-After"] = str(refusal.retry_after_s)
+    if isinstance(refusal, NotAcceptedYet) and refusal.idempotency_key is not None:
+        headers["Idempotency-Key"] = refusal.idempotency_key
+    return headers
+
+
+def refusal_body(refusal: SubmissionRefused) -> dict[str, Any]:
+    """A refusal as a problem-details body (batch results carry it per item)."""
+    status = refusal_status(refusal)
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": _REFUSAL_TITLE[type(refusal)],
+        "status": status,
+        "detail": refusal.detail,
+    }
+    if isinstance(refusal, InvalidSubmission):
+        body["errors"] = refusal.errors
+    elif isinstance(refusal, NotAcceptedYet) and refusal.idempotency_key is not None:
+        body["idempotency_key"] = refusal.idempotency_key
+    return body
+
+
+def refusal_problem(refusal: SubmissionRefused) -> Response:
+    """A refusal as its problem-details response (the app's handler, and the fast lane, answer with it)."""
+    body = refusal_body(refusal)
+    return render(body, body["status"], refusal_headers(refusal) or None, PROBLEM_JSON)
+
+
+async def _refusal_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SubmissionRefused)
+    return refusal_problem(exc)
 
 
 async def _validation_handler(request: Request, exc: Exception) -> Response:
@@ -203,6 +254,7 @@ def _as_problem_json(schema: dict[str, Any]) -> None:
 def install(app: FastAPI) -> None:
     """Register the problem-details handlers on `app` and make its OpenAPI document say so."""
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(SubmissionRefused, _refusal_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _crash_handler)
     generate: Callable[[], dict[str, Any]] = app.openapi

@@ -38,7 +38,6 @@ LIST_COLUMNS = (
     "duplicate_of",
     "incident_id",
 )
-FILTERS = ("channel", "category", "district", "urgency", "status", "incident_id")
 
 
 class BadCursor(ValueError):

@@ -143,4 +143,7 @@ def accepted_text(ticket_id: str) -> str:
     return f"您的诉求已受理，工单号：{ticket_id}。请保存工单号，用于查询办理进度。"
 
 
+# A message the citizen must change to be heard (empty, too long): said in WeChat's own reply, since WeChat
+# shows its users only a generic failure for an HTTP error, and a retry of the same message cannot succeed.
+INVALID_TEXT = "您的消息未能受理：内容为空、过长或无法识别。请用文字描述您的诉求后重新发送，或拨打12345热线。"
 UNSUPPORTED_TEXT = "暂不支持此类消息。请发送文字、语音、图片或位置描述您的诉求，或拨打12345热线。"

@@ -25,12 +25,3 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 def can_move(current: Status, target: Status) -> bool:
     """True when a ticket in `current` may be moved to `target`."""
     return target in TRANSITIONS[current]
-
-
-def lifecycle_table() -> str:
-    """The transitions as a Markdown table (docs/storage.md)."""
-    lines = ["| from | may move to |", "|---|---|"]
-    for status in STATUSES:
-        targets = ", ".join(f"`{t}`" for t in STATUSES if t in TRANSITIONS[status]) or "— (final)"
-        lines.append(f"| `{status}` | {targets} |")
-    return "\n".join(lines)

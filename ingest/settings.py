@@ -1,4 +1,5 @@
-"""One settings class, validated once, read from the environment (and `.data/services.env` when present)."""
+"""One settings class, validated once, read from the environment only (`make` targets and the tests put
+`.data/services.env`'s addresses into it themselves)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ingest.event_loop import LoopName
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT / ".data"
 
 
 # The ticket-signing key every checkout knows: fine on loopback, refused beyond it (Settings.open_to).
@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     flood_window_s: float = Field(default=600.0, gt=0, description="Window of the citizen flood flag")
     wechat_token: str = Field(
         default="", description="Token of the WeChat official-account callback; empty = callback disabled"
+    )
+    open311_jurisdiction: str = Field(
+        default="12345",
+        max_length=64,
+        description="The Open311 jurisdiction_id this gateway serves: requests naming another get 404; "
+        "requests naming none are served",
     )
 
     urgent_lane_enabled: bool = Field(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -77,6 +78,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"({kafka} used the real Kafka broker, {postgres} the real Postgres, "
         f"{chaos} were fault scenarios on a private Kafka + Postgres)"
     )
+    # Figures of generated tests, from the modules that ran (not imported otherwise: no schemathesis needed).
+    schemathesis_run = sys.modules.get("tests.integration.test_api_schemathesis")
+    if schemathesis_run is not None:
+        for line in schemathesis_run.figures():
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import orjson
 from pydantic import ValidationError
 
 from ingest.bus import BusMessage, BusProducer, BusUnavailable, Offsets
-from ingest.bus.kafka import Outgoing
+from ingest.bus.base import Outgoing
 from ingest.schemas.records import IntakeRecord
 from workers import store
 from workers.dead_letters import DeadLetters, Rejected

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
-from ingest.bus import BusProducer, BusUnavailable
-from ingest.bus.kafka import Outgoing
+from ingest.bus import BusProducer
+from ingest.bus.base import Outgoing
 from ingest.schemas.events import (
     EVENT_SCHEMA_VERSION,
     TicketJudged,
@@ -73,21 +71,13 @@ def urgent_event(row: TicketRow) -> TicketUrgent:
     return TicketUrgent.model_validate(_judged_fields(row))
 
 
-@runtime_checkable
-class _SendsMany(Protocol):
-    async def send_many(self, records: Sequence[Outgoing]) -> list[BusUnavailable | None]: ...
-
-
 async def send_all(producer: BusProducer, records: Sequence[Outgoing]) -> None:
-    """Send `records` and wait for every acknowledgement; raises BusUnavailable if any is not acknowledged."""
-    if isinstance(producer, _SendsMany):
-        # One ack budget for the batch: a `send` per event is a task and two timeouts each, which cost a
-        # worker more than building the events.
-        failed = [outcome for outcome in await producer.send_many(records) if outcome is not None]
-        if failed:
-            raise failed[0]
-    else:
-        await asyncio.gather(*(producer.send(t, v, key=k, headers=h) for t, v, k, h in records))
+    """Send `records` and wait for every acknowledgement; raises BusUnavailable if any is not acknowledged.
+    One ack budget for the batch: a `send` per event is a task and two timeouts each, which cost a worker more
+    than building the events."""
+    failed = [outcome for outcome in await producer.send_many(records) if outcome is not None]
+    if failed:
+        raise failed[0]
 
 
 async def publish_processed(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -74,7 +74,3 @@ class TicketRow:
     # Not a column: the district as the adapter sent it, which incident grouping still goes by (a district
     # implied by a road can differ between reports of one incident; grouping by real sites is yet to come).
     adapter_district: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The row as a mapping of column → value."""
-        return asdict(self)

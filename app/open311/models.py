@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
+# The spec's bound on a request's description.
+MAX_DESCRIPTION = 4000
 
 
 class Endpoint(BaseModel):
@@ -86,8 +88,16 @@ class Open311Error(BaseModel):
 
 
 _FORM_FIELDS: dict[str, dict[str, Any]] = {
-    "api_key": {"type": "string", "maxLength": 256, "description": "A web adapter's API key"},
-    "jurisdiction_id": {"type": "string", "maxLength": 64, "description": "Accepted and ignored"},
+    "api_key": {
+        "type": "string",
+        "maxLength": 256,
+        "description": "A web adapter's API key (or in the query)",
+    },
+    "jurisdiction_id": {
+        "type": "string",
+        "maxLength": 64,
+        "description": "This gateway's jurisdiction (JIESU_OPEN311_JURISDICTION); another is 404",
+    },
     "service_code": {"type": "string", "maxLength": 64, "description": "From GET services"},
     "lat": {"type": "number", "minimum": -90, "maximum": 90},
     "long": {"type": "number", "minimum": -180, "maximum": 180},
@@ -99,12 +109,16 @@ _FORM_FIELDS: dict[str, dict[str, Any]] = {
     "first_name": {"type": "string", "maxLength": 32},
     "last_name": {"type": "string", "maxLength": 32},
     "phone": {"type": "string", "maxLength": 32},
-    "description": {"type": "string", "maxLength": 4000, "description": "What is wrong (required here)"},
+    "description": {
+        "type": "string",
+        "maxLength": MAX_DESCRIPTION,
+        "description": "What is wrong (optional: without it the service's name is the complaint's text)",
+    },
     "media_url": {"type": "string", "maxLength": 2048, "description": "A photo, by http(s) URL"},
 }
 FORM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": _FORM_FIELDS,
-    "required": ["service_code", "description"],
+    "required": ["service_code"],
 }
 FORM_FIELD_NAMES = frozenset(_FORM_FIELDS)

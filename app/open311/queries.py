@@ -19,7 +19,7 @@ _COLUMNS = [
     for name in (
         "ticket_id",
         "status",
-        "category",
+        "service_code",
         "content",
         "department",
         "received_at",
@@ -33,10 +33,11 @@ _COLUMNS = [
 
 @dataclass(frozen=True)
 class RequestFilter:
-    """The filters of `GET requests`: ids, categories, a received_at window, open/closed, a page."""
+    """The filters of `GET requests`: ids, submitted service codes, a received_at window, open/closed, a
+    page."""
 
     ticket_ids: Sequence[str] = ()
-    categories: Sequence[str] = ()
+    service_codes: Sequence[str] = ()
     start: datetime | None = None
     end: datetime | None = None
     statuses: Sequence[str] = ()
@@ -49,8 +50,8 @@ async def find_requests(engine: AsyncEngine, where: RequestFilter) -> list[dict[
     query = select(*_COLUMNS)
     if where.ticket_ids:
         query = query.where(tickets.c.ticket_id.in_(list(where.ticket_ids)))
-    if where.categories:
-        query = query.where(tickets.c.category.in_(list(where.categories)))
+    if where.service_codes:
+        query = query.where(tickets.c.service_code.in_(list(where.service_codes)))
     if where.start is not None:
         query = query.where(tickets.c.received_at >= where.start)
     if where.end is not None:

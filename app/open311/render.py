@@ -7,7 +7,8 @@ from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
-from app.problems import render
+from app.problems import refusal_headers, refusal_status, render
+from app.refusals import InvalidSubmission, SubmissionRefused
 
 Format = Literal["json", "xml"]
 JSON_TYPE = "application/json"
@@ -72,3 +73,13 @@ def error(fmt: str, status: int, description: str, headers: dict[str, str] | Non
     return respond(
         fmt, [{"code": status, "description": description}], "errors", "error", status=status, headers=headers
     )
+
+
+def refusal(fmt: str, refused: SubmissionRefused) -> Response:
+    """A refusal of the submission service as a GeoReport error: the JSON API's status and headers, but 400
+    for invalid input (GeoReport's status for it)."""
+    if isinstance(refused, InvalidSubmission):
+        # Named by the form's fields, each with what is wrong with it.
+        described = "; ".join(f"{e['field']}: {e['message']}" for e in refused.errors)
+        return error(fmt, 400, f"invalid field(s): {described}", refusal_headers(refused))
+    return error(fmt, refusal_status(refused), refused.detail, refusal_headers(refused))

@@ -1,10 +1,14 @@
 """Open311 GeoReport v2 under `/open311/v2/`: discovery, services, requests (POST, GET), tokens.
 
-POST requests is taken in as a web submission (the `api_key` is a web adapter's key) and, like every
-submission, answered only after the bus acknowledged it: with a `token`, which `tokens/{token}` resolves
-to the `service_request_id` once a worker stored the ticket. Every answer is JSON or XML as the path's
-suffix asks, and every error is a GeoReport error list (`[{"code", "description"}]`) with the HTTP status
-as its code.
+POST requests is the GeoReport adapter of the submission service (app/submission.py): the form becomes a web
+submission (the `api_key`, from the form or the query string, is a web adapter's key), accepted only after
+the bus acknowledged it and answered with a `token`, which `tokens/{token}` resolves to the
+`service_request_id` once a worker stored the ticket. The submitted `service_code` is kept on the ticket
+(`tickets.service_code`) and is what GET requests serves and filters on; the classifier's category stays on
+the jiesu API. GET requests and requests/{id} are public, as the spec has them, and show only the spec's
+public fields (no name, phone, email or openid). A `jurisdiction_id` other than this gateway's is 404.
+Every answer is JSON or XML as the path's suffix asks, and every error — unknown paths under `/open311/v2/`
+included — is a GeoReport error list (`[{"code", "description"}]`) with the HTTP status as its code.
 """
 
 from __future__ import annotations
@@ -21,13 +25,13 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.auth import Adapter, ensure_channel
-from app.deps import ResourcesDep
-from app.intake import build_record, publish
+from app.auth import Adapter
+from app.deps import Resources, ResourcesDep
 from app.open311 import catalogue, render
 from app.open311.models import (
     FORM_FIELD_NAMES,
     FORM_SCHEMA,
+    MAX_DESCRIPTION,
     Discovery,
     Endpoint,
     Open311Error,
@@ -37,13 +41,14 @@ from app.open311.models import (
     TokenReply,
 )
 from app.open311.queries import CLOSED_STATUSES, RequestFilter, find_requests
-from app.problems import error_fields
+from app.refusals import InvalidSubmission, SubmissionRefused, error_fields
+from app.routes.complaints import intake_of
 from app.routes.read import within_years
-from ingest.bus import BusUnavailable
+from app.submission import IDEMPOTENCY_HEADER, refused
 from ingest.schemas.submission import Timestamp, WebSubmission
 from ingest.tickets import is_issued_ticket_id
 
-CHANGESET = "2026-11-28T00:00:00Z"
+CHANGESET = "2026-12-07T00:00:00Z"
 DEFAULT_WINDOW = timedelta(days=90)
 _DB_TIMEOUT_S = 5.0
 
@@ -64,6 +69,8 @@ class Open311Route(APIRoute):
                 return render.error(fmt, 400, f"invalid parameter(s): {fields}")
             except HTTPException as exc:
                 return render.error(fmt, exc.status_code, str(exc.detail), dict(exc.headers or {}))
+            except SubmissionRefused as exc:
+                return render.refusal(fmt, exc)
 
         return route
 
@@ -71,7 +78,12 @@ class Open311Route(APIRoute):
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
 
 Fmt = Annotated[Literal["json", "xml"], Path(description="Response format")]
-Jurisdiction = Annotated[str | None, Query(max_length=64, description="Accepted and ignored")]
+Jurisdiction = Annotated[
+    str | None,
+    Query(
+        max_length=64, description="This gateway's jurisdiction (JIESU_OPEN311_JURISDICTION); another is 404"
+    ),
+]
 _XML = {"text/xml": {"schema": {"type": "string"}}}
 
 
@@ -79,7 +91,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "Invalid parameters",
         403: "api_key missing or invalid, or not a web adapter's key",
-        404: "Not found",
+        404: "Not found, or a jurisdiction_id this gateway does not serve",
         413: "Body too large",
         429: "Over the adapter's rate limit; retry after Retry-After",
         503: "The bus (POST) or the database (GET) is unavailable; retry after Retry-After",
@@ -101,12 +113,18 @@ def _forbidden(exc: HTTPException) -> HTTPException:
     return HTTPException(403, f"api_key: {exc.detail}") if exc.status_code == 401 else exc
 
 
-def _reader(request: Request, api_key: str | None) -> Adapter:
+def _submitter(request: Request, api_key: str | None) -> Adapter:
     try:
         adapter: Adapter = request.app.state.guard.key_adapter(api_key)
     except HTTPException as exc:
         raise _forbidden(exc) from exc
     return adapter
+
+
+def _served(resources: Resources, jurisdiction_id: str | None) -> None:
+    """404 for a jurisdiction this gateway does not serve (none named: this one)."""
+    if jurisdiction_id and jurisdiction_id != resources.settings.open311_jurisdiction:
+        raise HTTPException(404, f"jurisdiction_id {jurisdiction_id!r} is not served here")
 
 
 async def _read(query: Awaitable[list[dict[str, Any]]], retry_after_s: int) -> list[dict[str, Any]]:
@@ -150,11 +168,12 @@ async def discovery(format: Fmt, request: Request, resources: ResourcesDep) -> R
 @router.get(
     "/services.{format}",
     response_model=list[ServiceInfo],
-    responses={**_ok("The services"), **_errors(400)},
+    responses={**_ok("The services"), **_errors(400, 404)},
     summary="Open311 service list (the first-level categories)",
 )
-async def services(format: Fmt, jurisdiction_id: Jurisdiction = None) -> Response:
+async def services(format: Fmt, resources: ResourcesDep, jurisdiction_id: Jurisdiction = None) -> Response:
     """Every service: one per first-level category of the taxonomy."""
+    _served(resources, jurisdiction_id)
     return render.respond(format, [_service_info(s) for s in catalogue.services()], "services", "service")
 
 
@@ -165,9 +184,13 @@ async def services(format: Fmt, jurisdiction_id: Jurisdiction = None) -> Respons
     summary="Open311 service definition",
 )
 async def service_definition(
-    service_code: Annotated[str, Path(max_length=64)], format: Fmt, jurisdiction_id: Jurisdiction = None
+    service_code: Annotated[str, Path(max_length=64)],
+    format: Fmt,
+    resources: ResourcesDep,
+    jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """The definition of a service; no service has extra attributes."""
+    _served(resources, jurisdiction_id)
     if catalogue.by_code(service_code) is None:
         raise HTTPException(404, f"service_code {service_code!r} not found")
     return render.respond(
@@ -197,31 +220,41 @@ def _form(raw: bytes) -> dict[str, str]:
     return {k: v for k, v in pairs if k in FORM_FIELD_NAMES}
 
 
+def _invalid(field: str, message: str) -> InvalidSubmission:
+    return InvalidSubmission([{"field": field, "message": message, "type": "value_error"}])
+
+
 def _number(form: dict[str, str], name: str) -> float | None:
     if name not in form:
         return None
     try:
         return float(form[name])
     except ValueError as exc:
-        raise HTTPException(400, f"{name} must be a number") from exc
+        raise refused(_invalid(name, "must be a number")) from exc
 
 
 def _submission(form: dict[str, str]) -> WebSubmission:
+    """The form as a web submission; InvalidSubmission naming the form's fields when it is not a valid one."""
     service = catalogue.by_code(form.get("service_code", ""))
     if service is None:
-        raise HTTPException(400, f"service_code {form.get('service_code')!r} missing or not found")
+        raise refused(_invalid("service_code", f"{form.get('service_code')!r} missing or not found"))
+    description = form.get("description", "")
+    if len(description) > MAX_DESCRIPTION:
+        raise refused(_invalid("description", f"longer than {MAX_DESCRIPTION} characters"))
     lat, lon = _number(form, "lat"), _number(form, "long")
     if not ((lat is not None and lon is not None) or form.get("address_string") or form.get("address_id")):
-        raise HTTPException(400, "a location is required: lat and long, address_string or address_id")
+        raise refused(_invalid("location", "required: lat and long, address_string or address_id"))
     name = (form.get("last_name", "") + form.get("first_name", "")).strip()
     location = {"latitude": lat, "longitude": lon, "address": form.get("address_string")}
     body: dict[str, Any] = {
         "channel": "web",
-        "content": form.get("description", ""),
+        # The description is optional: without one the service's name is the complaint's text.
+        "content": description if description.strip() else service.name,
         "category_hint": service.name,
         "citizen": {k: v for k, v in (("phone", form.get("phone")), ("email", form.get("email"))) if v},
         "location": {k: v for k, v in location.items() if v is not None},
-        "form_fields": {"source": "open311"}
+        # `source` and `service_code` make the ticket's service_code column (migrations/versions/0007).
+        "form_fields": {"source": "open311", "service_code": service.code}
         | {k: form[k] for k in ("device_id", "account_id", "address_id") if form.get(k)},
     }
     if name:
@@ -231,14 +264,19 @@ def _submission(form: dict[str, str]) -> WebSubmission:
     try:
         return WebSubmission.model_validate(body)
     except ValidationError as exc:
-        fields = sorted({_FORM_NAME.get(e["field"], e["field"]) for e in error_fields(exc.errors())})
-        raise HTTPException(400, f"invalid field(s): {', '.join(fields)}") from exc
+        errors = error_fields(exc.errors())
+        for error in errors:
+            error["field"] = _FORM_NAME.get(error["field"], error["field"])
+        raise refused(InvalidSubmission(errors)) from exc
 
 
 @router.post(
     "/requests.{format}",
     response_model=list[TokenReply],
-    responses={**_ok("A token, resolved by tokens/{token} once stored"), **_errors(400, 403, 413, 429, 503)},
+    responses={
+        **_ok("A token, resolved by tokens/{token} once stored"),
+        **_errors(400, 403, 404, 413, 429, 503),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -247,32 +285,27 @@ def _submission(form: dict[str, str]) -> WebSubmission:
     },
     summary="Open311 create a service request (taken in as a web submission)",
 )
-async def create_request(format: Fmt, request: Request, resources: ResourcesDep) -> Response:
+async def create_request(
+    format: Fmt,
+    request: Request,
+    resources: ResourcesDep,
+    api_key: Annotated[str | None, Query(max_length=256, description="Or in the form body")] = None,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
     """Take the request in as a web submission; answer with a token once the bus acknowledged it."""
     raw = await request.body()
     form = _form(raw)
-    guard = request.app.state.guard
-    adapter = _reader(request, form.get("api_key"))
-    ensure_channel(adapter, "web")
+    _served(resources, form.get("jurisdiction_id") or jurisdiction_id)
+    adapter = _submitter(request, form.get("api_key") or api_key)
     if adapter.signing_secret is not None:
         try:
-            guard.signatures.verify(adapter, request, raw)
+            request.app.state.guard.signatures.verify(adapter, request, raw)
         except HTTPException as exc:
             raise _forbidden(exc) from exc
-    guard.charge(adapter)
     submission = _submission(form)
-    settings = resources.settings
-    key = request.headers.get("idempotency-key")
-    record = build_record(
-        submission, key[:128] if key else None, settings.ticket_secret, request.app.state.flood
-    )
-    try:
-        await publish(record, resources)
-    except BusUnavailable as exc:
-        raise HTTPException(
-            503, f"not accepted: {exc}; retry later", {"Retry-After": str(settings.retry_after_s)}
-        ) from exc
-    reply = TokenReply(token=record.ticket_id, service_notice="已受理 (received)").model_dump(
+    intake = intake_of(request)
+    receipt = await intake.accept(resources, submission, adapter, request.headers.get(IDEMPOTENCY_HEADER))
+    reply = TokenReply(token=receipt.ticket_id, service_notice="已受理 (received)").model_dump(
         exclude_none=True
     )
     return render.respond(format, [reply], "service_requests", "request")
@@ -282,13 +315,15 @@ def _request_view(row: dict[str, Any]) -> dict[str, Any]:
     sub = row.get("submission") or {}
     loc = sub.get("location") or {}
     attachments = sub.get("attachments") or []
-    service = catalogue.by_name(row.get("category")) or catalogue.by_name(sub.get("category_hint"))
+    # The service the client submitted (tickets.service_code), never the classifier's category.
+    code = row.get("service_code")
+    service = catalogue.by_code(code) if code else None
     address = " ".join(p for p in (row.get("district"), row.get("address")) if p) or None
     view = ServiceRequest(
         service_request_id=row["ticket_id"],
         status="closed" if row.get("status") in CLOSED_STATUSES else "open",
-        service_name=service.name if service else row.get("category"),
-        service_code=service.code if service else None,
+        service_name=service.name if service else None,
+        service_code=code,
         description=row.get("content"),
         agency_responsible=row.get("department"),
         requested_datetime=_w3c(row.get("received_at")),
@@ -312,7 +347,7 @@ def _list(value: str | None) -> list[str]:
 @router.get(
     "/requests.{format}",
     response_model=list[ServiceRequest],
-    responses={**_ok("Matching service requests, newest first"), **_errors(400, 403, 503)},
+    responses={**_ok("Matching service requests, newest first"), **_errors(400, 404, 503)},
     summary="Open311 query service requests (filters and paging)",
 )
 async def list_requests(
@@ -320,7 +355,6 @@ async def list_requests(
     format: Fmt,
     request: Request,
     resources: ResourcesDep,
-    api_key: Annotated[str | None, Query(max_length=256, description="Needed when keys are set")] = None,
     jurisdiction_id: Jurisdiction = None,
     service_request_id: Annotated[
         str | None, Query(max_length=2000, description="Comma-separated ids; other filters are then ignored")
@@ -332,8 +366,9 @@ async def list_requests(
     page: Annotated[int, Query(ge=1, le=10_000, description="Extension: page number, from 1")] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000, description="Extension: results per page")] = 100,
 ) -> Response:
-    """Stored tickets as service requests; without dates the last 90 days (as the spec says)."""
-    _reader(request, api_key)
+    """Stored tickets as service requests (public: no key needed, public fields only); without dates the
+    last 90 days (as the spec says)."""
+    _served(resources, jurisdiction_id)
     statuses = _list(status)
     if any(s not in ("open", "closed") for s in statuses):
         raise HTTPException(400, "status must be open, closed or open,closed")
@@ -345,13 +380,13 @@ async def list_requests(
     if ids:
         where = RequestFilter(ticket_ids=ids[:1000], limit=1000)
     else:
-        codes = _list(service_code)
-        names = [s.name for c in codes if (s := catalogue.by_code(c)) is not None]
-        if codes and not names:
+        asked_codes = _list(service_code)
+        codes = [c for c in asked_codes if catalogue.by_code(c) is not None]
+        if asked_codes and not codes:
             return render.respond(format, [], "service_requests", "request")
         start, end = _window(start_date, end_date)
         where = RequestFilter(
-            categories=names,
+            service_codes=codes,
             start=start,
             end=end,
             statuses=statuses,
@@ -385,20 +420,18 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 @router.get(
     "/requests/{service_request_id}.{format}",
     response_model=list[ServiceRequest],
-    responses={**_ok("The service request"), **_errors(400, 403, 404, 503)},
+    responses={**_ok("The service request"), **_errors(400, 404, 503)},
     summary="Open311 one service request",
 )
 async def get_request(
     *,
     service_request_id: Annotated[str, Path(max_length=64)],
     format: Fmt,
-    request: Request,
     resources: ResourcesDep,
-    api_key: Annotated[str | None, Query(max_length=256)] = None,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
-    """The stored ticket as a service request; 404 until a worker stored it."""
-    _reader(request, api_key)
+    """The stored ticket as a service request (public, as GET requests); 404 until a worker stored it."""
+    _served(resources, jurisdiction_id)
     if not is_issued_ticket_id(resources.settings.ticket_secret, service_request_id):
         raise HTTPException(404, f"service_request_id {service_request_id!r} not found")
     where = RequestFilter(ticket_ids=[service_request_id], limit=1)
@@ -422,9 +455,30 @@ async def get_token(
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """`service_request_id` once the worker stored the ticket; only the token until then."""
+    _served(resources, jurisdiction_id)
     if not is_issued_ticket_id(resources.settings.ticket_secret, token):
         raise HTTPException(404, f"token {token!r} not found")
     where = RequestFilter(ticket_ids=[token], limit=1)
     rows = await _read(find_requests(resources.engine, where), resources.settings.retry_after_s)
     reply = TokenReply(token=token, service_request_id=rows[0]["ticket_id"] if rows else None)
     return render.respond(format, [reply.model_dump(exclude_none=True)], "service_requests", "request")
+
+
+@router.api_route(
+    "/{rest:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+async def unknown(rest: str, request: Request) -> Response:
+    """Anything else under /open311/v2/, in GeoReport's error format: 405 on a known path, else 404."""
+    allowed = sorted(
+        method
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and route.endpoint is not unknown
+        and route.path_regex.match(request.url.path)
+        for method in route.methods or ()
+    )
+    if allowed:
+        raise HTTPException(405, f"{request.method} is not allowed here", {"Allow": ", ".join(allowed)})
+    raise HTTPException(404, f"no GeoReport v2 resource {rest!r}")

@@ -22,14 +22,14 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from app.auth import AdapterDep, channel_error
+from app.auth import AdapterDep
 from app.deps import ResourcesDep
-from app.intake import AcceptedRecord, build_record, publish_many
-from app.metrics import REJECTIONS
-from app.problems import error_fields, problem_responses, render, summary
-from app.routes.complaints import IdempotencyKey, status_url, unavailable
+from app.problems import problem_responses, refusal_body, render
+from app.refusals import InvalidSubmission, NotAcceptedYet, error_fields
+from app.routes.complaints import IdempotencyKey, intake_of, status_url
+from app.submission import Receipt
 from app.views import BatchAccepted
-from ingest.schemas.submission import AnySubmission, Submission
+from ingest.schemas.submission import Submission
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 
@@ -77,16 +77,6 @@ _EXAMPLE = {
 }
 
 
-def _item_problem(
-    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
-    """A `Problem` as the response carries it (JSON, no None fields), built without a model per item."""
-    problem: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    if errors is not None:
-        problem["errors"] = errors
-    return problem
-
-
 @router.post(
     "/batch",
     status_code=202,
@@ -110,58 +100,35 @@ async def submit_batch(
     403 the key may not submit on the item's channel, 422 invalid item (field paths `items.<i>.…`), 503 the
     bus did not acknowledge it (`Retry-After` is then set; retry those items). **503** the bus acknowledged
     none: retry the batch. Retrying is safe: accepted items keep their ticket ids. With an
-    `Idempotency-Key` header, item *i* without an external_id is keyed `<key>:<i>`.
+    `Idempotency-Key` header, item *i* without an external_id is keyed `<key>:<i>`; without one, when the bus
+    did not acknowledge every item, the answer carries the `Idempotency-Key` the gateway chose for those
+    items: send it back with the retried batch.
     """
-    settings = resources.settings
-    guard = request.app.state.guard
-    # The request was charged one submission by authentication; the rest of the items now.
-    guard.charge(adapter, len(batch.items) - 1)
-    flood = request.app.state.flood
+    # Invalid items are refused one by one: they do not spoil the others.
+    items = [
+        InvalidSubmission(error_fields(i.errors, ("items", n))) if isinstance(i, InvalidItem) else i
+        for n, i in enumerate(batch.items)
+    ]
+    receipt = await intake_of(request).accept_many(resources, items, adapter, idempotency_key)
+    base = resources.settings.public_base_url
     # Results as the JSON they are sent as, in `ItemResult`'s field order and without None fields: one
     # pydantic model per item (and one dump of them all) cost a tenth of a 500-item batch.
     results: list[dict[str, Any]] = []
-    records: dict[str, AcceptedRecord] = {}
-    for index, item in enumerate(batch.items):
-        if isinstance(item, InvalidItem):
-            errors = error_fields(item.errors, ("items", index))
-            problem = _item_problem(422, "Invalid submission", summary(errors), errors=errors)
-            results.append({"index": index, "status": 422, "problem": problem})
+    retry_after: int | None = None
+    for index, outcome in enumerate(receipt.outcomes):
+        if isinstance(outcome, Receipt):
+            url = status_url(base, outcome.ticket_id)
+            results.append({"index": index, "status": 202, "ticket_id": outcome.ticket_id, "status_url": url})
             continue
-        sub: AnySubmission = item
-        if why := channel_error(adapter, sub.channel):
-            results.append({"index": index, "status": 403, "problem": _item_problem(403, "Forbidden", why)})
-            continue
-        key = f"{idempotency_key}:{index}" if idempotency_key else None
-        record = build_record(sub, key, settings.ticket_secret, flood)
-        # The same ticket twice in one batch (a duplicated item) is sent once.
-        record = records.setdefault(record.ticket_id, record)
-        results.append({"index": index, "status": 202, "ticket_id": record.ticket_id})
-
-    unique = list(records.values())
-    # One send for all the valid items; each is still accepted only on its own acknowledgement.
-    outcomes = await publish_many(unique, resources)
-    failed = {r.ticket_id: o for r, o in zip(unique, outcomes, strict=True) if o is not None}
-    accepted = 0
-    for result in results:
-        ticket_id = result.get("ticket_id")
-        if ticket_id is None:
-            continue
-        if ticket_id in failed:
-            detail = f"not accepted: {failed[ticket_id]}; retry this item"
-            del result["ticket_id"]
-            result["status"] = 503
-            result["problem"] = _item_problem(503, "Service unavailable", detail)
-        else:
-            result["status_url"] = status_url(settings.public_base_url, ticket_id)
-            accepted += 1
-
-    refused = len(results) - accepted
-    if refused:
-        REJECTIONS.labels(reason="batch_item").inc(refused)
-    if failed and all(r["status"] == 503 for r in results):
-        # The bus took none of them: the whole batch is to be retried, as for a single submission.
-        return unavailable(next(iter(failed.values())), settings.retry_after_s)
-    body = {"accepted": accepted, "refused": refused, "results": results}
-    headers = {"Retry-After": str(settings.retry_after_s)} if failed else None
-    status = 207 if refused else 202
-    return render(body, status, headers, "application/json")
+        problem = refusal_body(outcome)
+        results.append({"index": index, "status": problem["status"], "problem": problem})
+        if isinstance(outcome, NotAcceptedYet):
+            retry_after = outcome.retry_after_s
+    refused = len(results) - receipt.accepted
+    body = {"accepted": receipt.accepted, "refused": refused, "results": results}
+    headers: dict[str, str] = {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if receipt.chosen_key is not None:
+        headers["Idempotency-Key"] = receipt.chosen_key
+    return render(body, 207 if refused else 202, headers or None, "application/json")

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Header, Request, Response
 
-from app.auth import Adapter, AdapterDep, ReaderDep, ensure_channel
-from app.deps import Resources, ResourcesDep
-from app.intake import build_record, publish
-from app.limits import FloodTracker
-from app.metrics import REJECTIONS
+from app.auth import AdapterDep, ReaderDep
+from app.deps import ResourcesDep
 from app.problems import problem, problem_responses
 from app.queries import find_archived, find_ticket
+from app.submission import MAX_IDEMPOTENCY_KEY, Intake
 from app.views import Accepted, TicketView
-from ingest.bus import BusUnavailable
-from ingest.schemas.submission import AnySubmission, Submission, external_id_of
+from ingest.schemas.submission import Submission
 from ingest.tickets import is_issued_ticket_id
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
@@ -61,7 +57,7 @@ _EXAMPLES: dict[str, Any] = {
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        max_length=128,
+        max_length=MAX_IDEMPOTENCY_KEY,
         description="Makes the submission idempotent when the body has no external_id: the same key "
         "(per channel) always yields the same ticket id",
     ),
@@ -73,27 +69,10 @@ def status_url(base: str, ticket_id: str) -> str:
     return f"{base.rstrip('/')}/v1/complaints/{ticket_id}"
 
 
-def unavailable(exc: BusUnavailable, retry_after_s: int, idempotency_key: str | None = None) -> Response:
-    """The 503 for a submission the bus did not acknowledge in time: not accepted *yet*.
-
-    The record may still reach Kafka after the budget (the producer keeps it until it expires), so a retry
-    must be recognisable as the same submission: with `external_id` it is; without one, the answer carries the
-    `Idempotency-Key` the gateway chose, and a retry that sends it back gets the same ticket id.
-    """
-    REJECTIONS.labels(reason="bus_unavailable").inc()
-    headers = {"Retry-After": str(retry_after_s)}
-    if idempotency_key is None:
-        return problem(
-            503, "Service unavailable", f"not accepted: {exc}; retry later with the same external_id", headers
-        )
-    headers["Idempotency-Key"] = idempotency_key
-    return problem(
-        503,
-        "Service unavailable",
-        f"not accepted: {exc}; retry later with the header Idempotency-Key: {idempotency_key}",
-        headers,
-        idempotency_key=idempotency_key,
-    )
+def intake_of(request: Request) -> Intake:
+    """The app's submission service (created by app.gateway.install)."""
+    intake: Intake = request.app.state.intake
+    return intake
 
 
 @router.post(
@@ -116,31 +95,8 @@ async def submit(
     and the pipeline stores it once, so a retry after a timeout or a 503 is always safe; a 503 for a
     submission with neither carries the `Idempotency-Key` to retry with.
     """
-    return await accept(submission, adapter, idempotency_key, resources, request.app.state.flood)
-
-
-async def accept(
-    submission: AnySubmission,
-    adapter: Adapter,
-    idempotency_key: str | None,
-    resources: Resources,
-    flood: FloodTracker | None,
-) -> Response:
-    """The route's work after authentication: channel check, record, publish, 202 (or 403, 503).
-
-    Shared by the route and the fast lane (app/fastlane.py), so both answer alike by construction.
-    """
-    ensure_channel(adapter, submission.channel)
-    settings = resources.settings
-    # Without any key a late-acknowledged record and its retry would be two tickets: choose a key now, and
-    # hand it back with a 503 for the retry to send.
-    chosen_key = None if idempotency_key or external_id_of(submission) else uuid.uuid4().hex
-    record = build_record(submission, idempotency_key or chosen_key, settings.ticket_secret, flood)
-    try:
-        await publish(record, resources)
-    except BusUnavailable as exc:
-        return unavailable(exc, settings.retry_after_s, chosen_key)
-    return accepted(record.ticket_id, settings.public_base_url)
+    receipt = await intake_of(request).accept(resources, submission, adapter, idempotency_key)
+    return accepted(receipt.ticket_id, resources.settings.public_base_url)
 
 
 def accepted(ticket_id: str, base: str) -> Response:

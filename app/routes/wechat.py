@@ -2,8 +2,10 @@
 
 Configure the account's server URL as `https://<gateway>/v1/channels/wechat` with the token of
 `JIESU_WECHAT_TOKEN`, in plaintext mode. A push is taken in like any other WeChat submission (same ticket
-ids, same idempotency by MsgId, same acknowledgement rule) and answered with a passive text reply carrying
-the ticket number; when the bus does not acknowledge in time the answer is 503 and nothing was accepted.
+ids, same idempotency by MsgId, same acknowledgement rule: the submission service) and answered with a passive
+text reply carrying the ticket number, or saying why the message was not taken when it is not a valid
+submission; when the bus does not acknowledge in time (or the callback is over its rate) the answer is the
+JSON API's 503 (429) and nothing was accepted.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
 
+from app.auth import Adapter
 from app.deps import ResourcesDep
-from app.intake import build_record, publish
 from app.metrics import REJECTIONS
-from app.problems import error_fields, problem, problem_responses, summary
-from app.routes.complaints import unavailable
+from app.problems import problem_responses
+from app.refusals import InvalidSubmission, error_fields
+from app.routes.complaints import intake_of
+from app.submission import refused
 from app.wechat import (
+    INVALID_TEXT,
     SUBMISSION_TYPES,
     UNSUPPORTED_TEXT,
     accepted_text,
@@ -28,13 +33,13 @@ from app.wechat import (
     signature_ok,
     text_reply,
 )
-from ingest.bus import BusUnavailable
 
 router = APIRouter(prefix="/v1/channels/wechat", tags=["channels"])
 
 XML = "application/xml"
-# The callback's rate-limit bucket: WeChat's servers are one caller, whatever the citizen.
-CALLBACK_BUCKET = "wechat-callback"
+# The callback as the submission service sees it: WeChat's servers are one caller (one rate bucket),
+# whatever the citizen, and submit on the WeChat channel only.
+CALLBACK = Adapter(name="wechat-callback", channel="wechat")
 
 Signature = Annotated[str, Query(max_length=64, description="sha1 of the sorted token, timestamp and nonce")]
 Timestamp = Annotated[str, Query(max_length=16)]
@@ -95,7 +100,8 @@ _PUSH_BODY = {
     response_class=Response,
     responses={
         200: {
-            "description": "The passive text reply with the ticket number (or `success` for events)",
+            "description": "The passive text reply: the ticket number, or why the message was not "
+            "taken (`success` for events)",
             "content": {XML: {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
         },
         **problem_responses(
@@ -126,7 +132,6 @@ async def push(
     _check(request, signature, timestamp, nonce)
     if encrypt_type not in (None, "", "raw"):
         raise HTTPException(400, "only plaintext mode is supported: switch the account's encryption off")
-    request.app.state.guard.charge_bucket(CALLBACK_BUCKET)
     try:
         fields = parse_push(await request.body())
     except ValueError as exc:
@@ -140,13 +145,8 @@ async def push(
     try:
         submission = parse_submission(fields)
     except ValidationError as exc:
-        errors = error_fields(exc.errors())
-        REJECTIONS.labels(reason="validation").inc()
-        return problem(422, "Invalid submission", summary(errors), errors=errors)
-    settings = resources.settings
-    record = build_record(submission, None, settings.ticket_secret, request.app.state.flood)
-    try:
-        await publish(record, resources)
-    except BusUnavailable as exc:
-        return unavailable(exc, settings.retry_after_s)
-    return Response(text_reply(citizen, account, accepted_text(record.ticket_id)), media_type=XML)
+        refused(InvalidSubmission(error_fields(exc.errors())))
+        return Response(text_reply(citizen, account, INVALID_TEXT), media_type=XML)
+    # Refused otherwise (rate, bus): the app's problem answer; WeChat tells the citizen to try again later.
+    receipt = await intake_of(request).accept(resources, submission, CALLBACK, None)
+    return Response(text_reply(citizen, account, accepted_text(receipt.ticket_id)), media_type=XML)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 # (topic, partition) → the next offset to read, i.e. the last processed offset + 1.
 Offsets = dict[tuple[str, int], int]
 Headers = list[tuple[str, bytes]]
+# (topic, value, key, headers) of one record to send.
+Outgoing = tuple[str, bytes, bytes | None, Headers | None]
 # Called with a consumer's whole assignment, (topic, partition) sorted, each time the group gives it one.
 OnAssigned = Callable[[list[tuple[str, int]]], None]
 
@@ -35,7 +37,12 @@ class BusMessage:
 
 
 class BusProducer(Protocol):
-    """Writes records and returns only once the bus has acknowledged them."""
+    """Writes records and returns only once the bus has acknowledged them.
+
+    Every producer keeps its acknowledgement budget itself: `send` raises BusUnavailable, and `send_many`
+    reports it per record, once the budget it was built with has passed, so callers need no timeout of their
+    own (one per send would cost more than the send on the gateway's hot path).
+    """
 
     async def start(self) -> None:
         """Connect."""
@@ -47,6 +54,10 @@ class BusProducer(Protocol):
         self, topic: str, value: bytes, key: bytes | None = None, headers: Headers | None = None
     ) -> None:
         """Write one record and wait for its acknowledgement; raise BusUnavailable if it cannot be had."""
+
+    async def send_many(self, records: Sequence[Outgoing]) -> list[BusUnavailable | None]:
+        """Write every record and wait for their acknowledgements within one budget; per record, None when
+        acknowledged, else the BusUnavailable it would have raised alone."""
 
     async def ready(self) -> bool:
         """True when the bus answers right now."""

@@ -17,7 +17,7 @@ def make_producer(settings: Settings, broker: InProcessBroker | None, client_id:
     """Kafka producer when Kafka is configured, else one on the in-process broker."""
     if settings.embedded_bus:
         assert broker is not None, "the embedded bus needs an in-process broker"
-        return InProcessProducer(broker)
+        return InProcessProducer(broker, settings.produce_timeout_s)
     from ingest.bus.kafka import KafkaProducer
 
     return KafkaProducer(settings.kafka_bootstrap_servers, settings.produce_timeout_s, client_id=client_id)

@@ -11,11 +11,8 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, RebalanceInProgressError
 
-from ingest.bus.base import BusMessage, BusUnavailable, CommitLost, Headers, Offsets, OnAssigned
+from ingest.bus.base import BusMessage, BusUnavailable, CommitLost, Headers, Offsets, OnAssigned, Outgoing
 from ingest.bus.batching import Batch, PartitionBatcher
-
-# (topic, value, key, headers) of one record to send.
-Outgoing = tuple[str, bytes, bytes | None, Headers | None]
 
 log = logging.getLogger(__name__)
 

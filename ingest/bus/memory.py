@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.bus.base import BusMessage, Headers, Offsets, OnAssigned
+from ingest.bus.base import BusMessage, BusUnavailable, Headers, Offsets, OnAssigned, Outgoing
 
 
 @dataclass
@@ -68,10 +69,12 @@ class InProcessBroker:
 
 
 class InProcessProducer:
-    """Producer on an InProcessBroker; acknowledges at once."""
+    """Producer on an InProcessBroker: acknowledges once the record is appended, within `ack_timeout_s`
+    (None: no bound, for tests that drive the broker directly)."""
 
-    def __init__(self, broker: InProcessBroker) -> None:
+    def __init__(self, broker: InProcessBroker, ack_timeout_s: float | None = None) -> None:
         self._broker = broker
+        self._ack_timeout_s = ack_timeout_s
 
     async def start(self) -> None:
         """Nothing to connect."""
@@ -82,8 +85,23 @@ class InProcessProducer:
     async def send(
         self, topic: str, value: bytes, key: bytes | None = None, headers: Headers | None = None
     ) -> None:
-        """Append and return."""
-        await self._broker.append(topic, value, key, headers or [])
+        """Append and return; BusUnavailable when the append takes longer than the budget."""
+        try:
+            async with asyncio.timeout(self._ack_timeout_s):
+                await self._broker.append(topic, value, key, headers or [])
+        except TimeoutError as exc:
+            raise BusUnavailable(f"no acknowledgement from the bus within {self._ack_timeout_s}s") from exc
+
+    async def send_many(self, records: Sequence[Outgoing]) -> list[BusUnavailable | None]:
+        """`send` each record, concurrently; per record, None when appended, else why not."""
+        outcomes = await asyncio.gather(
+            *(self.send(topic, value, key, headers) for topic, value, key, headers in records),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, BusUnavailable):
+                raise outcome
+        return [outcome if isinstance(outcome, BusUnavailable) else None for outcome in outcomes]
 
     async def ready(self) -> bool:
         """Always ready."""

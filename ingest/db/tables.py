@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -24,6 +25,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
+
+# A ticket's Open311 service_code: the one its client submitted, only for submissions that came through
+# Open311 (app/open311/routes.py puts both in the web submission's form_fields).
+SERVICE_CODE_SQL = (
+    "CASE WHEN submission -> 'form_fields' ->> 'source' = 'open311' "
+    "THEN submission -> 'form_fields' ->> 'service_code' END"
+)
 
 ticket_keys = Table(
     "ticket_keys",
@@ -62,6 +70,8 @@ tickets = Table(
     Column("status_changed_at", DateTime(timezone=True)),
     Column("urgency_situation", Text),
     Column("urgent_screen", Text),
+    # The Open311 service_code the client submitted, kept by Postgres from the submission (0007).
+    Column("service_code", Text, Computed(SERVICE_CODE_SQL, persisted=True)),
 )
 
 ticket_status_history = Table(

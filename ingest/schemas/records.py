@@ -8,18 +8,9 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-# The events moved to ingest/schemas/events.py; imported here so that older imports keep working.
-from ingest.schemas.events import EVENT_SCHEMA_VERSION, TicketProcessed
-
 INTAKE_SCHEMA_VERSION = 1
 
-__all__ = [
-    "EVENT_SCHEMA_VERSION",
-    "INTAKE_SCHEMA_VERSION",
-    "IntakeRecord",
-    "TicketProcessed",
-    "intake_record_bytes",
-]
+__all__ = ["INTAKE_SCHEMA_VERSION", "IntakeRecord", "intake_record_bytes"]
 
 
 class IntakeRecord(BaseModel):

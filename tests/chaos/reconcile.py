@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -155,8 +155,3 @@ def _other_outcomes(load: OpenLoopLoad) -> dict[str, int]:
         key = str(outcome.status) if outcome.status is not None else (outcome.error or "unknown")
         out[key] = out.get(key, 0) + 1
     return out
-
-
-def as_dict(result: Reconciliation) -> dict[str, Any]:
-    """The reconciliation as plain data (for assertion messages)."""
-    return asdict(result)

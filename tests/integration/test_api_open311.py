@@ -1,5 +1,6 @@
 """Open311 on the real stack: POST answers a token, the worker stores the ticket, tokens/{token} resolves it,
-and GET requests reads Postgres with filters and paging, in JSON and XML."""
+and GET requests reads Postgres with filters and paging, in JSON and XML: publicly, with the service_code the
+client submitted and without personal data."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -8,10 +9,15 @@ from xml.etree import ElementTree
 import httpx
 
 from ingest.settings import Settings
+from tests import open311_spec as spec
 from tests.api_support import API_KEYS, PHONE_KEY, WEB_KEY
 from tests.integration.helpers import fetchval, pipeline, wait_until
 
 V2 = "/open311/v2"
+
+
+# Personal data a form carries, which no public read may show.
+PERSONAL = {"phone": "13800138000", "email": "li@example.com", "first_name": "伟", "last_name": "李"}
 
 
 def _form(i: int, code: str = "transport") -> dict[str, str]:
@@ -22,6 +28,7 @@ def _form(i: int, code: str = "transport") -> dict[str, str]:
         "long": "116.35",
         "description": f"学院路{i}号门口的路灯坏了一个星期,晚上很黑。",
         "media_url": f"https://portal.example.gov.cn/p/{i}.jpg",
+        **PERSONAL,
     }
 
 
@@ -42,13 +49,15 @@ async def _execute(settings: Settings, sql: str, *args: object) -> None:
 
 
 async def _check_filters(http: httpx.AsyncClient, settings: Settings, ids: list[str], started: str) -> None:
-    # Give the stored tickets known categories and statuses, then filter and page over them.
-    await _execute(settings, "UPDATE tickets SET category = '交通运输' WHERE ticket_id = ANY($1)", ids[:4])
-    await _execute(settings, "UPDATE tickets SET category = '环境保护' WHERE ticket_id = ANY($1)", ids[4:])
+    # ids[:4] were submitted as transport, ids[4:] as environmental-protection. Whatever the classifier
+    # decides (here: the opposite), Open311 serves and filters on the submitted code.
+    await _execute(settings, "UPDATE tickets SET category = '环境保护' WHERE ticket_id = ANY($1)", ids[:4])
+    await _execute(settings, "UPDATE tickets SET category = '交通运输' WHERE ticket_id = ANY($1)", ids[4:])
     await _execute(settings, "UPDATE tickets SET status = 'closed' WHERE ticket_id = ANY($1)", ids[:2])
 
     async def listing(**params: Any) -> list[dict[str, Any]]:
-        resp = await http.get(f"{V2}/requests.json", params={"api_key": WEB_KEY, **params})
+        # Public: no api_key.
+        resp = await http.get(f"{V2}/requests.json", params=params)
         assert resp.status_code == 200, resp.text
         rows: list[dict[str, Any]] = resp.json()
         return [r for r in rows if r["service_request_id"] in ids]
@@ -90,8 +99,9 @@ async def test_token_resolves_once_stored_and_requests_read_postgres(stack_setti
         started = datetime.now(UTC).isoformat()
         tokens = []
         for i in range(6):
+            code = "transport" if i < 4 else "environmental-protection"
             resp = await http.post(
-                f"{V2}/requests.json", data=_form(i), headers={"Idempotency-Key": f"o311-{i}"}
+                f"{V2}/requests.json", data=_form(i, code), headers={"Idempotency-Key": f"o311-{i}"}
             )
             assert resp.status_code == 200, resp.text
             [reply] = resp.json()
@@ -101,35 +111,42 @@ async def test_token_resolves_once_stored_and_requests_read_postgres(stack_setti
         ids = [await _resolve(http, t) for t in tokens]
         assert ids == tokens
 
-        one = await http.get(f"{V2}/requests/{ids[0]}.json", params={"api_key": PHONE_KEY})
+        one = await http.get(f"{V2}/requests/{ids[0]}.json")
         assert one.status_code == 200, one.text
+        assert not any(value in one.text for value in PERSONAL.values())
         [request] = one.json()
+        assert (request["service_code"], request["service_name"]) == ("transport", "交通运输")
         assert request["service_request_id"] == ids[0]
         assert request["status"] == "open"
         assert request["description"].startswith("学院路0号")
         assert (request["lat"], request["long"]) == (39.99, 116.35)
         assert request["media_url"] == "https://portal.example.gov.cn/p/0.jpg"
         assert request["requested_datetime"].endswith("Z")
-        xml = ElementTree.fromstring(
-            (await http.get(f"{V2}/requests/{ids[0]}.xml", params={"api_key": WEB_KEY})).content
-        )
-        assert xml.tag == "service_requests" and xml.find("request/service_request_id").text == ids[0]  # type: ignore[union-attr]
+        xml_one = (await http.get(f"{V2}/requests/{ids[0]}.xml")).content
+        xml = ElementTree.fromstring(xml_one)
+        assert xml.tag == "service_requests" and xml.findtext("request/service_request_id") == ids[0]
+        # Only the elements of the spec's sample response (its public fields).
+        sample = ElementTree.fromstring(spec.GET_REQUESTS_RESPONSE_XML.encode())
+        assert {e.tag for e in xml.iter()} <= {e.tag for e in sample.iter()}
+        assert xml.findtext("request/service_code") == "transport"
 
         await _check_filters(http, settings, ids, started)
 
-        xml_list = ElementTree.fromstring(
-            (await http.get(f"{V2}/requests.xml", params={"api_key": WEB_KEY})).content
-        )
-        assert {e.text for e in xml_list.iter("service_request_id")} >= set(ids)
+        # The classifier's category stays on the jiesu API.
+        ticket = await http.get(f"/v1/complaints/{ids[0]}", headers={"Authorization": f"Bearer {PHONE_KEY}"})
+        assert ticket.json()["category"] == "环境保护"
 
-        # Reading needs a key once keys are configured; a bad filter is a GeoReport 400.
-        denied = await http.get(f"{V2}/requests.json")
-        assert denied.status_code == 403 and denied.json()[0]["code"] == 403
-        bad = await http.get(f"{V2}/requests.json", params={"api_key": WEB_KEY, "status": "pending"})
+        xml_list = (await http.get(f"{V2}/requests.xml")).content
+        assert {e.text for e in ElementTree.fromstring(xml_list).iter("service_request_id")} >= set(ids)
+        assert not any(value.encode() in xml_list for value in PERSONAL.values())
+
+        # The spec's sample query (a window in 2010): none of these.
+        old = await http.get(f"{V2}/requests.xml?{spec.GET_REQUESTS_QUERY}")
+        assert old.status_code == 200 and ElementTree.fromstring(old.content).findall("request") == []
+        # A bad filter is a GeoReport 400; an unknown id a 404.
+        bad = await http.get(f"{V2}/requests.json", params={"status": "pending"})
         assert bad.status_code == 400
-        missing = await http.get(
-            f"{V2}/requests/JSAAAAAAAAAAAAAAAAAAAAAAAA.json", params={"api_key": WEB_KEY}
-        )
+        missing = await http.get(f"{V2}/requests/JSAAAAAAAAAAAAAAAAAAAAAAAA.json")
         assert missing.status_code == 404
 
 

@@ -9,8 +9,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
-from ingest.bus.base import BusUnavailable
-from ingest.bus.kafka import ABANDON_CLOSE_S, STOP_TIMEOUT_S, KafkaConsumer, KafkaProducer, Outgoing
+from ingest.bus.base import BusUnavailable, Outgoing
+from ingest.bus.kafka import ABANDON_CLOSE_S, STOP_TIMEOUT_S, KafkaConsumer, KafkaProducer
 from ingest.topics import INTAKE, topic_name
 
 

@@ -72,10 +72,17 @@ async def test_rate_limit_is_429_with_retry_after_per_adapter() -> None:
 
 async def test_a_batch_costs_one_token_per_item() -> None:
     async with gateway(settings(rate_limit_per_s=1, rate_limit_burst=5)) as (http, _, _app):
-        items = [{**WEB, "external_id": f"b{i}"} for i in range(6)]
+        for i in range(2):
+            one = {**WEB, "external_id": f"s{i}"}
+            single = await http.post("/v1/complaints", json=one, headers=bearer(WEB_KEY))
+            assert single.status_code == 202
+        # Three tokens left: a batch of four is refused, one of three is taken.
+        items = [{**WEB, "external_id": f"b{i}"} for i in range(4)]
         resp = await http.post("/v1/complaints/batch", json={"items": items}, headers=bearer(WEB_KEY))
         assert resp.status_code == 429
         assert int(resp.headers["retry-after"]) >= 1
+        resp = await http.post("/v1/complaints/batch", json={"items": items[:3]}, headers=bearer(WEB_KEY))
+        assert resp.status_code == 202
 
 
 def test_token_bucket_refills_and_says_how_long_to_wait() -> None:

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from app.open311 import catalogue
+from tests import open311_spec as spec
 from tests.api_support import WEB_KEY, WECHAT_KEY, accepted_records, gateway, settings
 
 V2 = "/open311/v2"
@@ -109,7 +110,7 @@ async def test_post_request_is_a_web_submission_answered_with_a_token() -> None:
         ({"lat": None, "long": None, "address_string": None}, 400, "location"),
         ({"lat": "north"}, 400, "lat"),
         ({"phone": "12"}, 400, "phone"),
-        ({"description": " "}, 400, "description"),
+        ({"description": "长" * 4001}, 400, "description"),
         ({"media_url": "ftp://x"}, 400, "media_url"),
     ],
 )
@@ -140,3 +141,146 @@ async def test_request_ids_nobody_issued_match_nothing_without_a_query() -> None
         )
     assert resp.status_code == 200
     assert resp.json() == []
+
+
+def _record_of(broker: Any) -> dict[str, Any]:
+    [record] = accepted_records(broker)
+    value: dict[str, Any] = orjson.loads(record.value)
+    return value
+
+
+def _same_shape(ours: bytes, *theirs: str) -> None:
+    """Our XML has the spec samples' root and item elements, and only element names the samples have."""
+    mine = ElementTree.fromstring(ours)
+    samples = [ElementTree.fromstring(sample.encode()) for sample in theirs]
+    assert {mine.tag} == {sample.tag for sample in samples}
+    assert [child.tag for child in mine] == [samples[0][0].tag] * len(mine)
+    assert {e.tag for e in mine.iter()} <= {e.tag for sample in samples for e in sample.iter()}
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_the_specs_sample_post_is_taken_with_the_submitted_service_code(fmt: str) -> None:
+    form = spec.post_form(api_key=WEB_KEY, service_code="transport", phone="13800138000")
+    async with gateway(settings(open311_jurisdiction=spec.JURISDICTION)) as (http, broker, _):
+        resp = await http.post(f"{V2}/requests.{fmt}", data=form)
+        assert resp.status_code == 200, resp.text
+        value = _record_of(broker)
+    if fmt == "xml":
+        _same_shape(resp.content, spec.POST_TOKEN_RESPONSE_XML, spec.POST_RESPONSE_XML)
+        token = ElementTree.fromstring(resp.content).findtext("request/token")
+    else:
+        token = resp.json()[0]["token"]
+    assert token == value["ticket_id"]
+    sub = value["submission"]
+    assert sub["content"] == "A large sinkhole is destroying the street"
+    # The code the client chose is kept for the ticket's service_code; the category is the workers' to judge.
+    assert sub["form_fields"] == {
+        "source": "open311", "service_code": "transport", "device_id": "tt222111", "account_id": "123456"
+    }  # fmt: skip
+    assert sub["location"] == {
+        "latitude": 37.76524078,
+        "longitude": -122.4212043,
+        "address": "1234 5th street",
+    }
+
+
+@pytest.mark.parametrize("where", ["form", "query"])
+async def test_api_key_is_read_from_the_form_or_the_query_string(where: str) -> None:
+    form = {k: v for k, v in FORM.items() if k != "api_key"}
+    params = {"api_key": WEB_KEY} if where == "query" else {}
+    if where == "form":
+        form["api_key"] = WEB_KEY
+    async with gateway(settings()) as (http, broker, _):
+        resp = await http.post(f"{V2}/requests.json", data=form, params=params)
+        assert resp.status_code == 200, resp.text
+        assert len(accepted_records(broker)) == 1
+        denied = await http.post(f"{V2}/requests.xml", data={k: v for k, v in form.items() if k != "api_key"})
+    assert denied.status_code == 403
+    _same_shape(denied.content, spec.ERROR_RESPONSE_XML)
+
+
+async def test_description_is_optional_and_at_most_4000_characters() -> None:
+    async with gateway(settings()) as (http, broker, _):
+        without = {k: v for k, v in FORM.items() if k != "description"}
+        assert (await http.post(f"{V2}/requests.json", data=without)).status_code == 200
+        # Without a description the service's name is the complaint's text.
+        assert _record_of(broker)["submission"]["content"] == "环境保护"
+        longest = await http.post(f"{V2}/requests.json", data={**FORM, "description": "长" * 4000})
+        assert longest.status_code == 200
+        for fmt in ("json", "xml"):
+            over = await http.post(f"{V2}/requests.{fmt}", data={**FORM, "description": "长" * 4001})
+            assert over.status_code == 400
+            if fmt == "xml":
+                _same_shape(over.content, spec.ERROR_RESPONSE_XML)
+                assert "description" in (
+                    ElementTree.fromstring(over.content).findtext("error/description") or ""
+                )
+            else:
+                assert set(over.json()[0]) == set(spec.ERROR_RESPONSE_JSON[0])
+                assert over.json()[0]["code"] == 400 and "description" in over.json()[0]["description"]
+        assert len(accepted_records(broker)) == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/services.json"),
+        ("GET", "/services/transport.xml"),
+        ("POST", "/requests.json"),
+        ("GET", "/requests.json"),
+        ("GET", "/requests/JSAAAAAAAAAAAAAAAAAAAAAAAA.xml"),
+        ("GET", "/tokens/JSAAAAAAAAAAAAAAAAAAAAAAAA.json"),
+    ],
+)
+async def test_an_unknown_jurisdiction_is_404(method: str, path: str) -> None:
+    async with gateway(settings(open311_jurisdiction=spec.JURISDICTION)) as (http, broker, _):
+        form = FORM if method == "POST" else None
+        resp = await http.request(method, V2 + path, params={"jurisdiction_id": "elsewhere.gov"}, data=form)
+        assert resp.status_code == 404, resp.text
+        if path.endswith(".xml"):
+            assert ElementTree.fromstring(resp.content).findtext("error/code") == "404"
+        else:
+            assert resp.json()[0]["code"] == 404 and "jurisdiction_id" in resp.json()[0]["description"]
+        if method == "POST":
+            in_form = await http.post(V2 + path, data={**FORM, "jurisdiction_id": "elsewhere.gov"})
+            assert in_form.status_code == 404
+            served = await http.post(V2 + path, data={**FORM, "jurisdiction_id": spec.JURISDICTION})
+            assert served.status_code == 200
+            assert len(accepted_records(broker)) == 1
+        else:
+            assert (
+                await http.get(f"{V2}/services.json", params={"jurisdiction_id": spec.JURISDICTION})
+            ).is_success
+
+
+async def test_public_reads_need_no_api_key_on_a_keyed_gateway() -> None:
+    async with gateway(settings()) as (http, _, _app):
+        # Ids nobody issued match nothing without a query (the unit settings' database is unreachable).
+        listing = await http.get(
+            f"{V2}/requests.json", params={"service_request_id": "JSAAAAAAAAAAAAAAAAAAAAAAAA"}
+        )
+        assert listing.status_code == 200 and listing.json() == []
+        one = await http.get(f"{V2}/requests/JSAAAAAAAAAAAAAAAAAAAAAAAA.json")
+        assert one.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/nope.json", 404),
+        ("GET", "/nope.xml", 404),
+        ("POST", "/requests/extra/deep.xml", 404),
+        ("DELETE", "/requests.json", 405),
+        ("PUT", "/services.xml", 405),
+    ],
+)
+async def test_unknown_paths_answer_in_georeport_format(method: str, path: str, status: int) -> None:
+    async with gateway(settings()) as (http, _, _app):
+        resp = await http.request(method, V2 + path)
+    assert resp.status_code == status
+    if path.endswith(".xml"):
+        _same_shape(resp.content, spec.ERROR_RESPONSE_XML)
+        assert ElementTree.fromstring(resp.content).findtext("error/code") == str(status)
+    else:
+        [error] = resp.json()
+        assert set(error) == {"code", "description"} and error["code"] == status

@@ -149,8 +149,10 @@ async def test_bad_signature_encrypted_mode_and_invalid_message() -> None:
         assert (await http.post(URL, params=signed_query(token="guess"), content=body)).status_code == 403
         encrypted = await http.post(URL, params=signed_query(encrypt_type="aes"), content=body)
         assert encrypted.status_code == 400
+        # Invalid: the citizen is told in WeChat's own reply, not with an HTTP error WeChat would hide.
         empty = await http.post(URL, params=signed_query(), content=push("text", Content=" \u200b "))
-        assert empty.status_code == 422
+        assert empty.status_code == 200 and empty.headers["content-type"].startswith("application/xml")
+        assert "未能受理" in ElementTree.fromstring(empty.content).findtext("Content", "")
         assert accepted_records(broker) == []
 
 

@@ -16,11 +16,17 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from fastapi import Depends
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import REGISTRY
+from starlette.middleware import Middleware
 
+from app.fastlane import LaneOutOfStep, lane_spec
 from app.main import create_app
+from app.routes import complaints
 from app.routes.complaints import accepted
+from app.submission import MAX_IDEMPOTENCY_KEY
 from app.views import Accepted
 from ingest.bus import BusUnavailable
 from ingest.bus.factory import in_process_broker
@@ -286,3 +292,54 @@ def test_the_202_body_is_what_jsonresponse_wrote(base: str) -> None:
 async def test_openapi_is_unchanged_by_the_lane() -> None:
     async with twins(settings()) as ((fast, _), (slow, _)):
         assert (await fast.get("/openapi.json")).json() == (await slow.get("/openapi.json")).json()
+
+
+def _submit_api_route() -> APIRoute:
+    [route] = [
+        r for r in complaints.router.routes if isinstance(r, APIRoute) and r.endpoint is complaints.submit
+    ]
+    return route
+
+
+def test_the_lane_takes_its_path_and_limits_from_the_route_and_the_body_limit() -> None:
+    config = settings(max_body_bytes=4096)
+    spec = lane_spec(create_app(config))
+    assert spec.path == "/v1/complaints"
+    assert spec.max_idempotency_key == MAX_IDEMPOTENCY_KEY
+    assert spec.max_body == 4096
+
+
+async def _extra() -> None:
+    """A dependency the lane does not know."""
+
+
+def test_a_dependency_added_to_the_route_stops_the_gateway_until_the_lane_follows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    route = _submit_api_route()
+    monkeypatch.setattr(route, "dependencies", [*route.dependencies, Depends(_extra)])
+    app = create_app(settings())
+    with pytest.raises(LaneOutOfStep, match="_extra"):
+        app.build_middleware_stack()
+    # Without the lane nothing is skipped, so nothing is refused.
+    create_app(settings(), fast_lane=False).build_middleware_stack()
+
+
+class _Inner:
+    """A middleware that would sit between the lane and the route."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def test_a_middleware_inside_the_lane_stops_the_gateway_one_outside_does_not() -> None:
+    app = create_app(settings())
+    app.user_middleware.append(Middleware(_Inner))  # innermost: the lane would skip it
+    with pytest.raises(LaneOutOfStep, match="_Inner"):
+        lane_spec(app)
+    outside = create_app(settings())
+    outside.add_middleware(_Inner)  # outermost: it wraps the lane too
+    assert lane_spec(outside).path == "/v1/complaints"

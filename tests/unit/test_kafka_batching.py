@@ -19,9 +19,9 @@ from aiokafka.record.default_records import DefaultRecordBatch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.bus.base import BusUnavailable
+from ingest.bus.base import BusUnavailable, Outgoing
 from ingest.bus.batching import PartitionBatcher
-from ingest.bus.kafka import KafkaProducer, Outgoing
+from ingest.bus.kafka import KafkaProducer
 from ingest.bus.murmur import murmur2
 
 TOPIC = "intake"

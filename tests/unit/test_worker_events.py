@@ -1,16 +1,16 @@
-"""Publishing a batch's events: one send_many when the producer has it, any refusal fails the batch."""
+"""Publishing a batch's events: one send_many per batch, any refusal fails the batch."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from ingest.bus import BusUnavailable
-from ingest.bus.base import Headers
-from ingest.bus.kafka import Outgoing
-from workers.events import publish_processed
+from ingest.bus.base import Headers, Outgoing
+from workers.events import publish_processed, publish_urgent
 from workers.ticket import TicketRow
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -46,21 +46,6 @@ class _Many:
         return [BusUnavailable("no ack") if i == self.refuse else None for i in range(len(records))]
 
 
-class _One:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    async def ready(self) -> bool:
-        return True
-
-    async def send(
-        self, topic: str, value: bytes, key: bytes | None = None, headers: Headers | None = None
-    ) -> None:
-        self.sent.append(topic)
-
-
 async def test_events_go_in_one_send_many_critical_ones_twice() -> None:
     producer = _Many()
     rows = [_row("t1"), _row("t2", urgency="critical")]
@@ -76,7 +61,14 @@ async def test_one_unacknowledged_event_fails_the_batch() -> None:
         await publish_processed(_Many(refuse=1), [_row("t1"), _row("t2")], {}, "", NOW)
 
 
-async def test_a_producer_without_send_many_sends_each() -> None:
-    producer = _One()
-    assert await publish_processed(producer, [_row("t1"), _row("t2", urgency="critical")], {}, "", NOW) == 3
-    assert len(producer.sent) == 3
+async def test_the_urgent_lane_announces_on_the_desk_topic_only_without_links() -> None:
+    producer = _Many()
+    row = _row("t1", urgency="critical")
+    row.incident_id, row.urgent_screen = "inc-t1", "gas_leak"
+    assert await publish_urgent(producer, [row], {}, "p.", NOW) == 1
+    [[(topic, value, key, headers)]] = producer.batches
+    event = orjson.loads(value)
+    assert (topic, key, event["event_type"]) == ("p.complaints.urgent", b"t1", "ticket.urgent")
+    assert "incident_id" not in event and "duplicate_of" not in event
+    assert (event["urgency"], event["urgency_change"]) == ("critical", "confirmed")
+    assert ("event_type", b"ticket.urgent") in (headers or [])

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from workers.judgement.dataset import LabelledRow, RawMessage
-from workers.judgement.text import Tokenizer, cut, normalise
+from workers.judgement.text import cut, normalise
 
 # A word that raw messages use in at least this many documents but that never occurs in the 7,841 labelled
 # rows was removed as a stopword when that file was prepared. Lower thresholds start catching rare content
@@ -31,8 +31,3 @@ def document_frequencies(docs: Iterable[Sequence[str]]) -> tuple[Counter[str], i
         df.update(set(words))
         n += 1
     return df, n
-
-
-def raw_tokens(tokenizer: Tokenizer, raw: Iterable[RawMessage]) -> list[list[str]]:
-    """Training-style tokens of raw messages."""
-    return [tokenizer.tokens(m.title, m.content) for m in raw]
