@@ -1,0 +1,47 @@
+"""Leaving writers out: the figures at a recall, and two stages where a second model rescores a band."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workers.judgement.urgency.crossval import banded
+from workers.judgement.urgency.model import NONE
+from workers.judgement.urgency.training import HeldOut, TrainingSet, summarise
+
+FIRST = np.array([0.9, 0.8, 0.7, 0.3, 0.6, 0.2, 0.1, 0.05])  # four urgent messages, then four normal ones
+
+
+def _training_set() -> TrainingSet:
+    ts = TrainingSet()
+    for i in range(4):
+        ts.add(f"urgent {i}", "fire", "train_a.jsonl", "urgent", level="critical")
+    for i in range(4):
+        ts.add(f"normal {i}", NONE, "train_a.jsonl", "hard_negative")
+    return ts
+
+
+def test_the_threshold_keeps_the_recall_and_counts_the_false_alarms_above_it() -> None:
+    ts = _training_set()
+    figures = summarise(ts, HeldOut(list(range(8)), FIRST, np.array([0.01, 0.4])))
+    at = figures["at_recall_0.985"]
+    # Every urgent score must stay at or above the threshold: the lowest urgent score, 0.3.
+    assert at["threshold"] == 0.3 and at["recall"] == 1.0
+    assert at["false_alarms_writers"] == 0.25  # 0.6 of four normal messages
+    assert at["false_alarms_background"] == 0.5
+    assert figures["threshold"] == 0.3
+
+
+def test_the_second_stage_rescores_only_the_band_the_first_finds_uncertain() -> None:
+    ts = _training_set()
+    first = HeldOut(list(range(8)), FIRST, np.array([0.01, 0.4]))
+    # The second stage is sure the normal message scored 0.6 is normal, and raises the 0.05 one (below the
+    # band, so it keeps its first score).
+    rescored = np.array([0.9, 0.8, 0.7, 0.35, 0.1, 0.2, 0.1, 0.99])
+    second = HeldOut(list(range(8)), rescored, np.array([0.9, 0.0]))
+    figures = banded(ts, first, second, 0.25, detail=False)
+    assert figures["band_share_writers"] == 0.625  # five of eight scored 0.25 or more by the first
+    assert figures["band_share_background"] == 0.5
+    at = figures["at_recall_0.985"]
+    assert at["threshold"] == 0.35 and at["recall"] == 1.0
+    assert at["false_alarms_writers"] == 0.0
+    assert at["false_alarms_background"] == 0.0
