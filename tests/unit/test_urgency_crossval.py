@@ -1,10 +1,13 @@
-"""Leaving writers out: the figures at a recall, and two stages where a second model rescores a band."""
+"""Leaving writers out: the figures at a recall, two stages where a second model rescores a band, and where
+the false alarms come from."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from workers.judgement.urgency.crossval import banded
+from ingest.urgency.catalogue import load_catalogue
+from workers.judgement.urgency.crossval import banded, false_alarms_by
+from workers.judgement.urgency.features import Reader
 from workers.judgement.urgency.model import NONE
 from workers.judgement.urgency.training import HeldOut, TrainingSet, summarise
 
@@ -45,3 +48,18 @@ def test_the_second_stage_rescores_only_the_band_the_first_finds_uncertain() -> 
     assert at["threshold"] == 0.35 and at["recall"] == 1.0
     assert at["false_alarms_writers"] == 0.0
     assert at["false_alarms_background"] == 0.0
+
+
+def test_false_alarms_are_broken_down_by_kind_context_and_cue() -> None:
+    ts = TrainingSet()
+    ts.add("楼道里煤气味很重，快来人", "gas_leak", "train_a.jsonl", "urgent", channel="wechat")
+    ts.add("去年楼道里煤气味很重，想问找谁赔", NONE, "train_a.jsonl", "hard_negative", channel="phone")
+    ts.add("建议多装几个灭火器", NONE, "train_a.jsonl", "hard_negative", channel="web")
+    ts.add("楼下广场舞太吵了", NONE, "train_a.jsonl", "ordinary", channel="wechat")
+    held = HeldOut([0, 1, 2, 3], np.array([0.9, 0.6, 0.1, 0.7]), np.array([]))
+    found = false_alarms_by(ts, held, Reader(load_catalogue()), 0.5)
+    assert found["kind"] == {"hard_negative": [1, 2], "ordinary": [1, 1]}
+    assert found["channel"]["web"] == [0, 1] and found["channel"]["wechat"] == [1, 1]
+    assert found["context"]["past,question"] == [1, 1]
+    assert found["context"]["suggestion"] == [0, 1]
+    assert found["cue"] == {"gas_leak": [1, 1], "none": [1, 2]}

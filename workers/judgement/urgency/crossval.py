@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,8 @@ from scipy import sparse
 
 from ingest.urgency.catalogue import CATALOGUE_PATH, parse_catalogue
 from workers.judgement.dataset import default_data_dir
-from workers.judgement.urgency.features import Reader
+from workers.judgement.urgency.features import NOT_NOW, Reader
+from workers.judgement.urgency.model import NONE
 from workers.judgement.urgency.training import (
     HeldOut,
     Matrices,
@@ -74,6 +76,33 @@ def banded(ts: TrainingSet, first: HeldOut, second: HeldOut, lower: float, detai
     }
 
 
+def false_alarms_by(ts: TrainingSet, h: HeldOut, reader: Reader, threshold: float) -> dict[str, Any]:
+    """Where the held-out writers' false alarms at a threshold come from: [false alarms, normal messages] by
+    kind, channel, the not-now context groups the text names ("none" without any) and the situations its cues
+    name ("none" without a cue), biggest first."""
+    counts: dict[str, Counter[str]] = {k: Counter() for k in ("kind", "channel", "context", "cue")}
+    alarms: dict[str, Counter[str]] = {k: Counter() for k in counts}
+    for i, score in zip(h.held, h.scores.tolist(), strict=True):
+        if ts.labels[i] != NONE:
+            continue
+        reading = reader.read(ts.texts[i])
+        keys = {
+            "kind": ts.kinds[i],
+            "channel": ts.channels[i],
+            "context": ",".join(g for g in NOT_NOW if g in reading.groups()) or "none",
+            "cue": ",".join(sorted({hit.value for hit in reading.cues})) or "none",
+        }
+        for field, key in keys.items():
+            counts[field][key] += 1
+            alarms[field][key] += score >= threshold
+    return {
+        field: {
+            key: [alarms[field][key], n] for key, n in sorted(c.items(), key=lambda kv: -alarms[field][kv[0]])
+        }
+        for field, c in counts.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print each variant's figures as JSON lines."""
     parser = argparse.ArgumentParser(prog="python -m workers.judgement.urgency.crossval")
@@ -86,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--detail", action="store_true", help="critical recall, hard negatives, by channel and by writer"
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="the char model's false alarms by kind, context and cue"
     )
     args = parser.parse_args(argv)
     catalogue_text = CATALOGUE_PATH.read_text(encoding="utf-8")
@@ -105,6 +137,14 @@ def main(argv: list[str] | None = None) -> None:
         for c in args.c or [64.0]:
             figures = leave_writer_out(ts, matrices, functools.partial(fit_urgent, c=c), args.detail)
             print(json.dumps({"variant": name, "c": c, **figures}), flush=True)
+    if args.breakdown:
+        held = held_out_scores(ts, feature_matrices(reader), fit_urgent)
+        threshold = summarise(ts, held)["threshold"]
+        print(
+            json.dumps(
+                {"threshold": threshold, **false_alarms_by(ts, held, reader, threshold)}, ensure_ascii=False
+            )
+        )
     if args.band and vectors is not None:
         found = variants(reader, vectors)
         first = held_out_scores(ts, found["chars"], fit_urgent)
