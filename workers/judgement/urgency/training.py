@@ -148,22 +148,29 @@ def fit_situations(
 Matrices = Callable[[list[str], list[str]], tuple[sparse.csr_matrix, sparse.csr_matrix]]
 
 
-def leave_writer_out(
+@dataclass(frozen=True)
+class HeldOut:
+    """Scores of messages by urgent heads trained without their writer: `held` (indices into the training
+    set), their `scores`, and the scores of a fifth of the background (`background`), held out throughout."""
+
+    held: list[int]
+    scores: npt.NDArray[np.float64]
+    background: npt.NDArray[np.float64]
+
+
+def held_out_scores(
     ts: TrainingSet,
     matrices: Matrices,
     fit: Callable[[sparse.csr_matrix, npt.NDArray[np.bool_]], Any],
-    detail: bool = False,
-) -> dict[str, Any]:
+) -> HeldOut:
     """Each training writer scored by an urgent head trained without them (their messages and a fifth of the
-    background held out), and the thresholds that keep 97 % and TARGET_RECALL of their urgent messages.
-    `detail`: also critical recall and false alarms by kind, channel and writer at each threshold."""
+    background held out)."""
     writers = sorted({g for g in ts.groups if g.startswith("train_")})
     scores: list[float] = []
-    urgent: list[bool] = []
     background: list[float] = []
     held: list[int] = []
+    held_bg = set([i for i, g in enumerate(ts.groups) if g == "background"][::5])
     for writer in writers:
-        held_bg = set([i for i, g in enumerate(ts.groups) if g == "background"][::5])
         train = [i for i, g in enumerate(ts.groups) if g != writer and i not in held_bg]
         test = [i for i, g in enumerate(ts.groups) if g == writer] + sorted(held_bg)
         x_train, x_test = matrices([ts.texts[i] for i in train], [ts.texts[i] for i in test])
@@ -172,10 +179,27 @@ def leave_writer_out(
         n = len(test) - len(held_bg)
         scores.extend(p[:n].tolist())
         background.extend(p[n:].tolist())
-        urgent.extend(ts.labels[i] != NONE for i in test[:n])
         held.extend(test[:n])
-    s, u, bg = np.array(scores), np.array(urgent), np.array(background)
-    out: dict[str, Any] = {"writers": writers}
+    return HeldOut(held, np.array(scores), np.array(background))
+
+
+def leave_writer_out(
+    ts: TrainingSet,
+    matrices: Matrices,
+    fit: Callable[[sparse.csr_matrix, npt.NDArray[np.bool_]], Any],
+    detail: bool = False,
+) -> dict[str, Any]:
+    """Each training writer scored by an urgent head trained without them (held_out_scores), and the
+    thresholds that keep 97 % and TARGET_RECALL of their urgent messages. `detail`: also critical recall and
+    false alarms by kind, channel and writer at each threshold."""
+    return summarise(ts, held_out_scores(ts, matrices, fit), detail)
+
+
+def summarise(ts: TrainingSet, h: HeldOut, detail: bool = False) -> dict[str, Any]:
+    """The held-out figures at the thresholds that keep 97 % and TARGET_RECALL of the urgent messages."""
+    s, bg = h.scores, h.background
+    u = np.array([ts.labels[i] != NONE for i in h.held], dtype=bool)
+    out: dict[str, Any] = {"writers": sorted({ts.groups[i] for i in h.held})}
     for recall in (0.97, TARGET_RECALL):
         t = threshold_for_recall(s, u, recall)
         out[f"at_recall_{recall}"] = {
@@ -185,7 +209,7 @@ def leave_writer_out(
             "false_alarms_background": round(float((bg >= t).mean()), 4),
         }
         if detail:
-            out[f"at_recall_{recall}"].update(_detail(ts, held, s, t))
+            out[f"at_recall_{recall}"].update(_detail(ts, h.held, s, t))
     out["threshold"] = out[f"at_recall_{TARGET_RECALL}"]["threshold"]
     return out
 
