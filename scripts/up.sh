@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Gateway and WORKERS workers (default 2) on the services of .data/services.env, in the foreground; Ctrl-C
+# Gateway, WORKERS workers (default 2) and one reports worker on the services of .data/services.env, in the foreground; Ctrl-C
 # stops them all. Each worker serves its metrics on its own port: JIESU_WORKER_METRICS_PORT (default 9101) for
 # the first, the next ports for the others (two workers on one port: the second could not start).
 # JIESU_UP_PYTHON (.venv/bin/python) and JIESU_SERVICES_ENV (.data/services.env) are for tests.
@@ -38,5 +38,8 @@ for ((i = 0; i < workers; i++)); do
     JIESU_WORKER_METRICS_PORT="$port" "$python" -m workers & pids+=($!)
     echo "up: worker $((i + 1)) pid $! metrics http://$host:$port/metrics"
 done
+# One reports worker: the rollups, the alerts and the hourly brief (docs/reports.md).
+JIESU_WORKER_METRICS_PORT=0 "$python" -m workers.rollups & pids+=($!)
+echo "up: reports worker pid $! (rollups, alerts on complaints.alerts, briefs on complaints.reports)"
 echo "up: $workers worker(s); each logs a \"lane started\" line with its partitions once assigned; Ctrl-C stops them"
 wait -n

@@ -102,3 +102,51 @@ incidents = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("signature", JSONB, nullable=False),
 )
+
+# Report rollups (migration 0008): kept by the reports worker from complaints.events, read by the reports.
+rollup_hourly = Table(
+    "rollup_hourly",
+    metadata,
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("district", Text, primary_key=True),
+    Column("category", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("tickets", Integer, nullable=False),
+    Column("urgent", Integer, nullable=False),
+)
+
+rollup_incident_hourly = Table(
+    "rollup_incident_hourly",
+    metadata,
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("incident_id", Text, primary_key=True),
+    Column("tickets", Integer, nullable=False),
+)
+
+rollup_ledger = Table(
+    "rollup_ledger",
+    metadata,
+    Column("ticket_id", Text, primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+report_alerts = Table(
+    "report_alerts",
+    metadata,
+    Column("alert_id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("hour", DateTime(timezone=True), nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("subject", JSONB, nullable=False),
+    Column("observed", Integer, nullable=False),
+    Column("baseline", Float),
+    Column("score", Float),
+    Column("message", Text, nullable=False),
+)
+
+report_publications = Table(
+    "report_publications",
+    metadata,
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+)

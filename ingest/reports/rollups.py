@@ -1,0 +1,207 @@
+"""Reading the rollups (migration 0008): an hour's cells, their seasonal baseline, growing incidents.
+
+Every query here reads the small rollup tables by their primary key's leading `hour`, or one incident's
+tickets by the `tickets_incident_time` index, so it costs the same for a quiet hour as for a surge-day hour.
+Unknown district or category is '' in the rollups and None here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ingest.db.tables import incidents, report_alerts, rollup_hourly, rollup_incident_hourly, tickets
+from ingest.reports.hours import Hour
+
+Cell = tuple[str | None, str | None]  # (district, category)
+
+
+def known(value: str) -> str | None:
+    """A rollup key column as the API shows it: '' (not known) is None."""
+    return value or None
+
+
+@dataclass(frozen=True)
+class HourCounts:
+    """An hour's tickets: in total, urgent, and per district × category cell, category and district."""
+
+    tickets: int
+    urgent: int
+    cells: dict[Cell, int]
+    by_category: dict[str | None, int]
+    by_district: dict[str | None, int]
+
+
+async def hour_counts(conn: AsyncConnection, hour: Hour) -> HourCounts:
+    """The rollup counts of one hour."""
+    stmt = (
+        select(
+            rollup_hourly.c.district,
+            rollup_hourly.c.category,
+            func.sum(rollup_hourly.c.tickets).label("tickets"),
+            func.sum(rollup_hourly.c.urgent).label("urgent"),
+        )
+        .where(rollup_hourly.c.hour == hour.start)
+        .group_by(rollup_hourly.c.district, rollup_hourly.c.category)
+    )
+    cells: dict[Cell, int] = {}
+    by_category: dict[str | None, int] = defaultdict(int)
+    by_district: dict[str | None, int] = defaultdict(int)
+    total = urgent = 0
+    for row in await conn.execute(stmt):
+        count = int(row.tickets)
+        district, category = known(row.district), known(row.category)
+        cells[(district, category)] = count
+        by_category[category] += count
+        by_district[district] += count
+        total += count
+        urgent += int(row.urgent)
+    return HourCounts(total, urgent, cells, dict(by_category), dict(by_district))
+
+
+async def hour_total(conn: AsyncConnection, hour: Hour) -> int:
+    """Tickets in one hour."""
+    found = await conn.execute(
+        select(func.coalesce(func.sum(rollup_hourly.c.tickets), 0)).where(rollup_hourly.c.hour == hour.start)
+    )
+    return int(found.scalar_one())
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Mean tickets per cell over the earlier hours that had any ticket at all, and how many those were."""
+
+    means: dict[Cell, float]
+    hours: int
+
+    def of(self, cell: Cell) -> float | None:
+        """The cell's whole-hour baseline; None when there is no earlier hour to compare with."""
+        if self.hours == 0:
+            return None
+        return self.means.get(cell, 0.0)
+
+
+async def baseline(conn: AsyncConnection, earlier: list[Hour]) -> Baseline:
+    """The cells' mean over `earlier` hours; an hour without a single ticket (the hotline was not on jiesu
+    yet, or the rollups were not kept) is left out rather than counted as a quiet hour."""
+    stmt = (
+        select(
+            rollup_hourly.c.hour,
+            rollup_hourly.c.district,
+            rollup_hourly.c.category,
+            func.sum(rollup_hourly.c.tickets).label("tickets"),
+        )
+        .where(rollup_hourly.c.hour.in_([h.start for h in earlier]))
+        .group_by(rollup_hourly.c.hour, rollup_hourly.c.district, rollup_hourly.c.category)
+    )
+    sums: dict[Cell, int] = defaultdict(int)
+    active: set[datetime] = set()
+    for row in await conn.execute(stmt):
+        sums[(known(row.district), known(row.category))] += int(row.tickets)
+        active.add(row.hour)
+    if not active:
+        return Baseline({}, 0)
+    return Baseline({cell: total / len(active) for cell, total in sums.items()}, len(active))
+
+
+async def growing_incidents(
+    conn: AsyncConnection, hour: Hour, min_growth: int, limit: int, min_size: int = 0
+) -> list[dict[str, Any]]:
+    """Incidents that gained at least `min_growth` tickets in the hour (and are at least `min_size` large),
+    most growth first, with their summary."""
+    stmt = (
+        select(
+            rollup_incident_hourly.c.incident_id,
+            rollup_incident_hourly.c.tickets.label("growth"),
+            incidents.c.title,
+            incidents.c.category,
+            incidents.c.district,
+            incidents.c.place,
+            incidents.c.size,
+            incidents.c.first_seen,
+        )
+        .select_from(
+            rollup_incident_hourly.outerjoin(
+                incidents, incidents.c.incident_id == rollup_incident_hourly.c.incident_id
+            )
+        )
+        .where(rollup_incident_hourly.c.hour == hour.start, rollup_incident_hourly.c.tickets >= min_growth)
+        .where(func.coalesce(incidents.c.size, 0) >= min_size)
+        .order_by(rollup_incident_hourly.c.tickets.desc(), rollup_incident_hourly.c.incident_id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in await conn.execute(stmt)]
+
+
+async def new_incidents(conn: AsyncConnection, hour: Hour) -> int:
+    """Incidents whose first ticket came in the hour (no rollup of theirs in an earlier hour)."""
+    earlier = rollup_incident_hourly.alias("earlier")
+    stmt = select(func.count()).where(
+        rollup_incident_hourly.c.hour == hour.start,
+        ~exists().where(
+            and_(
+                earlier.c.incident_id == rollup_incident_hourly.c.incident_id,
+                earlier.c.hour < hour.start,
+            )
+        ),
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def sample_titles(conn: AsyncConnection, incident_id: str, hour: Hour, limit: int) -> list[str]:
+    """Distinct titles of an incident's tickets in the hour, first come first."""
+    stmt = (
+        select(tickets.c.title)
+        .where(
+            tickets.c.incident_id == incident_id,
+            tickets.c.received_at >= hour.start,
+            tickets.c.received_at < hour.end,
+        )
+        .order_by(tickets.c.received_at, tickets.c.ticket_id)
+        .limit(limit * 4)
+    )
+    titles: list[str] = []
+    for row in await conn.execute(stmt):
+        if row.title not in titles:
+            titles.append(row.title)
+    return titles[:limit]
+
+
+async def urgent_tickets(conn: AsyncConnection, hour: Hour, limit: int) -> list[dict[str, Any]]:
+    """The hour's critical and high tickets with their status now, oldest first."""
+    stmt = (
+        select(
+            tickets.c.ticket_id,
+            tickets.c.received_at,
+            tickets.c.urgency,
+            tickets.c.urgency_situation,
+            tickets.c.title,
+            tickets.c.category,
+            tickets.c.district,
+            tickets.c.department,
+            tickets.c.status,
+        )
+        .where(
+            tickets.c.urgency.in_(("critical", "high")),
+            tickets.c.received_at >= hour.start,
+            tickets.c.received_at < hour.end,
+        )
+        .order_by(tickets.c.received_at, tickets.c.ticket_id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in await conn.execute(stmt)]
+
+
+async def alerts_of_hour(conn: AsyncConnection, hour: Hour) -> list[dict[str, Any]]:
+    """The alerts the detector raised about the hour, in the order they were raised."""
+    stmt = (
+        select(report_alerts)
+        .where(report_alerts.c.hour == hour.start)
+        .order_by(report_alerts.c.raised_at, report_alerts.c.alert_id)
+    )
+    return [dict(r._mapping) for r in await conn.execute(stmt)]
