@@ -42,6 +42,7 @@ DOWNSTREAM_ROUTES = {
     ("GET", "/v1/complaints"),
     ("GET", "/v1/incidents/{incident_id}"),
     ("GET", "/v1/reports/hourly"),
+    ("GET", "/v1/reports/brief"),
     ("POST", "/v1/complaints/{ticket_id}/status"),
     ("GET", "/v1/complaints/{ticket_id}/history"),
 }

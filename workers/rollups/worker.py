@@ -144,7 +144,7 @@ class ReportsWorker:
             ):
                 log.warning(
                     "alert raised",
-                    extra={"alert_id": alert.alert_id, "kind": alert.kind, "message": alert.message},
+                    extra={"alert_id": alert.alert_id, "kind": alert.kind, "alert": alert.message},
                 )
         if self._settings.reports_publish:
             await self._publish_due(now)

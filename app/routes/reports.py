@@ -1,0 +1,71 @@
+"""What the hotline's leaders look at: `GET /v1/reports/brief` (the hourly brief, JSON or CSV).
+
+Read from the rollups the reports worker keeps (docs/reports.md); downstream keys, like the read API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from app.auth_downstream import DownstreamDep
+from app.deps import ResourcesDep
+from app.problems import problem
+from app.reports_csv import brief_csv
+from app.routes.read import iana_zone, unknown_zone
+from ingest.reports.brief import BriefOptions, build_brief
+from ingest.reports.hours import NotWholeHour, hour_of, local_hour, parse_hour
+from ingest.schemas.reports import HourlyBrief
+
+router = APIRouter(tags=["reports"])
+
+HOUR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}$"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+@router.get(
+    "/v1/reports/brief",
+    response_model=HourlyBrief,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        400: {"description": "Not an hour, or a time zone the rollups cannot answer for"},
+        401: {"description": "No valid downstream key"},
+    },
+    summary="The hourly brief (小时报): volume against last week, rising incidents, hotspots, urgent tickets",
+)
+async def brief(
+    resources: ResourcesDep,
+    _actor: DownstreamDep,
+    hour: Annotated[
+        str | None,
+        Query(pattern=HOUR_PATTERN, description="local hour YYYY-MM-DDTHH; the current hour if left out"),
+    ] = None,
+    timezone: Annotated[
+        str | None, Query(max_length=64, description="IANA zone of the hour; the hotline's by default")
+    ] = None,
+    format: Annotated[Literal["json", "csv"], Query(description="json, or csv to download")] = "json",
+) -> Any:
+    """The brief of one local hour as the rollups stand now (a running hour says `complete: false`)."""
+    settings = resources.settings
+    zone_name = timezone or settings.report_timezone
+    zone = iana_zone(zone_name)
+    if zone is None:
+        return unknown_zone(zone_name)
+    now = datetime.now(UTC)
+    try:
+        wanted = hour_of(now, zone) if hour is None else local_hour(parse_hour(hour), zone)
+    except NotWholeHour as exc:
+        return problem(400, "Time zone not supported", str(exc))
+    except ValueError as exc:
+        return problem(400, "Invalid hour", str(exc))
+    found = await build_brief(resources.engine, wanted, BriefOptions.from_settings(settings), now)
+    if format == "csv":
+        return Response(
+            brief_csv(found),
+            media_type=CSV_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="brief-{found.hour}.csv"'},
+        )
+    return found
