@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -131,6 +131,8 @@ async def test_the_brief_counts_what_the_pipeline_took_and_the_detector_raises_a
     kinds = {a["kind"] for a in published}
     assert {"count_spike", "incident_growth"} <= kinds
     assert len({a["alert_id"] for a in published}) == len(published)  # each raised once
+    growth = next(a for a in published if a["kind"] == "incident_growth")
+    assert datetime.fromisoformat(growth["raised_at"]) - received < timedelta(seconds=60)
     assert await fetchval(settings, "SELECT count(*) FROM report_alerts") == len(published)
 
 
