@@ -1,4 +1,5 @@
-"""What the hotline's leaders look at: `GET /v1/reports/brief` (the hourly brief, JSON or CSV).
+"""What the hotline's leaders look at: `GET /v1/reports/brief` (the hourly brief, JSON or CSV) and
+`GET /v1/reports/monthly-issues` (每月一题 candidates).
 
 Read from the rollups the reports worker keeps (docs/reports.md); downstream keys, like the read API.
 """
@@ -18,7 +19,8 @@ from app.reports_csv import brief_csv
 from app.routes.read import iana_zone, unknown_zone
 from ingest.reports.brief import BriefOptions, build_brief
 from ingest.reports.hours import NotWholeHour, hour_of, local_hour, parse_hour
-from ingest.schemas.reports import HourlyBrief
+from ingest.reports.monthly import candidates, parse_month
+from ingest.schemas.reports import HourlyBrief, MonthlyIssue, MonthlyIssues
 
 router = APIRouter(tags=["reports"])
 
@@ -69,3 +71,41 @@ async def brief(
             headers={"Content-Disposition": f'attachment; filename="brief-{found.hour}.csv"'},
         )
     return found
+
+
+@router.get(
+    "/v1/reports/monthly-issues",
+    response_model=MonthlyIssues,
+    responses={
+        400: {"description": "Not a month, or an unknown time zone"},
+        401: {"description": "No valid downstream key"},
+    },
+    summary="每月一题 candidates: incidents that came back week after week in a month, ranked",
+)
+async def monthly_issues(
+    resources: ResourcesDep,
+    _actor: DownstreamDep,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="the local month, YYYY-MM")],
+    timezone: Annotated[
+        str | None, Query(max_length=64, description="IANA zone of the month; the hotline's by default")
+    ] = None,
+    min_weeks: Annotated[int, Query(ge=1, le=6, description="fewest weeks of the month with tickets")] = 3,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Any:
+    """Recurring incidents of the month with their citizens, repeat callers, departments, resolution rate
+    and sample messages."""
+    zone_name = timezone or resources.settings.report_timezone
+    zone = iana_zone(zone_name)
+    if zone is None:
+        return unknown_zone(zone_name)
+    try:
+        wanted = parse_month(month, zone)
+    except ValueError as exc:
+        return problem(400, "Invalid month", str(exc))
+    found = await candidates(resources.engine, wanted, min_weeks=min_weeks, limit=limit, samples=3)
+    return MonthlyIssues(
+        month=wanted.label,
+        timezone=zone_name,
+        min_weeks=min_weeks,
+        candidates=[MonthlyIssue.model_validate(c) for c in found],
+    )

@@ -106,9 +106,8 @@ async def build_brief(engine: AsyncEngine, hour: Hour, options: BriefOptions, no
         urgent_read = group.create_task(_read(engine, rollups.urgent_tickets, hour, options.urgent_limit))
         alerts_read = group.create_task(_read(engine, rollups.alerts_of_hour, hour))
     counts, growing = counts_read.result(), growing_read.result()
-    samples = await _read(
-        engine, rollups.sample_titles, [row["incident_id"] for row in growing], hour, options.sample_titles
-    )
+    ids = [row["incident_id"] for row in growing]
+    samples = await _read(engine, rollups.samples, ids, (hour.start, hour.end), options.sample_titles)
     rising = [
         RisingIncident(
             **row,

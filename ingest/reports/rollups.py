@@ -153,34 +153,38 @@ async def new_incidents(conn: AsyncConnection, hour: Hour) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-_SAMPLES = text(
-    """
-    SELECT i.incident_id, t.title
-    FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS i(incident_id, n)
-    CROSS JOIN LATERAL (
-        SELECT title FROM tickets
-        WHERE incident_id = i.incident_id AND received_at >= :start AND received_at < :end
-        ORDER BY received_at, ticket_id
-        LIMIT :scan
-    ) t
-    ORDER BY i.n
-    """
-)
+# The first few tickets of each incident in a time range, by the `tickets_incident_time` index.
+_SAMPLES = """
+SELECT i.incident_id, t.sample
+FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS i(incident_id, n)
+CROSS JOIN LATERAL (
+    SELECT {column} AS sample FROM tickets
+    WHERE incident_id = i.incident_id AND received_at >= :start AND received_at < :end
+    ORDER BY received_at, ticket_id
+    LIMIT :scan
+) t
+ORDER BY i.n
+"""
+_SAMPLE_QUERIES = {column: text(_SAMPLES.format(column=column)) for column in ("title", "content")}
 
 
-async def sample_titles(
-    conn: AsyncConnection, incident_ids: list[str], hour: Hour, limit: int
+async def samples(
+    conn: AsyncConnection,
+    incident_ids: list[str],
+    span: tuple[datetime, datetime],
+    limit: int,
+    column: str = "title",
 ) -> dict[str, list[str]]:
-    """Up to `limit` distinct titles of each incident's tickets in the hour, first come first, in one query
-    (a few rows per incident, by the `tickets_incident_time` index)."""
+    """Up to `limit` distinct titles (or contents) of each incident's tickets within `span`, first come
+    first, in one query."""
     found: dict[str, list[str]] = {incident_id: [] for incident_id in incident_ids}
     if not incident_ids:
         return found
-    params = {"ids": incident_ids, "start": hour.start, "end": hour.end, "scan": limit * 4}
-    for row in await conn.execute(_SAMPLES, params):
-        titles = found[row.incident_id]
-        if row.title not in titles and len(titles) < limit:
-            titles.append(row.title)
+    params = {"ids": incident_ids, "start": span[0], "end": span[1], "scan": limit * 4}
+    for row in await conn.execute(_SAMPLE_QUERIES[column], params):
+        texts = found[row.incident_id]
+        if row.sample not in texts and len(texts) < limit:
+            texts.append(row.sample)
     return found
 
 

@@ -6,7 +6,7 @@ One model is both the API's answer and the event, so a dashboard reads the same 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import orjson
@@ -120,3 +120,34 @@ class HourlyBrief(BaseModel):
     def to_bytes(self) -> bytes:
         """Serialise for the bus."""
         return orjson.dumps(self.model_dump(mode="json"))
+
+
+class MonthlyIssue(BaseModel):
+    """A 每月一题 candidate: an incident (one problem at one place) that came back week after week."""
+
+    rank: int
+    incident_id: str
+    title: str | None = None
+    category: str | None = None
+    district: str | None = None
+    place: str | None = None
+    size: int | None = Field(default=None, description="tickets in the incident over its whole life")
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    weeks: list[date] = Field(description="the Mondays of the local weeks of the month it had tickets in")
+    tickets: int = Field(description="its tickets in the month")
+    citizens: int = Field(description="distinct citizens among them")
+    repeat_callers: int = Field(description="citizens who called about it more than once in the month")
+    departments: list[str]
+    resolved: int = Field(description="its tickets of the month now resolved or closed")
+    resolution_rate: float | None = Field(description="resolved / tickets")
+    sample_messages: list[str]
+
+
+class MonthlyIssues(BaseModel):
+    """The month's 每月一题 shortlist, most weeks first, then most tickets."""
+
+    month: str = Field(description="YYYY-MM")
+    timezone: str
+    min_weeks: int
+    candidates: list[MonthlyIssue]
