@@ -232,6 +232,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How long after an hour closes its brief is published (late tickets still arriving)",
     )
+    response_limit_hours: float = Field(
+        default=2.0,
+        gt=0,
+        description="The response rate's time limit: a ticket responded to in time was first dispatched "
+        "within this many hours of being received",
+    )
     rollup_ledger_days: int = Field(
         default=14,
         ge=1,

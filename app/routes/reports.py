@@ -1,12 +1,12 @@
 """What the hotline's leaders look at: `GET /v1/reports/brief` (the hourly brief, JSON or CSV) and
-`GET /v1/reports/monthly-issues` (每月一题 candidates).
+`GET /v1/reports/monthly-issues` (每月一题 candidates) and `GET /v1/reports/rates` (响应率 / 解决率 / 满意率).
 
 Read from the rollups the reports worker keeps (docs/reports.md); downstream keys, like the read API.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -16,11 +16,12 @@ from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
 from app.problems import problem
 from app.reports_csv import brief_csv
-from app.routes.read import iana_zone, unknown_zone
+from app.routes.read import IsoDatetime, iana_zone, unknown_zone
 from ingest.reports.brief import BriefOptions, build_brief
 from ingest.reports.hours import NotWholeHour, hour_of, local_hour, parse_hour
 from ingest.reports.monthly import candidates, parse_month
-from ingest.schemas.reports import HourlyBrief, MonthlyIssue, MonthlyIssues
+from ingest.reports.rates import Dimension, rates_by, total
+from ingest.schemas.reports import HourlyBrief, MonthlyIssue, MonthlyIssues, Rates, RatesReport, RatesRow
 
 router = APIRouter(tags=["reports"])
 
@@ -108,4 +109,37 @@ async def monthly_issues(
         timezone=zone_name,
         min_weeks=min_weeks,
         candidates=[MonthlyIssue.model_validate(c) for c in found],
+    )
+
+
+# A period of the rates scans its tickets: up to a year of them.
+MAX_RATES_PERIOD = timedelta(days=366)
+
+
+@router.get(
+    "/v1/reports/rates",
+    response_model=RatesReport,
+    response_model_by_alias=True,
+    responses={400: {"description": "Not a period"}, 401: {"description": "No valid downstream key"}},
+    summary="The three rates (响应率 / 解决率 / 满意率) of the tickets received in a period",
+)
+async def rates(
+    resources: ResourcesDep,
+    _actor: DownstreamDep,
+    since: Annotated[IsoDatetime, Query(alias="from", description="received at or after (ISO 8601)")],
+    until: Annotated[IsoDatetime, Query(alias="to", description="received before (ISO 8601)")],
+    by: Dimension = "department",
+) -> Any:
+    """Response, resolution and satisfaction rates overall and per department, district or category."""
+    if not since < until <= since + MAX_RATES_PERIOD:
+        return problem(400, "Invalid period", "`from` must be before `to`, and the period at most 366 days")
+    limit_hours = resources.settings.response_limit_hours
+    rows = await rates_by(resources.engine, since, until, by, limit_hours=limit_hours, now=datetime.now(UTC))
+    return RatesReport(
+        since=since,
+        until=until,
+        by=by,
+        response_limit_hours=limit_hours,
+        total=Rates.model_validate(total(rows)),
+        rows=[RatesRow.model_validate(r) for r in rows],
     )

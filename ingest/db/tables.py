@@ -62,6 +62,11 @@ tickets = Table(
     Column("status_changed_at", DateTime(timezone=True)),
     Column("urgency_situation", Text),
     Column("urgent_screen", Text),
+    # The three rates (migration 0008): the first dispatch, and the follow-up call recorded on closing.
+    Column("dispatched_at", DateTime(timezone=True)),
+    Column("follow_up_solved", Boolean),
+    Column("follow_up_satisfaction", Text),
+    Column("follow_up_at", DateTime(timezone=True)),
 )
 
 ticket_status_history = Table(

@@ -151,3 +151,37 @@ class MonthlyIssues(BaseModel):
     timezone: str
     min_weeks: int
     candidates: list[MonthlyIssue]
+
+
+class Rates(BaseModel):
+    """The three rates of a set of tickets (docs/storage.md, "The three rates", has the definitions)."""
+
+    tickets: int = Field(description="tickets received in the period, rejected ones left out")
+    due: int = Field(description="of those, dispatched, or past the response limit without a dispatch")
+    responded: int = Field(description="dispatched within the response limit")
+    response_rate: float | None = Field(description="响应率: responded / due")
+    followed_up: int = Field(description="closed with a follow-up call")
+    solved: int = Field(description="of those, the citizen said solved")
+    resolution_rate: float | None = Field(description="解决率: solved / followed_up")
+    rated: int = Field(description="follow-up calls where the citizen gave a satisfaction")
+    satisfied: int = Field(description="satisfied or basically satisfied")
+    satisfaction_rate: float | None = Field(description="满意率: satisfied / rated")
+
+
+class RatesRow(Rates):
+    """The rates of one department, district or category."""
+
+    name: str | None = Field(description="null: tickets without one")
+
+
+class RatesReport(BaseModel):
+    """The three rates over tickets received in [from, to), overall and by one dimension."""
+
+    since: datetime = Field(alias="from", serialization_alias="from")
+    until: datetime = Field(alias="to", serialization_alias="to")
+    by: Literal["department", "district", "category"]
+    response_limit_hours: float
+    total: Rates
+    rows: list[RatesRow]
+
+    model_config = {"populate_by_name": True}

@@ -11,6 +11,10 @@ Kept by the reports worker (`python -m workers.rollups`), a consumer of complain
 - `report_alerts`: every alert the detector raised, one row per subject and hour (the brief lists them).
 - `report_publications`: the hours whose brief was published on complaints.reports.
 
+And, for the three rates (响应率 / 解决率 / 满意率), on `tickets`: `dispatched_at` (the first dispatch) and
+the follow-up call recorded when the ticket is closed (`follow_up_solved`, `follow_up_satisfaction`,
+`follow_up_at`). Added without defaults, so the change is instant on a large table.
+
 Revision ID: 0008
 Revises: 0006
 Create Date: 2026-12-07
@@ -26,7 +30,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+FOLLOW_UP_COLUMNS = (
+    ("dispatched_at", "timestamptz"),
+    ("follow_up_solved", "boolean"),
+    ("follow_up_satisfaction", "text"),
+    ("follow_up_at", "timestamptz"),
+)
+
+
 def upgrade() -> None:
+    for column, kind in FOLLOW_UP_COLUMNS:
+        op.execute(f"ALTER TABLE tickets ADD COLUMN {column} {kind}")
     op.execute(
         """
         CREATE TABLE rollup_hourly (
@@ -96,3 +110,5 @@ def downgrade() -> None:
         "rollup_hourly",
     ):
         op.execute(f"DROP TABLE {table}")
+    for column, _ in FOLLOW_UP_COLUMNS:
+        op.execute(f"ALTER TABLE tickets DROP COLUMN {column}")

@@ -44,6 +44,7 @@ DOWNSTREAM_ROUTES = {
     ("GET", "/v1/reports/hourly"),
     ("GET", "/v1/reports/brief"),
     ("GET", "/v1/reports/monthly-issues"),
+    ("GET", "/v1/reports/rates"),
     ("POST", "/v1/complaints/{ticket_id}/status"),
     ("GET", "/v1/complaints/{ticket_id}/history"),
 }

@@ -1,4 +1,4 @@
-"""The brief's arithmetic without a database: hours, scores, hotspots, the summary and the CSV."""
+"""The reports' arithmetic without a database: hours, scores, hotspots, the summary, the CSV, the rates."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ingest.reports.hours import (
     parse_hour,
     same_hour_days_before,
 )
+from ingest.reports.rates import rate, total, with_rates
 from ingest.reports.rollups import Baseline, HourCounts
 from ingest.reports.scoring import Thresholds, change, expected, is_spike, score
 from ingest.reports.summary import summarise
@@ -224,3 +225,19 @@ def test_the_csv_has_a_row_per_figure_and_opens_in_a_spreadsheet() -> None:
     hotspot = next(r for r in rows if r[0] == "hotspot")
     assert hotspot[3:6] == ["400", "12.5", "109.6"]
     assert rows[-1][6] == "摘要"
+
+
+def test_the_rates_divide_and_add_up() -> None:
+    assert rate(2, 3) == 0.6667 and rate(0, 0) is None
+    rows = [
+        {"tickets": 10, "due": 8, "responded": 6, "followed_up": 4, "solved": 3, "rated": 4, "satisfied": 4},
+        {"tickets": 5, "due": 2, "responded": 2, "followed_up": 0, "solved": 0, "rated": 0, "satisfied": 0},
+    ]
+    assert with_rates(rows[1])["resolution_rate"] is None
+    both = total(rows)
+    assert (both["tickets"], both["response_rate"], both["resolution_rate"], both["satisfaction_rate"]) == (
+        15,
+        0.8,
+        0.75,
+        1.0,
+    )
