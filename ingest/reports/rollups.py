@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, text
+from sqlalchemy import and_, exists, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ingest.db.tables import incidents, report_alerts, rollup_hourly, rollup_incident_hourly, tickets
@@ -165,7 +165,11 @@ CROSS JOIN LATERAL (
 ) t
 ORDER BY i.n
 """
-_SAMPLE_QUERIES = {column: text(_SAMPLES.format(column=column)) for column in ("title", "content")}
+# A ticket's title as the reports show it: WeChat messages and calls have none, so their text's beginning.
+TITLE_SQL = "coalesce(nullif(title, ''), left(content, 40))"
+_SAMPLE_QUERIES = {
+    name: text(_SAMPLES.format(column=sql)) for name, sql in (("title", TITLE_SQL), ("content", "content"))
+}
 
 
 async def samples(
@@ -196,7 +200,7 @@ async def urgent_tickets(conn: AsyncConnection, hour: Hour, limit: int) -> list[
             tickets.c.received_at,
             tickets.c.urgency,
             tickets.c.urgency_situation,
-            tickets.c.title,
+            literal_column(TITLE_SQL).label("title"),
             tickets.c.category,
             tickets.c.district,
             tickets.c.department,

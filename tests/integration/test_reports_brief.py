@@ -150,14 +150,16 @@ def _check_brief(brief: dict[str, Any], label: str, stored: list[dict[str, Any]]
     top = brief["rising_incidents"][0]
     burst = [t for t in stored if t["external_id"].startswith("brief-burst-")]
     assert top["incident_id"] == burst[0]["incident_id"] and top["growth"] == 6 and top["new"]
-    assert top["size"] == 6 and top["sample_titles"]
+    # WeChat messages have no title: the samples are the text's beginning.
+    assert top["size"] == 6 and top["sample_titles"] and all(top["sample_titles"])
+    assert top["sample_titles"][0].startswith("朝阳区望京西园三区门口的井盖丢了")
     assert brief["new_incidents"] >= 1
     (hotspot,) = [h for h in brief["hotspots"] if h["tickets"] == 6]
     assert (hotspot["district"], hotspot["category"]) == (burst[0]["district"], burst[0]["category"])
     assert hotspot["baseline"] == 0.0 and hotspot["score"] >= 3.0
     urgent_ids = {t["ticket_id"] for t in stored if t["urgency"] != "normal"}
     assert {u["ticket_id"] for u in brief["urgent_tickets"]} == urgent_ids
-    assert all(u["status"] == "processed" for u in brief["urgent_tickets"])
+    assert all(u["status"] == "processed" and u["title"] for u in brief["urgent_tickets"])
     assert f"共受理诉求{len(BODIES)}件" in brief["summary"] and "上升最快" in brief["summary"]
 
 
