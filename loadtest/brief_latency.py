@@ -3,8 +3,9 @@
 Seeds a surge day's rollups (1.2 million tickets over 24 hours, every district × category × channel cell,
 2,000 incidents an hour, the same for the baseline's previous seven days) and the measured hour's 50,000
 tickets, then asks `GET /v1/reports/brief` of the measured hour `--requests` times, one at a time, through the
-gateway app in process (auth, query, JSON), and prints p50 / p99 / max. It measures the detector's look at
-the same hour too. The scratch database (`jiesu_bench_brief`) is dropped afterwards.
+gateway app in process (auth, query, JSON), and prints p50 / p99 / max. It measures `GET /v1/reports/rates`
+of that hour and the detector's look at it too. The scratch database (`jiesu_bench_brief`) is dropped
+afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -92,26 +94,38 @@ def _quantiles(samples: list[float]) -> str:
     return f"p50 {statistics.median(ordered):.1f} ms, p99 {p99:.1f} ms, max {ordered[-1]:.1f} ms"
 
 
+async def _timed(
+    http: httpx.AsyncClient, path: str, params: dict[str, str], times: int
+) -> tuple[list[float], Any]:
+    """Milliseconds of `times` requests one after another (after two to warm the pools), and the last body."""
+    samples = []
+    for i in range(times + 2):
+        started = time.perf_counter()
+        resp = await http.get(path, params=params)
+        elapsed = (time.perf_counter() - started) * 1000
+        resp.raise_for_status()
+        if i >= 2:
+            samples.append(elapsed)
+    return samples, resp.json()
+
+
 async def _measure(url: str, hour_start: datetime, requests: int) -> None:
     settings = Settings(database_url=url, kafka_bootstrap_servers="")
     app = create_app(settings, broker=in_process_broker(settings))
-    zone = ZoneInfo(settings.report_timezone)
-    hour = hour_of(hour_start, zone)
+    hour = hour_of(hour_start, ZoneInfo(settings.report_timezone))
+    period = {"from": hour.start.isoformat(), "to": hour.end.isoformat(), "by": "department"}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-            samples = []
-            for i in range(requests + 5):
-                started = time.perf_counter()
-                resp = await http.get("/v1/reports/brief", params={"hour": hour.label})
-                elapsed = (time.perf_counter() - started) * 1000
-                resp.raise_for_status()
-                if i >= 5:  # the first few warm the pools and caches
-                    samples.append(elapsed)
-            body = resp.json()
+            briefs, body = await _timed(http, "/v1/reports/brief", {"hour": hour.label}, requests)
+            rates, totals = await _timed(http, "/v1/reports/rates", period, min(requests, 50))
     sizes = {part: len(body[part]) for part in ("rising_incidents", "hotspots", "urgent_tickets")}
     print(f"brief {hour.label}: total {body['total']['tickets']:,}, {sizes}")
-    print(f"GET /v1/reports/brief x{requests}: {_quantiles(samples)}")
+    print(f"GET /v1/reports/brief x{len(briefs)}: {_quantiles(briefs)}")
+    print(
+        f"GET /v1/reports/rates of the hour ({totals['total']['tickets']:,} tickets) x{len(rates)}: "
+        f"{_quantiles(rates)}"
+    )
     engine = make_engine(settings, pool_size=1)
     rules = AlertRules.from_settings(settings)
     looks = []
