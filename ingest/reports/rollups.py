@@ -86,27 +86,27 @@ class Baseline:
         return self.means.get(cell, 0.0)
 
 
+_BASELINE = text(
+    """
+    WITH earlier AS (
+        SELECT hour, district, category, tickets FROM rollup_hourly
+        WHERE hour = ANY(CAST(:hours AS timestamptz[]))
+    )
+    SELECT district, category, sum(tickets) AS tickets, (SELECT count(DISTINCT hour) FROM earlier) AS hours
+    FROM earlier GROUP BY district, category
+    """
+)
+
+
 async def baseline(conn: AsyncConnection, earlier: list[Hour]) -> Baseline:
     """The cells' mean over `earlier` hours; an hour without a single ticket (the hotline was not on jiesu
     yet, or the rollups were not kept) is left out rather than counted as a quiet hour."""
-    stmt = (
-        select(
-            rollup_hourly.c.hour,
-            rollup_hourly.c.district,
-            rollup_hourly.c.category,
-            func.sum(rollup_hourly.c.tickets).label("tickets"),
-        )
-        .where(rollup_hourly.c.hour.in_([h.start for h in earlier]))
-        .group_by(rollup_hourly.c.hour, rollup_hourly.c.district, rollup_hourly.c.category)
-    )
-    sums: dict[Cell, int] = defaultdict(int)
-    active: set[datetime] = set()
-    for row in await conn.execute(stmt):
-        sums[(known(row.district), known(row.category))] += int(row.tickets)
-        active.add(row.hour)
-    if not active:
+    rows = list(await conn.execute(_BASELINE, {"hours": [h.start for h in earlier]}))
+    if not rows:
         return Baseline({}, 0)
-    return Baseline({cell: total / len(active) for cell, total in sums.items()}, len(active))
+    hours = int(rows[0].hours)
+    means = {(known(r.district), known(r.category)): int(r.tickets) / hours for r in rows}
+    return Baseline(means, hours)
 
 
 async def growing_incidents(
