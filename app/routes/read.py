@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
 
 from app.auth_downstream import DownstreamDep
@@ -62,9 +63,12 @@ def iana_zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def unknown_zone(name: str) -> Any:
-    """The 400 problem of a time zone `iana_zone` does not know."""
-    return problem(400, "Unknown time zone", f"{name!r} is not an IANA time zone")
+def zone_named(name: str) -> ZoneInfo | Response:
+    """The IANA time zone called `name`, or the 400 problem saying there is none."""
+    zone = iana_zone(name)
+    if zone is None:
+        return problem(400, "Unknown time zone", f"{name!r} is not an IANA time zone")
+    return zone
 
 
 def within_years(value: date) -> date:
@@ -235,9 +239,9 @@ async def hourly(
     timezone: Annotated[str, Query(max_length=64, description="IANA zone of the day")] = DEFAULT_TIMEZONE,
 ) -> Any:
     """Counts per local hour; hours without tickets are absent."""
-    zone = iana_zone(timezone)
-    if zone is None:
-        return unknown_zone(timezone)
+    zone = zone_named(timezone)
+    if isinstance(zone, Response):
+        return zone
     if await day_archived(resources.engine, day, zone):
         return problem(410, "Archived", f"{day} lies in an archived month; read it from the archive")
     rows = await hourly_report(resources.engine, day, zone)

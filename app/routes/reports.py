@@ -16,7 +16,7 @@ from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
 from app.problems import problem
 from app.reports_csv import brief_csv
-from app.routes.read import IsoDatetime, iana_zone, unknown_zone
+from app.routes.read import IsoDatetime, zone_named
 from ingest.reports.brief import BriefOptions, build_brief
 from ingest.reports.hours import NotWholeHour, hour_of, local_hour, parse_hour
 from ingest.reports.monthly import candidates, parse_month
@@ -53,10 +53,9 @@ async def brief(
 ) -> Any:
     """The brief of one local hour as the rollups stand now (a running hour says `complete: false`)."""
     settings = resources.settings
-    zone_name = timezone or settings.report_timezone
-    zone = iana_zone(zone_name)
-    if zone is None:
-        return unknown_zone(zone_name)
+    zone = zone_named(timezone or settings.report_timezone)
+    if isinstance(zone, Response):
+        return zone
     now = datetime.now(UTC)
     try:
         wanted = hour_of(now, zone) if hour is None else local_hour(parse_hour(hour), zone)
@@ -95,10 +94,9 @@ async def monthly_issues(
 ) -> Any:
     """Recurring incidents of the month with their citizens, repeat callers, departments, resolution rate
     and sample messages."""
-    zone_name = timezone or resources.settings.report_timezone
-    zone = iana_zone(zone_name)
-    if zone is None:
-        return unknown_zone(zone_name)
+    zone = zone_named(timezone or resources.settings.report_timezone)
+    if isinstance(zone, Response):
+        return zone
     try:
         wanted = parse_month(month, zone)
     except ValueError as exc:
@@ -106,7 +104,7 @@ async def monthly_issues(
     found = await candidates(resources.engine, wanted, min_weeks=min_weeks, limit=limit, samples=3)
     return MonthlyIssues(
         month=wanted.label,
-        timezone=zone_name,
+        timezone=zone.key,
         min_weeks=min_weeks,
         candidates=[MonthlyIssue.model_validate(c) for c in found],
     )

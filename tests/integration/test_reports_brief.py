@@ -18,35 +18,12 @@ from ingest.settings import Settings
 from ingest.topics import ALERTS, topic_name
 from tests.api_support import bearer
 from tests.integration.helpers import fetchval, pipeline, read_topic, wait_until
+from tests.integration.test_reports_rollups import burst_and_two_others, reports_settings
 from workers.db import asyncpg_dsn
 
 KEY = "leaders-dashboard-key-0123456789"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-BURST = "朝阳区望京西园三区门口的井盖丢了，晚上很危险，请尽快处理。"
-BODIES: list[dict[str, Any]] = [
-    *(
-        {
-            "channel": "wechat",
-            "external_id": f"brief-burst-{i}",
-            "content": BURST,
-            "citizen": {"wechat_openid": f"oBriefBurst{i:04d}"},
-        }
-        for i in range(6)
-    ),
-    {
-        "channel": "wechat",
-        "external_id": "brief-gas",
-        "content": "丰台区方庄芳城园一区3号楼楼道里有很浓的煤气味，好像燃气泄漏了！",
-        "citizen": {"wechat_openid": "oBriefGas0001"},
-    },
-    {
-        "channel": "web",
-        "external_id": "brief-noise",
-        "title": "烧烤摊夜间噪音扰民",
-        "content": "海淀区学院路烧烤摊每天营业到凌晨两点，噪音很大。",
-        "citizen": {"phone": "13800138002"},
-    },
-]
+BODIES = burst_and_two_others("brief", 6)
 
 
 async def _seed(settings: Settings, rows: list[tuple[datetime, str, str, str, int]]) -> None:
@@ -68,12 +45,10 @@ async def _wait_for_a_fresh_hour() -> None:
 async def test_the_brief_counts_what_the_pipeline_took_and_the_detector_raises_alerts(
     kafka_bootstrap: str, fresh_database_url: str, topic_prefix: str
 ) -> None:
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=fresh_database_url,
-        topic_prefix=topic_prefix,
-        consumer_group=f"{topic_prefix}group",
-        batch_timeout_ms=100,
+    settings = reports_settings(
+        kafka_bootstrap,
+        fresh_database_url,
+        topic_prefix,
         downstream_keys=f"leaders:{KEY}",
         alert_interval_s=0.5,
         alert_min_count=5,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import httpx
@@ -13,32 +14,51 @@ from ingest.topics import EVENTS, topic_name
 from tests.integration.helpers import fetchval, pipeline, read_topic, wait_until
 from workers.rollups.metrics import REPEATS
 
-# Three citizens reporting one problem at one place (one incident), two other problems, one gas leak.
-SAME = "朝阳区望京西园三区门口的井盖丢了，晚上很危险，请尽快处理。"
-BODIES: list[dict[str, Any]] = [
-    *(
+BURST = "朝阳区望京西园三区门口的井盖丢了，晚上很危险，请尽快处理。"
+
+
+def burst_and_two_others(prefix: str, copies: int) -> list[dict[str, Any]]:
+    """`copies` citizens reporting one problem at one place (one incident; external ids `<prefix>-burst-<n>`),
+    a noisy barbecue stall and a gas leak."""
+    burst = [
         {
             "channel": "wechat",
-            "external_id": f"roll-same-{i}",
-            "content": SAME,
-            "citizen": {"wechat_openid": f"oRollSame{i:04d}"},
+            "external_id": f"{prefix}-burst-{i}",
+            "content": BURST,
+            "citizen": {"wechat_openid": f"o{prefix}Burst{i:04d}"},
         }
-        for i in range(3)
-    ),
-    {
+        for i in range(copies)
+    ]
+    noise = {
         "channel": "web",
-        "external_id": "roll-noise",
+        "external_id": f"{prefix}-noise",
         "title": "烧烤摊夜间噪音扰民",
         "content": "海淀区学院路烧烤摊每天营业到凌晨两点，噪音很大。",
-        "citizen": {"phone": "13800138001"},
-    },
-    {
+        "citizen": {"phone": f"138{zlib.crc32(prefix.encode()) % 10**8:08d}"},
+    }
+    gas = {
         "channel": "wechat",
-        "external_id": "roll-gas",
+        "external_id": f"{prefix}-gas",
         "content": "丰台区方庄芳城园一区3号楼楼道里有很浓的煤气味，好像燃气泄漏了！",
-        "citizen": {"wechat_openid": "oRollGas0001"},
-    },
-]
+        "citizen": {"wechat_openid": f"o{prefix}Gas0001"},
+    }
+    return [*burst, noise, gas]
+
+
+BODIES = burst_and_two_others("roll", 3)
+
+
+def reports_settings(kafka: str, database_url: str, prefix: str, **overrides: Any) -> Settings:
+    """Settings of a pipeline with the reports worker, on a database and topics of the test's own."""
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": kafka,
+        "database_url": database_url,
+        "topic_prefix": prefix,
+        "consumer_group": f"{prefix}group",
+        "batch_timeout_ms": 100,
+    }
+    return Settings(**{**values, **overrides})
+
 
 # The rollups must agree with a count of the stored tickets, cell by cell.
 _FROM_TICKETS = """
@@ -77,13 +97,7 @@ async def _rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
 async def test_rollups_match_the_stored_tickets_and_a_redelivered_event_counts_once(
     kafka_bootstrap: str, fresh_database_url: str, topic_prefix: str
 ) -> None:
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=fresh_database_url,
-        topic_prefix=topic_prefix,
-        consumer_group=f"{topic_prefix}group",
-        batch_timeout_ms=100,
-    )
+    settings = reports_settings(kafka_bootstrap, fresh_database_url, topic_prefix)
     async with pipeline(settings, reports=True) as http:
         await _submit(http, BODIES)
 

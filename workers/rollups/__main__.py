@@ -7,31 +7,15 @@ invalid setting prints one line and exits 78.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import sys
 
-from ingest import event_loop
 from ingest.logs import configure_logging
-from ingest.settings import EXIT_MISCONFIGURED, Settings, settings_or_exit
+from ingest.settings import EXIT_MISCONFIGURED, settings_or_exit
+from workers.process import run_or_exit, serve_until_signal
 from workers.rollups.worker import running_reports
 
 log = logging.getLogger("jiesu.rollups")
-
-
-async def _serve(settings: Settings) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    async with running_reports(settings) as worker:
-        stop = asyncio.create_task(stopping.wait())
-        done = asyncio.create_task(worker.finished())
-        done.add_done_callback(lambda task: task.cancelled() or task.exception())
-        await asyncio.wait({stop, done}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        worker.stop()
 
 
 def main() -> None:
@@ -44,12 +28,7 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(EXIT_MISCONFIGURED)
-    try:
-        event_loop.run(_serve(settings), settings.event_loop)
-    except Exception as exc:  # already logged as critical; exit non-zero without a traceback
-        log.critical("reports worker exiting", extra={"error": f"{type(exc).__name__}: {exc}"})
-        sys.exit(1)
-    log.info("reports worker exited cleanly")
+    run_or_exit(serve_until_signal(running_reports(settings)), settings.event_loop, log, "reports worker")
 
 
 if __name__ == "__main__":

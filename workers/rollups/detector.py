@@ -21,7 +21,7 @@ from ingest.reports import rollups
 from ingest.reports.brief import far_above
 from ingest.reports.hours import Hour, elapsed_fraction, same_hour_days_before
 from ingest.reports.scoring import Thresholds
-from ingest.schemas.reports import AlertRaised, Hotspot
+from ingest.schemas.reports import AlertKind, AlertRaised, Hotspot
 from ingest.settings import Settings
 
 # Incidents looked at per hour and rule: far more than ever grow past the thresholds at once.
@@ -73,20 +73,30 @@ def count_alerts(hour: Hour, spikes: Iterable[Hotspot], now: datetime) -> list[A
     ]
 
 
-def _incident_subject(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "incident_id": row["incident_id"],
-        "title": row.get("title"),
-        "place": row.get("place"),
-        "district": row.get("district"),
-        "category": row.get("category"),
-        "size": row.get("size"),
-    }
-
-
-def _incident_name(row: dict[str, Any]) -> str:
+def _incident_alert(
+    kind: AlertKind,
+    alert_id: str,
+    row: dict[str, Any],
+    *,
+    observed: int,
+    said: str,
+    hour: Hour,
+    now: datetime,
+) -> AlertRaised:
+    """An alert about the incident of `row`; `said` is what the message says after naming it."""
     where = row.get("place") or row.get("district") or "地点不详"
-    return f"事件“{row.get('title') or row['incident_id']}”（{where}）"
+    subject = {key: row.get(key) for key in ("incident_id", "title", "place", "district", "category", "size")}
+    return AlertRaised(
+        alert_id=alert_id,
+        kind=kind,
+        hour=hour.start,
+        raised_at=now,
+        subject=subject,
+        observed=observed,
+        baseline=None,
+        score=None,
+        message=f"事件“{row.get('title') or row['incident_id']}”（{where}）{said}",
+    )
 
 
 def incident_alerts(
@@ -94,32 +104,26 @@ def incident_alerts(
 ) -> list[AlertRaised]:
     """Alerts for incidents growing fast within the hour (`growing`) and incidents grown large (`large`)."""
     alerts = [
-        AlertRaised(
-            alert_id=f"incident_growth:{_stamp(hour)}:{row['incident_id']}",
-            kind="incident_growth",
-            hour=hour.start,
-            raised_at=now,
-            subject=_incident_subject(row),
+        _incident_alert(
+            "incident_growth",
+            f"incident_growth:{_stamp(hour)}:{row['incident_id']}",
+            row,
             observed=row["growth"],
-            baseline=None,
-            score=None,
-            message=(
-                f"{_incident_name(row)}本小时新增{row['growth']}件，累计{row.get('size') or row['growth']}件"
-            ),
+            said=f"本小时新增{row['growth']}件，累计{row.get('size') or row['growth']}件",
+            hour=hour,
+            now=now,
         )
         for row in growing
     ]
     alerts += [
-        AlertRaised(
-            alert_id=f"incident_size:{row['incident_id']}",
-            kind="incident_size",
-            hour=hour.start,
-            raised_at=now,
-            subject=_incident_subject(row),
+        _incident_alert(
+            "incident_size",
+            f"incident_size:{row['incident_id']}",
+            row,
             observed=int(row["size"]),
-            baseline=None,
-            score=None,
-            message=f"{_incident_name(row)}累计已达{row['size']}件",
+            said=f"累计已达{row['size']}件",
+            hour=hour,
+            now=now,
         )
         for row in large
     ]

@@ -20,7 +20,7 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ingest.bus import BusConsumer, BusMessage, BusProducer, BusUnavailable, CommitLost, Offsets
+from ingest.bus import BusConsumer, BusMessage, BusProducer, BusUnavailable, CommitLost
 from ingest.bus.factory import make_consumer, make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.db.engine import make_engine
@@ -28,7 +28,7 @@ from ingest.reports.brief import BriefOptions
 from ingest.reports.hours import HOUR, Hour, hour_of
 from ingest.settings import Settings
 from ingest.topics import EVENTS, topic_name
-from workers.batch import is_transient_db_error
+from workers.batch import is_transient_db_error, next_offsets
 from workers.db import open_pool
 from workers.rollups.apply import apply, decode_batch, prune_ledger
 from workers.rollups.detector import AlertRules, detect
@@ -111,7 +111,7 @@ class ReportsWorker:
                 return  # stopped while retrying: left uncommitted, read again by the next owner
             if batch:
                 try:
-                    await self._consumer.commit(_next_offsets(batch))
+                    await self._consumer.commit(next_offsets(batch))
                 except CommitLost as exc:
                     log.warning("rollup offsets not committed; will be read again", extra={"error": str(exc)})
                     await self._consumer.seek_to_committed()
@@ -191,14 +191,6 @@ class ReportsWorker:
         except TimeoutError:
             return False
         return True
-
-
-def _next_offsets(batch: list[BusMessage]) -> Offsets:
-    offsets: Offsets = {}
-    for msg in batch:
-        key = (msg.topic, msg.partition)
-        offsets[key] = max(offsets.get(key, 0), msg.offset + 1)
-    return offsets
 
 
 @asynccontextmanager
