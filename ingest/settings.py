@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -288,9 +289,15 @@ class Settings(BaseSettings):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         try:
-            ZoneInfo(value)
+            zone = ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"{value!r} is not an IANA time zone") from exc
+        # The rollups count UTC hours: a zone half an hour off UTC would split every local hour.
+        year = datetime.now(UTC).year
+        for month in (1, 7):
+            offset = datetime(year, month, 1, tzinfo=zone).utcoffset() or timedelta(0)
+            if offset % timedelta(hours=1):
+                raise ValueError(f"{value!r} is {offset} from UTC: the reports need a whole number of hours")
         return value
 
     @field_validator("downstream_keys")

@@ -22,8 +22,8 @@ if ! [[ "$workers" =~ ^[1-9][0-9]*$ ]]; then
     echo "up: WORKERS=$workers: want a number of workers, 1 or more" >&2
     exit 2
 fi
-if ! [[ "$metrics_base" =~ ^[1-9][0-9]*$ ]] || ((metrics_base + workers - 1 > 65535)); then
-    echo "up: JIESU_WORKER_METRICS_PORT=$metrics_base: want the first of $workers free ports (1-65535)" >&2
+if ! [[ "$metrics_base" =~ ^[1-9][0-9]*$ ]] || ((metrics_base + workers > 65535)); then
+    echo "up: JIESU_WORKER_METRICS_PORT=$metrics_base: want the first of $((workers + 1)) free ports (1-65535)" >&2
     exit 2
 fi
 host="${HOST:-${JIESU_HOST:-127.0.0.1}}"
@@ -39,7 +39,8 @@ for ((i = 0; i < workers; i++)); do
     echo "up: worker $((i + 1)) pid $! metrics http://$host:$port/metrics"
 done
 # One reports worker: the rollups, the alerts and the hourly brief (docs/reports.md).
-JIESU_WORKER_METRICS_PORT=0 "$python" -m workers.rollups & pids+=($!)
-echo "up: reports worker pid $! (rollups, alerts on complaints.alerts, briefs on complaints.reports)"
+reports_port=$((metrics_base + workers))
+JIESU_WORKER_METRICS_PORT="$reports_port" "$python" -m workers.rollups & pids+=($!)
+echo "up: reports worker pid $! metrics http://$host:$reports_port/metrics (rollups, alerts, hourly briefs)"
 echo "up: $workers worker(s); each logs a \"lane started\" line with its partitions once assigned; Ctrl-C stops them"
 wait -n

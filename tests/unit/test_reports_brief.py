@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from app.reports_csv import COLUMNS, brief_csv
 from ingest.reports.brief import far_above
@@ -25,6 +26,7 @@ from ingest.reports.rollups import Baseline, HourCounts
 from ingest.reports.scoring import Thresholds, change, expected, is_spike, score
 from ingest.reports.summary import summarise
 from ingest.schemas.reports import Count, Hotspot, HourlyBrief, HourTotal, RisingIncident, UrgentTicket
+from ingest.settings import Settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -241,3 +243,11 @@ def test_the_rates_divide_and_add_up() -> None:
         0.75,
         1.0,
     )
+
+
+def test_the_hotline_zone_must_be_a_whole_number_of_hours_from_utc() -> None:
+    assert Settings(report_timezone="Europe/Berlin").report_timezone == "Europe/Berlin"
+    with pytest.raises(ValidationError, match="whole number of hours"):
+        Settings(report_timezone="Asia/Kolkata")
+    with pytest.raises(ValidationError, match="not an IANA time zone"):
+        Settings(report_timezone="Mars/Olympus")

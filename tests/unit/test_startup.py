@@ -113,11 +113,19 @@ def test_up_gives_each_worker_its_own_metrics_port_and_prints_them(tmp_path: Pat
     env["JIESU_WORKER_METRICS_PORT"] = "39201"
     done = _up(env)
     started = sorted(record.read_text().splitlines())
-    assert started == ["app 39201", "workers 39201", "workers 39202", "workers 39203", "workers.rollups 0"]
+    assert started == [
+        "app 39201",
+        "workers 39201",
+        "workers 39202",
+        "workers 39203",
+        "workers.rollups 39204",
+    ]
     assert "gateway  http://127.0.0.1:8123" in done.stdout
     for n, port in ((1, 39201), (2, 39202), (3, 39203)):
         assert f"worker {n} pid " in done.stdout and f"metrics http://127.0.0.1:{port}/metrics" in done.stdout
-    assert "up: reports worker pid " in done.stdout
+    assert (
+        "up: reports worker pid " in done.stdout and "metrics http://127.0.0.1:39204/metrics" in done.stdout
+    )
 
 
 def test_up_without_the_services_file_says_what_to_run(tmp_path: Path) -> None:

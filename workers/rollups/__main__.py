@@ -12,6 +12,7 @@ import sys
 
 from ingest.logs import configure_logging
 from ingest.settings import EXIT_MISCONFIGURED, settings_or_exit
+from workers.metrics import serve
 from workers.process import run_or_exit, serve_until_signal
 from workers.rollups.worker import running_reports
 
@@ -28,6 +29,13 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(EXIT_MISCONFIGURED)
+    if settings.worker_metrics_port:
+        try:
+            serve(settings.worker_metrics_port, settings.host)
+        except OSError as exc:
+            where = f"JIESU_WORKER_METRICS_PORT={settings.worker_metrics_port} on {settings.host}"
+            print(f"python -m workers.rollups: {where}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_MISCONFIGURED)
     run_or_exit(serve_until_signal(running_reports(settings)), settings.event_loop, log, "reports worker")
 
 

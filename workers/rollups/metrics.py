@@ -1,4 +1,5 @@
-"""Prometheus metrics of the reports worker (in the process's default registry)."""
+"""Prometheus metrics of the reports worker (`python -m workers.rollups` serves them on
+JIESU_WORKER_METRICS_PORT; in `make run` the gateway's /metrics has them)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,4 @@ BRIEFS = Counter("jiesu_reports_briefs_published_total", "Hourly briefs publishe
 LAST_APPLIED = Gauge(
     "jiesu_rollups_last_applied_timestamp_seconds", "When the rollups last took a batch or found none"
 )
+LAG = Gauge("jiesu_rollups_consumer_lag", "Events on this reports worker's partitions not yet counted")

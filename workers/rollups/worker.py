@@ -32,7 +32,7 @@ from workers.batch import is_transient_db_error, next_offsets
 from workers.db import open_pool
 from workers.rollups.apply import apply, decode_batch, prune_ledger
 from workers.rollups.detector import AlertRules, detect
-from workers.rollups.metrics import COUNTED, LAST_APPLIED, REPEATS, TRANSIENT
+from workers.rollups.metrics import COUNTED, LAG, LAST_APPLIED, REPEATS, TRANSIENT
 from workers.rollups.publishing import publish_alerts, publish_brief
 
 log = logging.getLogger("jiesu.rollups")
@@ -43,6 +43,8 @@ MAX_RETRY_DELAY_S = 10.0
 # A spike that began just before the hour turned is still looked for in the hour before, this long.
 LOOK_BACK = timedelta(minutes=5)
 PRUNE_EVERY = timedelta(hours=1)
+# Measuring the lag is best effort and must never hold up the loop.
+LAG_TIMEOUT_S = 1.0
 
 
 def group_of(settings: Settings) -> str:
@@ -116,6 +118,14 @@ class ReportsWorker:
                     log.warning("rollup offsets not committed; will be read again", extra={"error": str(exc)})
                     await self._consumer.seek_to_committed()
             LAST_APPLIED.set_to_current_time()
+            await self._measure_lag()
+
+    async def _measure_lag(self) -> None:
+        try:
+            async with asyncio.timeout(LAG_TIMEOUT_S):
+                LAG.set(await self._consumer.lag())
+        except Exception as exc:  # a metric: a slow broker or a partition moving away only skips one reading
+            log.debug("rollup lag not measured", extra={"error": repr(exc)})
 
     async def _apply(self, batch: list[BusMessage]) -> None:
         items = decode_batch(batch)
