@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from ingest.bus import BusMessage
+from ingest.bus import BusMessage, BusUnavailable
 from ingest.reports.hours import hour_of
 from ingest.schemas.reports import Hotspot
 from ingest.settings import Settings
 from workers.rollups.apply import BadEvent, decode, decode_batch, tally
 from workers.rollups.detector import AlertRules, count_alerts, incident_alerts
 from workers.rollups.metrics import BAD_EVENTS
+from workers.rollups.worker import is_transient
 
 NOW = datetime(2026, 12, 7, 1, 20, tzinfo=UTC)
 HOUR = hour_of(NOW, ZoneInfo("Asia/Shanghai"))
@@ -116,3 +117,10 @@ def test_incident_alerts_growth_per_hour_and_size_once() -> None:
     assert growth.message == "事件“学院路燃气管道破裂”（学院路）本小时新增45件，累计230件"
     assert size.kind == "incident_size" and size.alert_id == "incident_size:inc-9"
     assert size.observed == 230 and size.subject["place"] == "学院路"
+
+
+def test_the_reports_worker_retries_the_database_and_the_bus_but_not_a_bug() -> None:
+    assert is_transient(BusUnavailable("no ack"))
+    assert is_transient(ConnectionRefusedError())
+    assert not is_transient(ValueError("a bug"))
+    assert not is_transient(KeyError("incident_id"))

@@ -52,7 +52,7 @@ def group_of(settings: Settings) -> str:
     return f"{settings.consumer_group}.rollups"
 
 
-def _transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     """A failure of the database or the bus that a later try can get past."""
     if isinstance(exc, BusUnavailable | OperationalError | InterfaceError):
         return True
@@ -90,6 +90,16 @@ class ReportsWorker:
             asyncio.create_task(self._consume(), name="rollups-consumer"),
             asyncio.create_task(self._watch(), name="rollups-watch"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._crashed)
+
+    def _crashed(self, task: asyncio.Task[None]) -> None:
+        """Say at once that a loop died (in `make run` nobody awaits the worker until shutdown), and stop the
+        other loop with it."""
+        if task.cancelled() or task.exception() is None:
+            return
+        log.critical("reports worker stopped", exc_info=task.exception())
+        self.stop()
 
     def stop(self) -> None:
         """Ask both loops to end after what they have in hand."""
@@ -99,9 +109,6 @@ class ReportsWorker:
         """Wait for both loops; if one fails the other is stopped and the error re-raised."""
         done, pending = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
         failed = next((t for t in done if t.exception() is not None), None)
-        if failed is not None:
-            log.critical("reports worker stopped", exc_info=failed.exception())
-            self.stop()
         await asyncio.gather(*pending, return_exceptions=True)
         if failed is not None:
             raise failed.exception()  # type: ignore[misc]
@@ -183,7 +190,7 @@ class ReportsWorker:
                 await work()
                 return True
             except Exception as exc:
-                if not _transient(exc):
+                if not is_transient(exc):
                     raise
                 attempt += 1
                 TRANSIENT.inc()
