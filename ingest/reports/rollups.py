@@ -86,14 +86,15 @@ class Baseline:
         return self.means.get(cell, 0.0)
 
 
+# The cells' sums over the earlier hours, and how many of those hours had any ticket (one index probe each).
 _BASELINE = text(
     """
-    WITH earlier AS (
-        SELECT hour, district, category, tickets FROM rollup_hourly
-        WHERE hour = ANY(CAST(:hours AS timestamptz[]))
-    )
-    SELECT district, category, sum(tickets) AS tickets, (SELECT count(DISTINCT hour) FROM earlier) AS hours
-    FROM earlier GROUP BY district, category
+    SELECT district, category, sum(tickets) AS tickets,
+           (SELECT count(*) FROM unnest(CAST(:hours AS timestamptz[])) AS earlier(hour)
+            WHERE EXISTS (SELECT 1 FROM rollup_hourly r WHERE r.hour = earlier.hour)) AS hours
+    FROM rollup_hourly
+    WHERE hour = ANY(CAST(:hours AS timestamptz[]))
+    GROUP BY district, category
     """
 )
 

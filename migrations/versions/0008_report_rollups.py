@@ -66,6 +66,12 @@ def upgrade() -> None:
     )
     # The incident's own hours (growth over time, weeks it came back) without scanning other incidents.
     op.execute("CREATE INDEX rollup_incident_hourly_incident ON rollup_incident_hourly (incident_id, hour)")
+    # An hour's fastest-growing incidents in order, read a few rows deep: without it every brief and every
+    # detector round sorts all of the hour's incidents (and Postgres starts a parallel worker to do it).
+    op.execute(
+        "CREATE INDEX rollup_incident_hourly_growth "
+        "ON rollup_incident_hourly (hour, tickets DESC, incident_id)"
+    )
     op.execute(
         """
         CREATE TABLE rollup_ledger (
