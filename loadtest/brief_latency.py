@@ -4,8 +4,8 @@ Seeds a surge day's rollups (1.2 million tickets over 24 hours, every district Ã
 2,000 incidents an hour, the same for the baseline's previous seven days) and the measured hour's 50,000
 tickets, then asks `GET /v1/reports/brief` of the measured hour `--requests` times, one at a time, through the
 gateway app in process (auth, query, JSON), and prints p50 / p99 / max. It measures `GET /v1/reports/rates`
-of that hour and the detector's look at it too. The scratch database (`jiesu_bench_brief`) is dropped
-afterwards.
+of that hour, `GET /v1/reports/monthly-issues` of its month and the detector's look at the hour too. The
+scratch database (`jiesu_bench_brief`) is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -119,12 +119,18 @@ async def _measure(url: str, hour_start: datetime, requests: int) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             briefs, body = await _timed(http, "/v1/reports/brief", {"hour": hour.label}, requests)
             rates, totals = await _timed(http, "/v1/reports/rates", period, min(requests, 50))
+            month = {"month": hour.local.strftime("%Y-%m"), "min_weeks": "1"}
+            monthly, issues = await _timed(http, "/v1/reports/monthly-issues", month, 10)
     sizes = {part: len(body[part]) for part in ("rising_incidents", "hotspots", "urgent_tickets")}
     print(f"brief {hour.label}: total {body['total']['tickets']:,}, {sizes}")
     print(f"GET /v1/reports/brief x{len(briefs)}: {_quantiles(briefs)}")
     print(
         f"GET /v1/reports/rates of the hour ({totals['total']['tickets']:,} tickets) x{len(rates)}: "
         f"{_quantiles(rates)}"
+    )
+    print(
+        f"GET /v1/reports/monthly-issues {month['month']} ({len(issues['candidates'])} candidates) "
+        f"x{len(monthly)}: {_quantiles(monthly)}"
     )
     engine = make_engine(settings, pool_size=1)
     rules = AlertRules.from_settings(settings)

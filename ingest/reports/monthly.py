@@ -21,16 +21,20 @@ from ingest.reports import rollups
 # follow-up call (the three rates) says more.
 RESOLVED_STATUSES = ("resolved", "closed")
 
+# Tickets per incident and local week first (a hash or sort of the month's incident-hours once), then the
+# incidents with enough weeks.
 _RECURRING = text(
     """
-    SELECT r.incident_id, sum(r.tickets) AS tickets,
-           array_agg(DISTINCT date_trunc('week', r.hour AT TIME ZONE :zone)::date) AS weeks
-    FROM rollup_incident_hourly r
-    WHERE r.hour >= :start AND r.hour < :end
-    GROUP BY r.incident_id
-    HAVING count(DISTINCT date_trunc('week', r.hour AT TIME ZONE :zone)) >= :min_weeks
-    ORDER BY count(DISTINCT date_trunc('week', r.hour AT TIME ZONE :zone)) DESC, sum(r.tickets) DESC,
-             r.incident_id
+    SELECT incident_id, sum(tickets) AS tickets, array_agg(week ORDER BY week) AS weeks
+    FROM (
+        SELECT incident_id, date_trunc('week', hour AT TIME ZONE :zone)::date AS week, sum(tickets) AS tickets
+        FROM rollup_incident_hourly
+        WHERE hour >= :start AND hour < :end
+        GROUP BY incident_id, week
+    ) weekly
+    GROUP BY incident_id
+    HAVING count(*) >= :min_weeks
+    ORDER BY count(*) DESC, sum(tickets) DESC, incident_id
     LIMIT :limit
     """
 )
@@ -137,7 +141,7 @@ async def candidates(
             {
                 **summaries.get(incident_id, {"incident_id": incident_id}),
                 "rank": rank,
-                "weeks": sorted(row["weeks"]),
+                "weeks": row["weeks"],
                 "tickets": tickets,
                 "citizens": int(fig.citizens) if fig is not None else 0,
                 "repeat_callers": int(repeaters.get(incident_id, 0)),
