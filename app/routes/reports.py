@@ -1,4 +1,4 @@
-"""What the hotline's leaders look at: `GET /v1/reports/brief` (the hourly brief, JSON or CSV) and
+"""What the hotline's leaders look at: `GET /v1/reports/brief` (the hourly brief, JSON or CSV),
 `GET /v1/reports/monthly-issues` (每月一题 candidates) and `GET /v1/reports/rates` (响应率 / 解决率 / 满意率).
 
 Read from the rollups the reports worker keeps (docs/reports.md); downstream keys, like the read API.

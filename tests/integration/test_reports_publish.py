@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import orjson
 
-from ingest.bus.factory import make_producer
+from ingest.bus.factory import in_process_broker, make_consumer, make_producer
 from ingest.db.engine import make_engine
 from ingest.reports.brief import BriefOptions
 from ingest.reports.hours import hour_of
 from ingest.settings import Settings
 from ingest.topics import REPORTS, topic_name
 from tests.integration.helpers import read_topic
-from workers.db import asyncpg_dsn
+from workers.db import asyncpg_dsn, open_pool
 from workers.rollups.publishing import publish_brief
+from workers.rollups.worker import ReportsWorker
 
 
 async def test_a_closed_hours_brief_is_published_once(
@@ -52,3 +53,31 @@ async def test_a_closed_hours_brief_is_published_once(
     assert key == hour.label.encode() and brief["event_type"] == "report.hourly_brief"
     assert brief["complete"] is True and brief["total"]["tickets"] == 7 and brief["total"]["urgent"] == 1
     assert brief["summary"].startswith(f"{hour.label.replace('T', ' ')}时共受理诉求7件")
+
+
+async def test_the_watch_publishes_the_last_closed_hour_once_and_prunes_the_ledger(
+    fresh_database_url: str,
+) -> None:
+    settings = Settings(
+        database_url=fresh_database_url, kafka_bootstrap_servers="", report_publish_delay_s=120
+    )
+    broker = in_process_broker(settings)
+    now = datetime(2026, 12, 7, 2, 5, tzinfo=UTC)  # 10:05 in Shanghai: 09:00–10:00 closed five minutes ago
+    pool = await open_pool(settings, size=2)
+    engine = make_engine(settings, pool_size=3)
+    try:
+        await pool.execute(
+            "INSERT INTO rollup_ledger VALUES ('JSOLD', $1), ('JSNEW', $2)", now - timedelta(days=30), now
+        )
+        consumer = make_consumer(settings, broker, ["complaints.events"], "test-watch")
+        worker = ReportsWorker(settings, consumer, pool, engine, make_producer(settings, broker, "test"))
+        await worker.tick(now)
+        await worker.tick(now + timedelta(seconds=15))
+        left = await pool.fetchval("SELECT array_agg(ticket_id) FROM rollup_ledger")
+    finally:
+        await engine.dispose()
+        await pool.close()
+    published = broker.records(topic_name(REPORTS, ""))
+    assert [m.key for m in published] == [b"2026-12-07T09"]
+    assert orjson.loads(published[0].value)["complete"] is True
+    assert left == ["JSNEW"]

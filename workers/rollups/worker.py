@@ -82,6 +82,7 @@ class ReportsWorker:
         self._brief = BriefOptions.from_settings(settings)
         self._stopping = asyncio.Event()
         self._pruned_at: datetime | None = None
+        self._settled_hour: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -176,10 +177,13 @@ class ReportsWorker:
         """The brief of the last hour that closed at least `report_publish_delay_s` ago."""
         settled = now - timedelta(seconds=self._settings.report_publish_delay_s)
         closed: Hour = hour_of(hour_of(settled, self._zone).start - HOUR, self._zone)
+        if closed.start == self._settled_hour:
+            return  # this process already saw it published (by itself or another reports worker)
         if await publish_brief(
             self._engine, self._producer, closed, self._brief, prefix=self._settings.topic_prefix, now=now
         ):
             log.info("hourly brief published", extra={"hour": closed.label})
+        self._settled_hour = closed.start
 
     async def _retrying(self, work: Callable[[], Awaitable[None]], what: str, *, once: bool = False) -> bool:
         """Run `work`, retrying transient failures with a growing pause; False if stopped meanwhile (or,
