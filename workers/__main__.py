@@ -9,14 +9,12 @@ invalid setting, a metrics port already taken) prints one line naming the settin
 from __future__ import annotations
 
 import logging
-import sys
 
 from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
-from ingest.settings import EXIT_MISCONFIGURED, settings_or_exit
+from ingest.settings import settings_or_exit
 from workers.consumer import metrics_url, running_worker
-from workers.metrics import serve
-from workers.process import run_or_exit, serve_until_signal
+from workers.process import require_kafka, run_or_exit, serve_metrics_or_exit, serve_until_signal
 
 log = logging.getLogger("jiesu.worker")
 
@@ -25,22 +23,8 @@ def main() -> None:
     """Run one worker until SIGTERM/SIGINT; the batch in hand is finished and committed first."""
     settings = settings_or_exit("python -m workers")
     configure_logging(settings.log_level)
-    if settings.embedded_bus:
-        print(
-            "python -m workers: KAFKA_BOOTSTRAP_SERVERS is not set: a worker needs Kafka (make services)",
-            file=sys.stderr,
-        )
-        sys.exit(EXIT_MISCONFIGURED)
-    try:
-        serve(settings.worker_metrics_port, settings.host)
-    except OSError as exc:  # typically a second worker on the same port: say which setting, not a traceback
-        where = f"JIESU_WORKER_METRICS_PORT={settings.worker_metrics_port} on {settings.host}"
-        print(
-            f"python -m workers: {where}: {exc.strerror or exc} (each worker on a host needs its own port)",
-            file=sys.stderr,
-            flush=True,
-        )
-        sys.exit(EXIT_MISCONFIGURED)
+    require_kafka(settings, "python -m workers")
+    serve_metrics_or_exit(settings, "python -m workers")
     if settings.worker_metrics_port:
         log.info("worker metrics served", extra={"metrics": metrics_url(settings)})
     # After start-up, the garbage collector is tuned: the judgement model and the consumer are frozen out of

@@ -1,4 +1,4 @@
-"""Running a worker process's loops until SIGTERM or SIGINT: shared by `python -m workers` and
+"""A worker process's start and life until SIGTERM or SIGINT: shared by `python -m workers` and
 `python -m workers.rollups`."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from ingest import event_loop
 from ingest.event_loop import LoopName
+from ingest.settings import EXIT_MISCONFIGURED, Settings
+from workers.metrics import serve
 
 
 class Stoppable(Protocol):
@@ -55,3 +57,30 @@ def run_or_exit(main: Coroutine[Any, Any, None], loop: LoopName, log: logging.Lo
         log.critical(f"{what} exiting", extra={"error": f"{type(exc).__name__}: {exc}"})
         sys.exit(1)
     log.info(f"{what} exited cleanly")
+
+
+def require_kafka(settings: Settings, program: str) -> None:
+    """Exit 78 with one line when no Kafka is configured: a worker process cannot use the in-process bus."""
+    if settings.embedded_bus:
+        print(
+            f"{program}: KAFKA_BOOTSTRAP_SERVERS is not set: a worker needs Kafka (make services)",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_MISCONFIGURED)
+
+
+def serve_metrics_or_exit(settings: Settings, program: str) -> None:
+    """Serve the process's metrics on JIESU_WORKER_METRICS_PORT (0: none); a port already taken exits 78
+    with one line naming the setting, not a traceback."""
+    if not settings.worker_metrics_port:
+        return
+    try:
+        serve(settings.worker_metrics_port, settings.host)
+    except OSError as exc:  # typically a second worker on the same port
+        where = f"JIESU_WORKER_METRICS_PORT={settings.worker_metrics_port} on {settings.host}"
+        print(
+            f"{program}: {where}: {exc.strerror or exc} (each worker on a host needs its own port)",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(EXIT_MISCONFIGURED)

@@ -8,12 +8,10 @@ invalid setting prints one line and exits 78.
 from __future__ import annotations
 
 import logging
-import sys
 
 from ingest.logs import configure_logging
-from ingest.settings import EXIT_MISCONFIGURED, settings_or_exit
-from workers.metrics import serve
-from workers.process import run_or_exit, serve_until_signal
+from ingest.settings import settings_or_exit
+from workers.process import require_kafka, run_or_exit, serve_metrics_or_exit, serve_until_signal
 from workers.rollups.worker import running_reports
 
 log = logging.getLogger("jiesu.rollups")
@@ -23,19 +21,8 @@ def main() -> None:
     """Run the reports worker until SIGTERM/SIGINT."""
     settings = settings_or_exit("python -m workers.rollups")
     configure_logging(settings.log_level)
-    if settings.embedded_bus:
-        print(
-            "python -m workers.rollups: KAFKA_BOOTSTRAP_SERVERS is not set: it needs Kafka (make services)",
-            file=sys.stderr,
-        )
-        sys.exit(EXIT_MISCONFIGURED)
-    if settings.worker_metrics_port:
-        try:
-            serve(settings.worker_metrics_port, settings.host)
-        except OSError as exc:
-            where = f"JIESU_WORKER_METRICS_PORT={settings.worker_metrics_port} on {settings.host}"
-            print(f"python -m workers.rollups: {where}: {exc.strerror or exc}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_MISCONFIGURED)
+    require_kafka(settings, "python -m workers.rollups")
+    serve_metrics_or_exit(settings, "python -m workers.rollups")
     run_or_exit(serve_until_signal(running_reports(settings)), settings.event_loop, log, "reports worker")
 
 
