@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ingest.bus import BusProducer
 from ingest.db.tables import ticket_keys, ticket_status_history, tickets
 from ingest.lifecycle import STATUSES, TRANSITIONS, Status, can_move
-from ingest.schemas.events import TicketStatusChanged, event_headers
+from ingest.schemas.events import FollowUp, TicketStatusChanged, event_headers
 
 
 class NotStored(Exception):
@@ -69,6 +69,7 @@ async def change_status(
     department: str | None = None,
     expected: Status | None = None,
     trace_id: str | None = None,
+    follow_up: FollowUp | None = None,
 ) -> Outcome:
     """Move `ticket_id` to `target`; the same status again is a no-op (a retried request changes nothing)."""
     async with engine.begin() as conn:
@@ -97,11 +98,22 @@ async def change_status(
         seq, now = row.status_seq + 1, datetime.now(UTC)
         new_department = department if department is not None else row.department
         where = (tickets.c.ticket_id == ticket_id, tickets.c.received_at == key.received_at)
-        await conn.execute(
-            update(tickets)
-            .where(*where)
-            .values(status=target, status_seq=seq, status_changed_at=now, department=new_department)
-        )
+        values: dict[str, object] = {
+            "status": target,
+            "status_seq": seq,
+            "status_changed_at": now,
+            "department": new_department,
+        }
+        # The response rate counts the first dispatch; a reopened ticket's second one does not reset it.
+        if target == "dispatched" and row.dispatched_at is None:
+            values["dispatched_at"] = now
+        if follow_up is not None:
+            values.update(
+                follow_up_solved=follow_up.solved,
+                follow_up_satisfaction=follow_up.satisfaction,
+                follow_up_at=now,
+            )
+        await conn.execute(update(tickets).where(*where).values(**values))
         # The history row and the event say the same thing about the change.
         change = {
             "ticket_id": ticket_id,
@@ -122,6 +134,7 @@ async def change_status(
             category=row.category,
             district=row.district,
             urgency=row.urgency,
+            follow_up=follow_up,
         )
         headers = event_headers(event.event_type, event.schema_version, trace_id, now)
         # Inside the transaction: a BusUnavailable here rolls the change back.

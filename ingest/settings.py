@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The ticket-signing key every checkout knows: fine on loopback, refused beyond it (Settings.open_to).
 DEFAULT_TICKET_SECRET = "jiesu-dev-ticket-secret"
+# The hotline's time zone: its day and hours in the reports.
+DEFAULT_REPORT_TIMEZONE = "Asia/Shanghai"
 
 
 class Settings(BaseSettings):
@@ -179,6 +182,76 @@ class Settings(BaseSettings):
     )
     archive_dir: str = Field(default="", description="Where `retention --to file` writes gzipped CSV")
 
+    # Reports (docs/reports.md): the rollups, the hourly brief, the alert detector.
+    report_timezone: str = Field(
+        default=DEFAULT_REPORT_TIMEZONE,
+        description="IANA time zone of the hotline's hours: the brief's default and the hours it publishes "
+        "(a zone a whole number of hours from UTC: the rollups count UTC hours)",
+    )
+    report_baseline_days: int = Field(
+        default=7,
+        ge=1,
+        le=56,
+        description="Seasonal baseline of hotspots and alerts: the mean of the same hour on this many "
+        "previous days (days without any ticket in that hour, e.g. before the hotline used jiesu, are left "
+        "out)",
+    )
+    hotspot_min_count: int = Field(
+        default=5,
+        ge=1,
+        description="Fewest tickets in a district × category hour for the brief to call it a hotspot",
+    )
+    hotspot_min_score: float = Field(
+        default=3.0,
+        gt=0,
+        description="Least score of a hotspot: (observed − expected) / √(expected + 1), expected being the "
+        "baseline scaled to the part of the hour elapsed",
+    )
+    alert_interval_s: float = Field(
+        default=15.0, gt=0, le=60, description="How often the alert detector reads the rollups"
+    )
+    alert_min_count: int = Field(
+        default=30, ge=1, description="Fewest tickets in a district × category hour for a count alert"
+    )
+    alert_min_ratio: float = Field(
+        default=3.0, ge=1, description="A count alert needs at least this many times the expected tickets"
+    )
+    alert_min_score: float = Field(
+        default=6.0, gt=0, description="A count alert needs at least this score (as for hotspots)"
+    )
+    alert_incident_growth: int = Field(
+        default=40,
+        ge=1,
+        description="Tickets joining one incident within one hour that raise an incident alert (once per "
+        "incident and hour)",
+    )
+    alert_incident_size: int = Field(
+        default=200,
+        ge=1,
+        description="Size of an incident that raises an alert when first reached (once per incident)",
+    )
+    reports_publish: bool = Field(
+        default=True,
+        description="Publish each closed hour's brief on complaints.reports (the reports worker)",
+    )
+    report_publish_delay_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="How long after an hour closes its brief is published (late tickets still arriving)",
+    )
+    response_limit_hours: float = Field(
+        default=2.0,
+        gt=0,
+        description="The response rate's time limit: a ticket responded to in time was first dispatched "
+        "within this many hours of being received",
+    )
+    rollup_ledger_days: int = Field(
+        default=14,
+        ge=1,
+        description="Days a counted ticket id is remembered, so a republished event is not counted twice; "
+        "longer than the intake topics' retention",
+    )
+
     topic_prefix: str = Field(default="", description="Prefix of every topic name (e.g. per environment)")
     log_level: str = Field(default="INFO", description="Logging level")
     gc_tuning: bool = Field(
@@ -214,6 +287,24 @@ class Settings(BaseSettings):
         if not isinstance(logging.getLevelName(value.upper()), int):
             raise ValueError("want one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return value.upper()
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """An IANA zone this machine's tz database knows."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            zone = ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone") from exc
+        # The rollups count UTC hours: a zone half an hour off UTC would split every local hour.
+        year = datetime.now(UTC).year
+        for month in (1, 7):
+            offset = datetime(year, month, 1, tzinfo=zone).utcoffset() or timedelta(0)
+            if offset % timedelta(hours=1):
+                raise ValueError(f"{value!r} is {offset} from UTC: the reports need a whole number of hours")
+        return value
 
     @field_validator("downstream_keys")
     @classmethod

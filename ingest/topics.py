@@ -45,7 +45,22 @@ DLQ = TopicSpec(
     retention_ms=30 * 24 * 3600 * 1000,
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (INTAKE, INTAKE_URGENT, EVENTS, URGENT, DLQ)
+ALERTS = TopicSpec(
+    "complaints.alerts",
+    1,
+    "alert id",
+    "spikes the reports worker's detector found (counts over their seasonal baseline, growing incidents)",
+    retention_ms=30 * 24 * 3600 * 1000,
+)
+REPORTS = TopicSpec(
+    "complaints.reports",
+    1,
+    "local hour",
+    "the hourly brief (小时报), published by the reports worker after each hour closes",
+    retention_ms=30 * 24 * 3600 * 1000,
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (INTAKE, INTAKE_URGENT, EVENTS, URGENT, DLQ, ALERTS, REPORTS)
 
 
 def topic_name(spec: TopicSpec, prefix: str = "") -> str:

@@ -1,4 +1,5 @@
-"""`python -m jiesu`: the whole pipeline in one process — gateway, worker, in-process bus — on local Postgres.
+"""`python -m jiesu`: the whole pipeline in one process — gateway, worker, reports worker, in-process bus — on
+local Postgres.
 
 With KAFKA_BOOTSTRAP_SERVERS set, the gateway and the worker use Kafka instead of the in-process bus.
 """
@@ -15,6 +16,7 @@ from ingest.bus.factory import in_process_broker
 from ingest.logs import configure_logging
 from ingest.settings import settings_or_exit
 from workers.consumer import running_worker
+from workers.rollups.worker import running_reports
 
 log = logging.getLogger("jiesu")
 
@@ -31,7 +33,12 @@ def main() -> None:
         async with running_worker(settings, broker) as running:
             yield running
 
-    app = create_app(settings, broker=broker, companions=[worker])
+    @asynccontextmanager
+    async def reports() -> AsyncIterator[object]:
+        async with running_reports(settings, broker) as running:
+            yield running
+
+    app = create_app(settings, broker=broker, companions=[worker, reports])
     where = "embedded in-process bus" if broker else f"Kafka at {settings.kafka_bootstrap_servers}"
     log.info("jiesu pipeline starting", extra={"bus": where, "database": settings.database_url_for_logs})
     serve(app, settings, graceful_shutdown_s=None)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Gateway and WORKERS workers (default 2) on the services of .data/services.env, in the foreground; Ctrl-C
+# Gateway, WORKERS workers (default 2) and one reports worker on the services of .data/services.env, in the foreground; Ctrl-C
 # stops them all. Each worker serves its metrics on its own port: JIESU_WORKER_METRICS_PORT (default 9101) for
 # the first, the next ports for the others (two workers on one port: the second could not start).
 # JIESU_UP_PYTHON (.venv/bin/python) and JIESU_SERVICES_ENV (.data/services.env) are for tests.
@@ -22,8 +22,8 @@ if ! [[ "$workers" =~ ^[1-9][0-9]*$ ]]; then
     echo "up: WORKERS=$workers: want a number of workers, 1 or more" >&2
     exit 2
 fi
-if ! [[ "$metrics_base" =~ ^[1-9][0-9]*$ ]] || ((metrics_base + workers - 1 > 65535)); then
-    echo "up: JIESU_WORKER_METRICS_PORT=$metrics_base: want the first of $workers free ports (1-65535)" >&2
+if ! [[ "$metrics_base" =~ ^[1-9][0-9]*$ ]] || ((metrics_base + workers > 65535)); then
+    echo "up: JIESU_WORKER_METRICS_PORT=$metrics_base: want the first of $((workers + 1)) free ports (1-65535)" >&2
     exit 2
 fi
 host="${HOST:-${JIESU_HOST:-127.0.0.1}}"
@@ -38,5 +38,9 @@ for ((i = 0; i < workers; i++)); do
     JIESU_WORKER_METRICS_PORT="$port" "$python" -m workers & pids+=($!)
     echo "up: worker $((i + 1)) pid $! metrics http://$host:$port/metrics"
 done
+# One reports worker: the rollups, the alerts and the hourly brief (docs/reports.md).
+reports_port=$((metrics_base + workers))
+JIESU_WORKER_METRICS_PORT="$reports_port" "$python" -m workers.rollups & pids+=($!)
+echo "up: reports worker pid $! metrics http://$host:$reports_port/metrics (rollups, alerts, hourly briefs)"
 echo "up: $workers worker(s); each logs a \"lane started\" line with its partitions once assigned; Ctrl-C stops them"
 wait -n

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
 
 from app.auth_downstream import DownstreamDep
@@ -28,11 +29,12 @@ from app.reads import (
     list_tickets,
 )
 from ingest.lifecycle import Status
+from ingest.settings import DEFAULT_REPORT_TIMEZONE
 
 router = APIRouter(tags=["read"])
 
 # The hotline's day: the hourly report counts local hours (a query parameter changes it).
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = DEFAULT_REPORT_TIMEZONE
 
 
 def _iso_8601_only(value: object) -> object:
@@ -47,6 +49,26 @@ def _iso_8601_only(value: object) -> object:
 def _iana_zones() -> frozenset[str]:
     """The IANA zone names (reading them scans the tz files once)."""
     return frozenset(available_timezones())
+
+
+def iana_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone called `name`, or None."""
+    # Only the IANA database's zones: the system's tz files also hold helper entries (posixrules) that
+    # Python loads and Postgres refuses.
+    try:
+        if name not in _iana_zones():
+            raise ZoneInfoNotFoundError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def zone_named(name: str) -> ZoneInfo | Response:
+    """The IANA time zone called `name`, or the 400 problem saying there is none."""
+    zone = iana_zone(name)
+    if zone is None:
+        return problem(400, "Unknown time zone", f"{name!r} is not an IANA time zone")
+    return zone
 
 
 def within_years(value: date) -> date:
@@ -217,14 +239,9 @@ async def hourly(
     timezone: Annotated[str, Query(max_length=64, description="IANA zone of the day")] = DEFAULT_TIMEZONE,
 ) -> Any:
     """Counts per local hour; hours without tickets are absent."""
-    # Only the IANA database's zones: the system's tz files also hold helper entries (posixrules) that
-    # Python loads and Postgres refuses.
-    try:
-        if timezone not in _iana_zones():
-            raise ZoneInfoNotFoundError(timezone)
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return problem(400, "Unknown time zone", f"{timezone!r} is not an IANA time zone")
+    zone = zone_named(timezone)
+    if isinstance(zone, Response):
+        return zone
     if await day_archived(resources.engine, day, zone):
         return problem(410, "Archived", f"{day} lies in an archived month; read it from the archive")
     rows = await hourly_report(resources.engine, day, zone)

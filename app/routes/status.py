@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
@@ -21,6 +21,7 @@ from app.reads import ticket_history
 from app.status_changes import Archived, NotStored, Refused, change_status
 from ingest.bus import BusUnavailable
 from ingest.lifecycle import Status
+from ingest.schemas.events import FollowUp
 from ingest.tickets import is_issued_ticket_id
 from ingest.topics import EVENTS, topic_name
 
@@ -36,6 +37,17 @@ class StatusChange(BaseModel):
     )
     department: str | None = Field(default=None, max_length=128, description="Assigned department, if any")
     note: str | None = Field(default=None, max_length=2000)
+    follow_up: FollowUp | None = Field(
+        default=None,
+        description="The follow-up call (回访), with `closed` only: solved or not, and how satisfied; "
+        "what the resolution and satisfaction rates count (GET /v1/reports/rates)",
+    )
+
+    @model_validator(mode="after")
+    def _follow_up_only_on_closing(self) -> StatusChange:
+        if self.follow_up is not None and self.status != "closed":
+            raise ValueError("follow_up is recorded when the ticket is closed, not with another status")
+        return self
 
 
 class StatusResult(BaseModel):
@@ -114,6 +126,7 @@ async def set_status(
             department=change.department,
             expected=change.expected_status,
             trace_id=x_trace_id or uuid.uuid4().hex,
+            follow_up=change.follow_up,
         )
     except NotStored:
         return problem(

@@ -72,6 +72,11 @@ tickets = Table(
     Column("urgent_screen", Text),
     # The Open311 service_code the client submitted, kept by Postgres from the submission (0007).
     Column("service_code", Text, Computed(SERVICE_CODE_SQL, persisted=True)),
+    # The three rates (migration 0008): the first dispatch, and the follow-up call recorded on closing.
+    Column("dispatched_at", DateTime(timezone=True)),
+    Column("follow_up_solved", Boolean),
+    Column("follow_up_satisfaction", Text),
+    Column("follow_up_at", DateTime(timezone=True)),
 )
 
 ticket_status_history = Table(
@@ -111,4 +116,52 @@ incidents = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("signature", JSONB, nullable=False),
+)
+
+# Report rollups (migration 0008): kept by the reports worker from complaints.events, read by the reports.
+rollup_hourly = Table(
+    "rollup_hourly",
+    metadata,
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("district", Text, primary_key=True),
+    Column("category", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("tickets", Integer, nullable=False),
+    Column("urgent", Integer, nullable=False),
+)
+
+rollup_incident_hourly = Table(
+    "rollup_incident_hourly",
+    metadata,
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("incident_id", Text, primary_key=True),
+    Column("tickets", Integer, nullable=False),
+)
+
+rollup_ledger = Table(
+    "rollup_ledger",
+    metadata,
+    Column("ticket_id", Text, primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+report_alerts = Table(
+    "report_alerts",
+    metadata,
+    Column("alert_id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("hour", DateTime(timezone=True), nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("subject", JSONB, nullable=False),
+    Column("observed", Integer, nullable=False),
+    Column("baseline", Float),
+    Column("score", Float),
+    Column("message", Text, nullable=False),
+)
+
+report_publications = Table(
+    "report_publications",
+    metadata,
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("published_at", DateTime(timezone=True), nullable=False),
 )

@@ -100,6 +100,18 @@ class TicketProcessed(TicketJudged):
     )
 
 
+Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+
+
+class FollowUp(BaseModel):
+    """The follow-up call (回访) when a ticket is closed: was it solved, how satisfied is the citizen."""
+
+    solved: bool = Field(description="The citizen says the problem was solved")
+    satisfaction: Satisfaction | None = Field(
+        default=None, description="满意 / 基本满意 / 不满意; null when the citizen would not say"
+    )
+
+
 class TicketStatusChanged(BaseModel):
     """`ticket.status_changed` on `complaints.events`: a downstream system moved a ticket on its lifecycle."""
 
@@ -119,6 +131,9 @@ class TicketStatusChanged(BaseModel):
     category: str | None
     district: str | None
     urgency: Urgency
+    follow_up: FollowUp | None = Field(
+        default=None, description="The follow-up call recorded with a move to `closed`, if any"
+    )
 
     def to_bytes(self) -> bytes:
         """Serialise for the bus."""

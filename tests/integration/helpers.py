@@ -24,6 +24,7 @@ from ingest.settings import REPO_ROOT, Settings
 from workers.batch import FORWARDED_HEADER
 from workers.consumer import running_worker
 from workers.db import asyncpg_dsn
+from workers.rollups.worker import running_reports
 
 
 async def read_topic(
@@ -77,16 +78,23 @@ async def fetchval(settings: Settings, sql: str, *args: object) -> object:
 
 @asynccontextmanager
 async def pipeline(
-    settings: Settings, broker: InProcessBroker | None = None
+    settings: Settings, broker: InProcessBroker | None = None, *, reports: bool = False
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """Gateway (in-process ASGI) plus one worker on `settings`; yields an HTTP client of the gateway."""
+    """Gateway (in-process ASGI) plus one worker on `settings` (and the reports worker, with `reports`);
+    yields an HTTP client of the gateway."""
 
     @asynccontextmanager
     async def worker() -> AsyncIterator[object]:
         async with running_worker(settings, broker) as running:
             yield running
 
-    app: FastAPI = create_app(settings, broker=broker, companions=[worker])
+    @asynccontextmanager
+    async def reports_worker() -> AsyncIterator[object]:
+        async with running_reports(settings, broker) as running:
+            yield running
+
+    companions = [worker, reports_worker] if reports else [worker]
+    app: FastAPI = create_app(settings, broker=broker, companions=companions)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:

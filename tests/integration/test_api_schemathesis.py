@@ -42,6 +42,9 @@ DOWNSTREAM_ROUTES = {
     ("GET", "/v1/complaints"),
     ("GET", "/v1/incidents/{incident_id}"),
     ("GET", "/v1/reports/hourly"),
+    ("GET", "/v1/reports/brief"),
+    ("GET", "/v1/reports/monthly-issues"),
+    ("GET", "/v1/reports/rates"),
     ("POST", "/v1/complaints/{ticket_id}/status"),
     ("GET", "/v1/complaints/{ticket_id}/history"),
 }

@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 import app.main  # noqa: F401  (what registers the metrics of the gateway and the worker processes)
 import workers.batch
 import workers.consumer
-import workers.linking  # noqa: F401
+import workers.linking
+import workers.rollups.worker  # noqa: F401
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
 from ingest.settings import Settings

@@ -59,7 +59,7 @@ def _up(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("module", ["app", "workers", "jiesu"])
+@pytest.mark.parametrize("module", ["app", "workers", "workers.rollups", "jiesu"])
 def test_a_short_key_stops_start_up_with_one_line_naming_the_setting(module: str) -> None:
     done = _run(module, _env(JIESU_API_KEYS=SHORT_KEY, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1"))
     assert done.returncode == EXIT_MISCONFIGURED, done.stderr
@@ -113,10 +113,19 @@ def test_up_gives_each_worker_its_own_metrics_port_and_prints_them(tmp_path: Pat
     env["JIESU_WORKER_METRICS_PORT"] = "39201"
     done = _up(env)
     started = sorted(record.read_text().splitlines())
-    assert started == ["app 39201", "workers 39201", "workers 39202", "workers 39203"]
+    assert started == [
+        "app 39201",
+        "workers 39201",
+        "workers 39202",
+        "workers 39203",
+        "workers.rollups 39204",
+    ]
     assert "gateway  http://127.0.0.1:8123" in done.stdout
     for n, port in ((1, 39201), (2, 39202), (3, 39203)):
         assert f"worker {n} pid " in done.stdout and f"metrics http://127.0.0.1:{port}/metrics" in done.stdout
+    assert (
+        "up: reports worker pid " in done.stdout and "metrics http://127.0.0.1:39204/metrics" in done.stdout
+    )
 
 
 def test_up_without_the_services_file_says_what_to_run(tmp_path: Path) -> None:
