@@ -39,7 +39,9 @@ class Seen:
     published_at: float  # epoch seconds: the Kafka timestamp, else when this reader got it
     duplicate_of: str | None
     incident_id: str | None
-    lane: bool = False  # the gateway sent it on the urgent lane (the event's urgent_screen is set)
+    # The urgent lane announced it: its first event on the desk topic was the lane's `ticket.urgent` (a ticket
+    # the screen flagged past its situation's budget took the normal lane, and arrives as `ticket.processed`).
+    lane: bool = False
 
 
 def _epoch(value: Any) -> float | None:
@@ -132,7 +134,7 @@ class EventsWatch:
             published,
             event.get("duplicate_of"),
             event.get("incident_id"),
-            lane=event.get("urgent_screen") is not None,
+            lane=event.get("event_type") == "ticket.urgent",
         )
 
     def _note_urgency(self, ticket_id: str, event: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ class TicketJudged(BaseModel):
     schema_version: Literal[1] = 1
     event_type: str
     ticket_id: str = Field(description="The ticket number the gateway answered with")
-    channel: str = Field(description="`wechat`, `web`, `phone` or `open311`: the adapter it came through")
+    channel: str = Field(description="`wechat`, `web` (web forms and Open311) or `phone` (call transcripts)")
     external_id: str | None = Field(description="The adapter's own id of the submission, if it sent one")
     received_at: datetime = Field(description="When the gateway accepted it (just before its 202)")
     processed_at: datetime = Field(description="When a worker stored it")
@@ -40,7 +40,9 @@ class TicketJudged(BaseModel):
         description="The district: the adapter's, else the one the text names or implies; null when unknown"
     )
     address: str | None = Field(description="The address the adapter sent, if any")
-    category: str | None = Field(description="The judged category (see GET /v1/schemas for the list)")
+    category: str | None = Field(
+        description="The judged category (the first column of workers/judgement/routing.csv); null if none"
+    )
     category_confidence: float | None = Field(description="The classifier's probability of `category`, 0–1")
     needs_review: bool = Field(
         description="A person should check the judgement; true exactly when `review_reasons` is not empty"
@@ -49,7 +51,10 @@ class TicketJudged(BaseModel):
         description="Why it needs review: the gateway's (e.g. a truncated text) and the judgement's (e.g. a "
         "category it is unsure of)"
     )
-    urgency: Urgency
+    urgency: Urgency = Field(
+        description="`critical` (danger to life or health now), `high` (serious harm soon, or to many) or "
+        "`normal`, as the urgency model judged it (docs/judgement.md)"
+    )
     urgency_reason: str | None = Field(
         description="The situation and the words that decided an urgency other than normal; null when normal"
     )

@@ -212,17 +212,24 @@ def _record(ticket: str, event: dict[str, Any], at_ms: int = 1_000) -> SimpleNam
 
 def test_the_watch_keeps_each_ticket_s_latest_urgency_and_its_first_event() -> None:
     watch = EventsWatch("127.0.0.1:1", "complaints.events")
-    watch._take(_record("A", {"urgency": "normal", "urgent_screen": "gas_leak"}, 1_000), 0.0)
+    watch._take(
+        _record("A", {"event_type": "ticket.urgent", "urgency": "normal", "urgent_screen": "gas_leak"}), 0.0
+    )
     watch._take(_record("A", {"urgency": "critical", "urgency_situation": "gas_leak"}, 2_000), 0.0)
     watch._take(_record("B", {"urgency": "high", "urgency_situation": None}), 0.0)
     watch._take(_record("B", {"urgency": "normal"}), 0.0)  # the judgement lowered what the screen raised
     watch._take(_record("C", {"urgency": "normal"}), 0.0)
+    # Screened, but past its situation's lane budget: the normal lane's ticket.processed comes first.
+    watch._take(
+        _record("E", {"event_type": "ticket.processed", "urgent_screen": "fire", "urgency": "high"}), 0.0
+    )
     assert watch.urgency("A") == ("critical", "gas_leak")
     assert watch.urgency("B") == ("normal", None)
     assert watch.urgency("C") == ("normal", None) and "C" not in watch.flagged
     assert watch.urgency("D") is None
     assert watch.seen["A"].published_at == 1.0  # the first event counts for the latency
-    assert watch.seen["A"].lane and not watch.seen["C"].lane  # the gateway's screen sent A on the lane
+    # The urgent lane announced A; C and E came by the normal lane.
+    assert watch.seen["A"].lane and not watch.seen["C"].lane and not watch.seen["E"].lane
 
 
 async def _run(corpus: UrgencyCorpus) -> tuple[Plan, Recorder]:
