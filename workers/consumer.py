@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -36,6 +36,7 @@ from workers.metrics import (
     TRANSIENT,
     URGENT_LAG,
 )
+from workers.process import close_within
 
 log = logging.getLogger("jiesu.worker")
 
@@ -46,8 +47,6 @@ MAX_RETRY_DELAY_S = 10.0
 COMMIT_GRACE_S = 5.0
 # Measuring the lag is best effort and must never hold up the loop (aiokafka waits for unknown positions).
 LAG_TIMEOUT_S = 1.0
-# Each resource gets this long to close on the way out (a producer flushing to a dead broker would hang).
-CLOSE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -324,14 +323,6 @@ def _report_crash(task: asyncio.Task[None]) -> None:
         log.critical("intake worker stopped", exc_info=task.exception())
 
 
-async def _close_within(what: str, close: Callable[[], Awaitable[object]]) -> None:
-    try:
-        async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await close()
-    except TimeoutError:
-        log.warning("%s did not close within %.0fs; leaving it", what, CLOSE_TIMEOUT_S)
-
-
 @asynccontextmanager
 async def running_worker(
     settings: Settings, broker: InProcessBroker | None = None
@@ -340,9 +331,9 @@ async def running_worker(
     async with AsyncExitStack() as stack:
         producer = make_producer(settings, broker, client_id="jiesu-worker")
         await producer.start()
-        stack.push_async_callback(_close_within, "the producer", producer.stop)
+        stack.push_async_callback(close_within, "the producer", producer.stop)
         pool = await open_pool(settings)
-        stack.push_async_callback(_close_within, "the database pool", pool.close)
+        stack.push_async_callback(close_within, "the database pool", pool.close)
         # Next months' partitions exist before the first write to them (also re-checked daily).
         await stack.enter_async_context(partitions_kept_ahead(pool, ahead=settings.partitions_ahead))
         dead_letters = DeadLetters(
@@ -360,7 +351,7 @@ async def running_worker(
             announce = LaneAnnouncer(lane, topics, metrics_url(settings), models)
             consumer = make_consumer(settings, broker, topics, lane.group, on_assigned=announce)
             await consumer.start()
-            stack.push_async_callback(_close_within, f"the {lane.name} lane's consumer", consumer.stop)
+            stack.push_async_callback(close_within, f"the {lane.name} lane's consumer", consumer.stop)
             # A processor per lane. The urgent lane's stores and announces its tickets and passes them on to
             # the normal lane, which links them: only the normal lane waits for the incident bucket locks.
             processor = BatchProcessor(

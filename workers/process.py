@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -15,6 +15,20 @@ from ingest import event_loop
 from ingest.event_loop import LoopName
 from ingest.settings import EXIT_MISCONFIGURED, Settings
 from workers.metrics import serve
+
+log = logging.getLogger("jiesu.worker")
+
+# Each resource gets this long to close on the way out (a producer flushing to a dead broker would hang).
+CLOSE_TIMEOUT_S = 10.0
+
+
+async def close_within(what: str, close: Callable[[], Awaitable[object]]) -> None:
+    """Close a resource on the way out, giving up (with a warning) after CLOSE_TIMEOUT_S."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await close()
+    except TimeoutError:
+        log.warning("%s did not close within %.0fs; leaving it", what, CLOSE_TIMEOUT_S)
 
 
 class Stoppable(Protocol):

@@ -30,6 +30,7 @@ from ingest.settings import Settings
 from ingest.topics import EVENTS, topic_name
 from workers.batch import is_transient_db_error, next_offsets
 from workers.db import open_pool
+from workers.process import close_within
 from workers.rollups.apply import apply, decode_batch, prune_ledger
 from workers.rollups.detector import AlertRules, detect
 from workers.rollups.metrics import COUNTED, LAG, LAST_APPLIED, REPEATS, TRANSIENT
@@ -222,15 +223,15 @@ async def running_reports(
     async with AsyncExitStack() as stack:
         producer = make_producer(settings, broker, client_id="jiesu-reports")
         await producer.start()
-        stack.push_async_callback(producer.stop)
+        stack.push_async_callback(close_within, "the producer", producer.stop)
         pool = await open_pool(settings, size=2)
-        stack.push_async_callback(pool.close)
+        stack.push_async_callback(close_within, "the database pool", pool.close)
         engine = make_engine(settings, pool_size=3)
-        stack.push_async_callback(engine.dispose)
+        stack.push_async_callback(close_within, "the database engine", engine.dispose)
         topics = [topic_name(EVENTS, settings.topic_prefix)]
         consumer = make_consumer(settings, broker, topics, group_of(settings))
         await consumer.start()
-        stack.push_async_callback(consumer.stop)
+        stack.push_async_callback(close_within, "the consumer", consumer.stop)
         worker = ReportsWorker(settings, consumer, pool, engine, producer)
         worker.start()
         log.info("reports worker started", extra={"group": group_of(settings), "topics": topics})
