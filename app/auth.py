@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.metrics import REJECTIONS
 from ingest.settings import Settings, parse_api_keys, parse_signing_secrets
+from ingest.token_buckets import TokenBuckets
 
 SIGNATURE_HEADER = "x-jiesu-signature"
 TIMESTAMP_HEADER = "x-jiesu-timestamp"
@@ -144,29 +145,6 @@ class Signatures:
         # Only a valid signature consumes its nonce, so garbage cannot fill the cache.
         if not self._nonces.first_time(f"{adapter.name}:{nonce}", time.monotonic()):
             raise _unauthorised("X-Jiesu-Nonce was already used: a replayed request")
-
-
-class TokenBuckets:
-    """Per-adapter token buckets (in memory, per gateway process): `rate` tokens a second, `burst` at most."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, name: str, cost: int = 1, now: float | None = None) -> float:
-        """Take `cost` tokens; 0 when granted, else the seconds until they would be there (nothing taken)."""
-        if self.rate <= 0:
-            return 0.0
-        clock = time.monotonic() if now is None else now
-        cost = min(cost, self.burst)
-        tokens, last = self._buckets.get(name, (float(self.burst), clock))
-        tokens = min(float(self.burst), tokens + (clock - last) * self.rate)
-        if tokens >= cost:
-            self._buckets[name] = (tokens - cost, clock)
-            return 0.0
-        self._buckets[name] = (tokens, clock)
-        return (cost - tokens) / self.rate
 
 
 class Guard:

@@ -154,6 +154,13 @@ class Settings(BaseSettings):
         "saturation, run one or more `urgent` workers at a higher CPU priority than `normal` ones, so urgent "
         "tickets never share an event loop (or a time slice) with the backlog",
     )
+    urgent_sentinel: bool = Field(
+        default=True,
+        description="Whether a worker process that reads the urgent lane also runs its sentinel: the urgency "
+        "model over complaints.intake at its head, which copies the urgent submissions the gateway's screen "
+        "missed onto the urgent lane (under the lane's budget, JIESU_URGENT_LANE_RATE per situation and "
+        "process), so they do not wait behind the backlog",
+    )
     urgent_batch_max_records: int = Field(
         default=50,
         ge=1,

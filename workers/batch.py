@@ -18,7 +18,6 @@ import orjson
 from pydantic import ValidationError
 
 from ingest.bus import BusMessage, BusProducer, BusUnavailable, Offsets
-from ingest.bus.base import Outgoing
 from ingest.schemas.records import IntakeRecord
 from workers import store
 from workers.dead_letters import DeadLetters, Rejected
@@ -27,6 +26,7 @@ from workers.events import publish_processed, publish_urgent, send_all
 from workers.judgement.incidents import incident_id_for
 from workers.judgement.judge import Judge, Judgement
 from workers.judgement.resubmission import content_key
+from workers.lane_headers import FORWARDED_HEADER, copied, from_another_lane
 from workers.linking import BatchLinker
 from workers.metrics import (
     BATCH_SECONDS,
@@ -54,9 +54,6 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "25", "53", "57", "40")
 # worker stops rather than dead-letter every record.
 _DATA_SQLSTATE_CLASSES = ("22", "23")
 
-# The header of a record the urgent lane stored and passed on to the normal lane for linking.
-FORWARDED_HEADER = "forwarded_from"
-
 
 def _sqlstate_class(exc: BaseException) -> str:
     return str(getattr(exc, "sqlstate", "") or "")[:2]
@@ -81,34 +78,20 @@ def redelivered_or_repeated(earlier: list[TicketRow], by_id: dict[str, Decoded])
     record that stored them (same partition and offset as the stored row), and how many because a client
     repeated the submission (another record, at another offset).
 
-    The row does not say which lane's topic it came from: a repeat on the other lane at the very same
-    partition and offset would count as a redelivery (possible, but the offsets of two topics rarely meet).
+    A record that came from another lane (forwarded or rescreened) is neither. The row does not say which
+    lane's topic stored it: a repeat on the other lane at the very same partition and offset would count as a
+    redelivery (possible, but the offsets of two topics rarely meet).
     """
     redelivered = repeated = 0
     for row in earlier:
         msg = by_id[row.ticket_id].message
-        if is_forwarded(msg):
+        if from_another_lane(msg):
             continue
         if (row.source_partition, row.source_offset) == (msg.partition, msg.offset):
             redelivered += 1
         else:
             repeated += 1
     return redelivered, repeated
-
-
-def is_forwarded(msg: BusMessage) -> bool:
-    """The record was passed on by the urgent lane, which stored its ticket already."""
-    return any(name == FORWARDED_HEADER for name, _ in msg.headers)
-
-
-def forwarded(messages: list[BusMessage], topic: str) -> list[Outgoing]:
-    """`messages` as records for `topic`: the same key (so the same partition as the citizen's other
-    records), value and headers, marked as forwarded from where they were read."""
-    return [
-        (topic, m.value, m.key, [*m.headers, (FORWARDED_HEADER, m.topic.encode())])
-        for m in messages
-        if not is_forwarded(m)
-    ]
 
 
 @dataclass
@@ -246,7 +229,10 @@ class BatchProcessor:
                 self._linker.confirm()
         # Counted once the transaction has committed.
         STORED.inc(len(done.new))
-        redelivered, repeated = redelivered_or_repeated(done.earlier, by_id)
+        # A ticket the urgent lane stored and this transaction linked came through the lane, not again.
+        linked_ids = {row.ticket_id for row in done.linked}
+        again = [row for row in done.earlier if row.ticket_id not in linked_ids]
+        redelivered, repeated = redelivered_or_repeated(again, by_id)
         REDELIVERED.inc(redelivered)
         CLIENT_REPEATS.inc(repeated)
         LINKED_AFTER_URGENT.inc(len(done.linked))
@@ -334,13 +320,19 @@ class BatchProcessor:
         self, rows: list[TicketRow], trace_ids: dict[str, str], by_id: dict[str, Decoded], now: datetime
     ) -> None:
         """The normal lane publishes `ticket.processed`; the urgent lane `ticket.urgent`, then passes the
-        records of its unlinked tickets on to the normal lane (after the announcement: the desk first)."""
+        records of its unlinked tickets on to the normal lane (after the announcement: the desk first).
+
+        The urgent lane says nothing of a ticket the normal lane has linked already: that lane has published
+        its `ticket.processed`, and an announcement after it would tell the desk less, later. (The sentinel's
+        copy of a record can reach the urgent lane after the normal lane took the original.)"""
         if self._forward_to is None:
             await publish_processed(self._producer, rows, trace_ids, self._prefix, now)
             return
-        await publish_urgent(self._producer, rows, trace_ids, self._prefix, now)
-        unlinked = [by_id[r.ticket_id].message for r in rows if r.incident_id is None]
-        await send_all(self._producer, forwarded(unlinked, self._forward_to))
+        unlinked = [r for r in rows if r.incident_id is None]
+        await publish_urgent(self._producer, unlinked, trace_ids, self._prefix, now)
+        # A rescreened record's original is on the normal lane already: it is not passed on again.
+        messages = [by_id[r.ticket_id].message for r in unlinked]
+        await send_all(self._producer, copied(messages, self._forward_to, FORWARDED_HEADER))
 
     async def process(self, messages: list[BusMessage]) -> Offsets:
         """Process a batch fully; return the offsets to commit. Raises TransientError to be retried."""

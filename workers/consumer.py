@@ -12,13 +12,16 @@ import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from ingest.bus import BusConsumer, BusMessage, CommitLost, Offsets
+import asyncpg
+
+from ingest.bus import BusConsumer, BusMessage, BusProducer, CommitLost, Offsets
 from ingest.bus.factory import make_consumer, make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import Settings
 from ingest.topics import INTAKE, INTAKE_URGENT, TopicSpec, topic_name
+from ingest.urgency.lane_budget import LaneBudget
 from workers.batch import BatchProcessor
 from workers.batch_size import BatchSizer
 from workers.db import open_pool
@@ -33,14 +36,26 @@ from workers.metrics import (
     LAG,
     LAST_PROGRESS,
     RETRYING,
+    SENTINEL_LAG,
     TRANSIENT,
     URGENT_LAG,
 )
 from workers.process import close_within
+from workers.sentinel import Sentinel
 
 log = logging.getLogger("jiesu.worker")
 
 T = TypeVar("T")
+_LAG_GAUGES = {"urgent": URGENT_LAG, "sentinel": SENTINEL_LAG}
+
+
+class Processor(Protocol):
+    """What a lane does with a batch: `BatchProcessor` stores it, `Sentinel` screens it."""
+
+    async def process(self, messages: list[BusMessage]) -> Offsets:
+        """Process the batch fully; return the offsets to commit. Raises TransientError to be retried."""
+        ...
+
 
 MAX_RETRY_DELAY_S = 10.0
 # After a stop, how long a pending commit may still wait for the bus before the batch is left uncommitted.
@@ -58,6 +73,9 @@ class Lane:
     group: str
     max_records: int
     max_records_behind: int
+    # False for the sentinel, whose batches store nothing: its commits are not the worker's progress (a stuck
+    # normal lane must not look alive because the sentinel reads on) and are logged at debug level only.
+    stores: bool = True
 
 
 def normal_lane(settings: Settings) -> Lane:
@@ -81,6 +99,19 @@ def urgent_lane(settings: Settings) -> Lane:
         settings.urgent_batch_max_records,
         # Behind (a burst got past the screen's budget), larger batches drain the lane sooner.
         settings.urgent_batch_max_records * 10,
+    )
+
+
+def sentinel_lane(settings: Settings) -> Lane:
+    """`complaints.intake` again, in a consumer group of its own that reads at the head, whatever the normal
+    lane's backlog (workers/sentinel.py)."""
+    return Lane(
+        "sentinel",
+        INTAKE,
+        f"{settings.consumer_group}.sentinel",
+        settings.batch_max_records,
+        settings.batch_max_records_behind,
+        stores=False,
     )
 
 
@@ -130,7 +161,7 @@ class IntakeWorker:
         self,
         settings: Settings,
         consumer: BusConsumer,
-        processor: BatchProcessor,
+        processor: Processor,
         lane: Lane | None = None,
     ) -> None:
         self._settings = settings
@@ -169,7 +200,7 @@ class IntakeWorker:
                 offsets = await self._process_with_retries(batch)
                 if offsets is not None:
                     await self._commit(offsets, batch)
-            else:
+            elif lane.stores:
                 LAST_PROGRESS.set_to_current_time()
             await self._measure_lag()
         log.info("worker stopped", extra={"lane": lane.name})
@@ -220,6 +251,9 @@ class IntakeWorker:
                 extra={"offsets": _offsets_field(offsets)},
             )
             return
+        if not self.lane.stores:
+            log.debug("sentinel batch committed", extra={"records": len(batch)})
+            return
         COMMITS.inc()
         LAST_PROGRESS.set_to_current_time()
         log.info(
@@ -258,7 +292,7 @@ class IntakeWorker:
     async def _measure_lag(self) -> None:
         try:
             async with asyncio.timeout(LAG_TIMEOUT_S):
-                (URGENT_LAG if self.lane.name == "urgent" else LAG).set(await self._consumer.lag())
+                _LAG_GAUGES.get(self.lane.name, LAG).set(await self._consumer.lag())
         except Exception as exc:  # a metric: a partition moving away or a slow broker only skips one reading
             log.debug("consumer lag not measured", extra={"error": repr(exc)})
 
@@ -323,6 +357,38 @@ def _report_crash(task: asyncio.Task[None]) -> None:
         log.critical("intake worker stopped", exc_info=task.exception())
 
 
+def wanted_lanes(settings: Settings) -> list[Lane]:
+    """The lanes this process reads, the urgent lane first: it is the one that must be reading when the first
+    record arrives. The sentinel runs where the urgent lane does (it feeds that lane), unless turned off."""
+    wanted = settings.worker_lanes.split(",")
+    lanes = [urgent_lane(settings)] if "urgent" in wanted else []
+    if lanes and settings.urgent_sentinel:
+        lanes.append(sentinel_lane(settings))
+    if "normal" in wanted:
+        lanes.append(normal_lane(settings))
+    return lanes
+
+
+def lane_processor(
+    lane: Lane,
+    settings: Settings,
+    *,
+    pool: asyncpg.Pool,
+    producer: BusProducer,
+    judge: Judge,
+    dead_letters: DeadLetters,
+) -> Processor:
+    """What the lane does with its batches. The urgent lane stores and announces its tickets and passes them
+    on to the normal lane, which links them: only the normal lane waits for the incident bucket locks. The
+    sentinel copies the normal lane's urgent records onto the urgent lane."""
+    prefix = settings.topic_prefix
+    if lane.name == "sentinel":
+        budget = LaneBudget(settings.urgent_lane_rate, settings.urgent_lane_burst)
+        return Sentinel(producer, judge.urgency, budget, topic_name(INTAKE_URGENT, prefix))
+    forward_to = topic_name(INTAKE, prefix) if lane.name == "urgent" else None
+    return BatchProcessor(pool, producer, judge, dead_letters, prefix, forward_to=forward_to)
+
+
 @asynccontextmanager
 async def running_worker(
     settings: Settings, broker: InProcessBroker | None = None
@@ -342,25 +408,14 @@ async def running_worker(
         judge = load_classifier()
         models = model_versions(judge)
         lanes: list[IntakeWorker] = []
-        # The urgent lane first: it is the one that must be reading when the first record arrives.
-        wanted = settings.worker_lanes.split(",")
-        for lane in (urgent_lane(settings), normal_lane(settings)):
-            if lane.name not in wanted:
-                continue
+        for lane in wanted_lanes(settings):
             topics = [topic_name(lane.topic, settings.topic_prefix)]
             announce = LaneAnnouncer(lane, topics, metrics_url(settings), models)
             consumer = make_consumer(settings, broker, topics, lane.group, on_assigned=announce)
             await consumer.start()
             stack.push_async_callback(close_within, f"the {lane.name} lane's consumer", consumer.stop)
-            # A processor per lane. The urgent lane's stores and announces its tickets and passes them on to
-            # the normal lane, which links them: only the normal lane waits for the incident bucket locks.
-            processor = BatchProcessor(
-                pool,
-                producer,
-                judge,
-                dead_letters,
-                settings.topic_prefix,
-                forward_to=topic_name(INTAKE, settings.topic_prefix) if lane.name == "urgent" else None,
+            processor = lane_processor(
+                lane, settings, pool=pool, producer=producer, judge=judge, dead_letters=dead_letters
             )
             lanes.append(IntakeWorker(settings, consumer, processor, lane))
         worker = LanedWorker(lanes)

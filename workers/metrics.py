@@ -56,6 +56,20 @@ LAG = Gauge("jiesu_worker_consumer_lag", "Records on assigned partitions not yet
 URGENT_LAG = Gauge(
     "jiesu_worker_urgent_lane_lag", "Records on assigned partitions of the urgent lane not yet consumed"
 )
+SENTINEL_LAG = Gauge(
+    "jiesu_worker_sentinel_lag",
+    "Records on assigned partitions of complaints.intake that the urgent lane's sentinel has not read yet",
+)
+RESCREENED = Counter(
+    "jiesu_worker_sentinel_rescreened_total",
+    "Records of complaints.intake the sentinel judged urgent, by outcome: `lane` copied onto the urgent "
+    "lane, `over_budget` left to the normal lane because the situation's lane budget was spent",
+    ["outcome"],
+)
+SENTINEL_READ = Counter(
+    "jiesu_worker_sentinel_read_total",
+    "Records of complaints.intake the sentinel judged (those the gateway's screen did not flag)",
+)
 COMMITS = Counter("jiesu_worker_commits_total", "Batches whose offsets were committed")
 COMMITS_LOST = Counter(
     "jiesu_worker_commits_lost_total", "Batches processed but not committed (a rebalance moved them)"

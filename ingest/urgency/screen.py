@@ -32,8 +32,10 @@ OPENING_CHARS = 160
 # The screen's situation when its model finds a submission likely urgent but no cue names the situation.
 UNSPECIFIED = "unspecified"
 _SPACES = re.compile(r"\s\s+")
-# The logit of probability 0.95: at and above it the screen is sure (ScreenCall.sure).
-SURE_LOGIT = math.log(0.95 / 0.05)
+# At and above this probability that a submission is urgent, a call is sure (ScreenCall.sure; the lane's
+# budget is larger for sure calls, ingest/urgency/lane_budget.py).
+SURE_PROBABILITY = 0.95
+SURE_LOGIT = math.log(SURE_PROBABILITY / (1 - SURE_PROBABILITY))
 
 
 def opening(title: str, content: str, *, normalised: bool = False) -> str:

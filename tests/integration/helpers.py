@@ -21,9 +21,9 @@ from fastapi import FastAPI
 from app.main import create_app
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import REPO_ROOT, Settings
-from workers.batch import FORWARDED_HEADER
 from workers.consumer import running_worker
 from workers.db import asyncpg_dsn
+from workers.lane_headers import FORWARDED_HEADER
 from workers.rollups.worker import running_reports
 
 

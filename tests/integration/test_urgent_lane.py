@@ -5,14 +5,20 @@ by the normal lane (`ticket.processed`); a screened alarm the judgement lowers s
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from typing import Any
 
 import orjson
 
+from app.intake import bus_key
+from ingest.bus.murmur import murmur2
+from ingest.schemas.records import IntakeRecord
 from ingest.settings import Settings
 from ingest.topics import EVENTS, INTAKE, INTAKE_URGENT, URGENT, topic_name
 from loadtest.bench.pipeline import prefill
-from loadtest.bench.records import intake_records
+from loadtest.bench.records import BENCH_SECRET, intake_records
+from tests.api_support import wechat_record
 from tests.integration.helpers import fetchval, pipeline, read_topic, wait_until
 
 GAS = {
@@ -101,3 +107,46 @@ async def test_an_urgent_ticket_does_not_wait_for_the_normal_backlog(stack_setti
     assert isinstance(stored, int)
     # Stored while most of the normal backlog was still waiting.
     assert stored < backlog // 2, f"the urgent ticket was stored after {stored} of {backlog} normal ones"
+
+
+def _in_one_partition(records: list[IntakeRecord], like: IntakeRecord) -> list[IntakeRecord]:
+    """`records`, each given a citizen of its own whose records share `like`'s intake partition: a backlog
+    that one partition's worker must get through before it reaches `like`."""
+
+    def partition(citizen_key: str | None, ticket_id: str) -> int:
+        return (murmur2(bus_key(citizen_key, ticket_id, BENCH_SECRET)) & 0x7FFFFFFF) % INTAKE.partitions
+
+    target = partition(like.citizen_key, like.ticket_id)
+    citizens = (f"wx:backlog-{i}" for i in itertools.count())
+    same = (c for c in citizens if partition(c, "") == target)
+    return [r.model_copy(update={"citizen_key": next(same)}) for r in records]
+
+
+async def test_an_urgent_submission_the_screen_missed_is_caught_ahead_of_the_backlog(
+    stack_settings: Settings,
+) -> None:
+    prefix, bootstrap = stack_settings.topic_prefix, stack_settings.kafka_bootstrap_servers
+    backlog = 6_000
+    # Behind the backlog on the normal lane, as the gateway puts a submission its screen did not flag.
+    missed = wechat_record(f"T-missed-{uuid.uuid4().hex[:8]}", str(GAS["content"]))
+    assert missed.urgent_screen is None
+    ahead = _in_one_partition(intake_records(backlog, prefix), missed)
+    await prefill(bootstrap, topic_name(INTAKE, prefix), [*ahead, missed])
+    count = "SELECT count(*) FROM tickets WHERE ticket_id = $1"
+    async with pipeline(stack_settings):
+
+        async def stored() -> bool:
+            return bool(await fetchval(stack_settings, count, missed.ticket_id))
+
+        assert await wait_until(stored, timeout_s=60, every_s=0.05)
+        others = await fetchval(stack_settings, "SELECT count(*) FROM tickets")
+    assert isinstance(others, int)
+    # Without the sentinel the normal lane stores it after every record ahead of it in its partition.
+    assert others < backlog // 2, f"stored after {others} of the {backlog} tickets ahead of it"
+    # The sentinel's copy took the urgent lane, which announced the ticket first.
+    copies = await read_topic(bootstrap, topic_name(INTAKE_URGENT, prefix), expect=1)
+    assert missed.ticket_id in {orjson.loads(v)["ticket_id"] for _, v in copies}
+    desk = await read_topic(bootstrap, topic_name(URGENT, prefix), expect=1)
+    first = next(orjson.loads(v) for k, v in desk if k.decode() == missed.ticket_id)
+    assert (first["event_type"], first["urgency"]) == ("ticket.urgent", "critical")
+    assert await fetchval(stack_settings, count, missed.ticket_id) == 1

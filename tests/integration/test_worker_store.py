@@ -12,10 +12,11 @@ from ingest.settings import Settings
 from ingest.topics import DLQ, EVENTS, INTAKE, INTAKE_URGENT, URGENT
 from tests.api_support import wechat_record
 from tests.integration.helpers import fetchval
-from workers.batch import BatchProcessor, is_forwarded
+from workers.batch import BatchProcessor
 from workers.db import open_pool
 from workers.dead_letters import DeadLetters
 from workers.judgement.judge import Judge
+from workers.lane_headers import RESCREENED_HEADER, is_forwarded
 
 
 def _redelivery_counts() -> tuple[float, float]:
@@ -144,13 +145,12 @@ async def test_urgent_lane_announces_first_and_the_normal_lane_links_once(databa
         # Each ticket counted once in its incident.
         assert await fetchval(settings, members) == members_before + 3
 
-        # Redelivered to either lane after the linking: the same events, nothing linked or passed on again.
+        # Redelivered to either lane after the linking: nothing linked or passed on again; the urgent lane
+        # announces nothing after the normal lane's `ticket.processed`, the normal lane republishes it.
+        announced_before = len(broker.records(URGENT.name))
         await urgent_lane.process(batch)
         assert len(broker.records(INTAKE.name)) == 3
-        again = [orjson.loads(m.value) for m in broker.records(URGENT.name)]
-        for ticket_id in ids:
-            mine = [e for e in again if e["ticket_id"] == ticket_id and e["event_type"] == "ticket.urgent"]
-            assert len(mine) == 2 and mine[0] == mine[1]
+        assert len(broker.records(URGENT.name)) == announced_before
         linked_before = _linked_after_urgent()
         await BatchProcessor(pool, producer, judge, dead_letters).process(passed_on)
         assert _linked_after_urgent() == linked_before
@@ -158,5 +158,51 @@ async def test_urgent_lane_announces_first_and_the_normal_lane_links_once(databa
         for ticket_id in ids:
             mine = [orjson.loads(m.value) for m in broker.records(EVENTS.name) if m.key == ticket_id.encode()]
             assert len(mine) == 2 and mine[0] == mine[1]
+    finally:
+        await pool.close()
+
+
+async def test_a_sentinel_copy_and_its_original_store_one_ticket_either_way(database_url: str) -> None:
+    settings = Settings(database_url=database_url)
+    broker = in_process_broker(settings)
+    producer = InProcessProducer(broker)
+    pool = await open_pool(settings)
+    gas = "望京西园三区5号楼楼道里煤气味特别重，快派人来！"
+    try:
+        judge, dead_letters = Judge.load(), DeadLetters(producer, "", 100, 60)
+        urgent_lane = BatchProcessor(pool, producer, judge, dead_letters, forward_to=INTAKE.name)
+        normal_lane = BatchProcessor(pool, producer, judge, dead_letters)
+        copy_first, original_first = f"T-{uuid.uuid4().hex}", f"T-{uuid.uuid4().hex}"
+
+        def original(ticket_id: str, offset: int) -> BusMessage:
+            return BusMessage(INTAKE.name, 0, offset, b"k", wechat_record(ticket_id, gas).to_bytes())
+
+        def copy(ticket_id: str, offset: int) -> BusMessage:
+            value = wechat_record(ticket_id, gas).to_bytes()
+            return BusMessage(INTAKE_URGENT.name, 0, offset, b"k", value, [(RESCREENED_HEADER, b"i")])
+
+        # The copy first (the normal lane is behind): stored and announced, not passed on (the original is
+        # on the normal lane already), then linked when the normal lane reaches the original.
+        counted, linked_before = _redelivery_counts(), _linked_after_urgent()
+        await urgent_lane.process([copy(copy_first, 900_001)])
+        assert [orjson.loads(m.value)["event_type"] for m in broker.records(URGENT.name)] == ["ticket.urgent"]
+        assert broker.records(INTAKE.name) == []
+        await normal_lane.process([original(copy_first, 900_002)])
+        assert _linked_after_urgent() - linked_before == 1
+        # Neither a redelivery nor a client's repeat: the same submission, by two lanes.
+        assert _since(counted) == (0, 0)
+        incident = "SELECT incident_id FROM tickets WHERE ticket_id = $1"
+        assert await fetchval(settings, incident, copy_first) is not None
+
+        # The original first (no backlog): the copy that follows stores and announces nothing more.
+        await normal_lane.process([original(original_first, 900_003)])
+        desk_before = len(broker.records(URGENT.name))
+        counted = _redelivery_counts()
+        await urgent_lane.process([copy(original_first, 900_004)])
+        assert len(broker.records(URGENT.name)) == desk_before
+        assert broker.records(INTAKE.name) == []
+        assert _since(counted) == (0, 0)
+        count = "SELECT count(*) FROM tickets WHERE ticket_id = ANY($1)"
+        assert await fetchval(settings, count, [copy_first, original_first]) == 2
     finally:
         await pool.close()

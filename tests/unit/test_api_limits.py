@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.auth import TokenBuckets
 from app.limits import FloodTracker
 from ingest.bus import BusUnavailable
+from ingest.token_buckets import TokenBuckets
 from tests.api_support import PHONE_KEY, WEB_KEY, accepted_records, bearer, gateway, settings
 from tests.unit.test_submission import PHONE, WEB
 
