@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     if "nlp" not in args.skip:
         figures["nlp"] = _nlp(args.seconds)
         figures["nlp_rate"] = figures["nlp"]["nlp_rate"]
+        figures["sentinel_share"] = figures["nlp"].get("sentinel_share")
         print(f"nlp: {figures['nlp']}", file=sys.stderr)
     if "pipeline" not in args.skip:
         runs = asyncio.run(_pipelines(args, bootstrap, admin_url, run))

@@ -29,6 +29,7 @@ ROWS = (
     "batch_items_per_s",
     "batch_cpu_us_per_item",
     "nlp_rate",
+    "sentinel_share",
     "pipeline_workers",
     "pipeline_rate",
     "pipeline_ratio",
