@@ -158,8 +158,8 @@ class Settings(BaseSettings):
         default=True,
         description="Whether a worker process that reads the urgent lane also runs its sentinel: the urgency "
         "model over complaints.intake at its head, which copies the urgent submissions the gateway's screen "
-        "missed onto the urgent lane (under the lane's budget, JIESU_URGENT_LANE_RATE per situation and "
-        "process), so they do not wait behind the backlog",
+        "missed, or flagged past their situation's lane budget, onto the urgent lane (under a budget of its "
+        "own, JIESU_URGENT_LANE_RATE per situation and process), so they do not wait behind the backlog",
     )
     urgent_batch_max_records: int = Field(
         default=50,

@@ -68,7 +68,7 @@ RESCREENED = Counter(
 )
 SENTINEL_READ = Counter(
     "jiesu_worker_sentinel_read_total",
-    "Records of complaints.intake the sentinel judged (those the gateway's screen did not flag)",
+    "Records the gateway put on complaints.intake that the sentinel judged",
 )
 COMMITS = Counter("jiesu_worker_commits_total", "Batches whose offsets were committed")
 COMMITS_LOST = Counter(

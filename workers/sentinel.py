@@ -2,7 +2,7 @@
 
 The gateway's screen is cheap, so it misses some urgent submissions; those go on `complaints.intake` and would
 wait there behind the backlog. The sentinel reads `complaints.intake` at its head, in a consumer group of its
-own, and judges the urgency of each record the screen did not flag, with the same model the workers judge
+own, and judges the urgency of each record there, with the same model the workers judge
 tickets with (no storage, no incident grouping: it keeps up with the gateway). It copies those it finds
 urgent onto `complaints.intake.urgent`, marked `rescreened_from` and under the lane's budget per situation.
 The urgent lane stores and announces them; the originals stay on `complaints.intake`, where the normal lane
@@ -33,21 +33,20 @@ from workers.lane_headers import RESCREENED_HEADER, copied, from_another_lane
 from workers.metrics import RESCREENED, SENTINEL_READ
 
 
-def unscreened(messages: list[BusMessage]) -> list[tuple[BusMessage, IntakeRecord]]:
-    """The records the gateway's screen let through to the normal lane, parsed. Left out: records that
-    came from another lane, those the screen flagged (their situation's lane budget was spent: a second
-    chance would double the lane's share of one incident), and records that do not parse (the normal lane
-    dead-letters them)."""
+def gateway_records(messages: list[BusMessage]) -> list[tuple[BusMessage, IntakeRecord]]:
+    """The records the gateway put on the normal lane, parsed: those its screen did not flag, and those it
+    flagged when their situation's lane budget was spent (the screen's situation is a guess from the opening;
+    everyday texts that sound alarming can spend a situation's budget before a real emergency comes). Left
+    out: records that came from another lane, and records that do not parse (the normal lane dead-letters
+    them)."""
     found = []
     for msg in messages:
         if from_another_lane(msg):
             continue
         try:
-            record = IntakeRecord.from_bytes(msg.value)
+            found.append((msg, IntakeRecord.from_bytes(msg.value)))
         except (ValidationError, orjson.JSONDecodeError, UnicodeDecodeError):
             continue
-        if record.urgent_screen is None:
-            found.append((msg, record))
     return found
 
 
@@ -64,7 +63,7 @@ class Sentinel:
 
     async def urgent(self, messages: list[BusMessage]) -> list[BusMessage]:
         """The batch's records the model finds urgent and the lane's budget admits."""
-        candidates = unscreened(messages)
+        candidates = gateway_records(messages)
         SENTINEL_READ.inc(len(candidates))
         chosen: list[BusMessage] = []
         for start in range(0, len(candidates), JUDGE_SLICE):

@@ -38,12 +38,12 @@ def _sentinel(urgency: UrgencyModel, rate: float = 50, burst: int = 50) -> tuple
     return sentinel, broker
 
 
-async def test_copies_what_the_screen_missed_and_nothing_else(urgency: UrgencyModel) -> None:
+async def test_copies_the_urgent_records_of_the_gateway_and_nothing_else(urgency: UrgencyModel) -> None:
     sentinel, broker = _sentinel(urgency)
     batch = [
         _message(0, GAS),
         _message(1, ORDINARY),
-        # The screen flagged it: its place on the lane was decided at the gateway.
+        # The screen flagged it, but the situation's lane budget at the gateway was spent.
         _message(2, GAS, urgent_screen="gas_leak"),
         BusMessage(INTAKE.name, 0, 3, b"k", b"not json"),
     ]
@@ -54,7 +54,7 @@ async def test_copies_what_the_screen_missed_and_nothing_else(urgency: UrgencyMo
 
     assert offsets == {(INTAKE.name, 0): 5}
     copies = broker.records(INTAKE_URGENT.name)
-    assert [orjson.loads(m.value)["ticket_id"] for m in copies] == ["T-0"]
+    assert [orjson.loads(m.value)["ticket_id"] for m in copies] == ["T-0", "T-2"]
     copy = copies[0]
     # The same record, key and headers as the original, marked as the sentinel's copy.
     assert (copy.key, copy.value) == (batch[0].key, batch[0].value)
