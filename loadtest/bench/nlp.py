@@ -16,7 +16,7 @@ from typing import Any
 
 from ingest.schemas.records import IntakeRecord
 from loadtest.bench.records import intake_records
-from workers.judgement.dedupe import DedupeMessage, build_engine
+from workers.judgement.grouping import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
 
 BATCH = 500
