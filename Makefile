@@ -96,24 +96,24 @@ lint: venv
 DATA_ARG = $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 TEACHER_ARG = $(if $(TEACHER),--teacher-labels workers/judgement/model/teacher-labels.csv)
 train: venv
-	$(PY) -m workers.judgement.train $(DATA_ARG) $(TEACHER_ARG)
+	$(PY) -m judgement_lab.train $(DATA_ARG) $(TEACHER_ARG)
 
 finetune: venv
-	$(PY) -m workers.judgement.finetune $(DATA_ARG)
+	$(PY) -m judgement_lab.finetune $(DATA_ARG)
 
 finetune-blend: venv
-	$(PY) -m workers.judgement.finetune blend $(DATA_ARG)
+	$(PY) -m judgement_lab.finetune blend $(DATA_ARG)
 
 evaluate: venv
-	$(PY) -m workers.judgement.evaluate $(DATA_ARG)
-	$(PY) -m workers.judgement.urgency.evaluate $(DATA_ARG)
+	$(PY) -m judgement_lab.evaluate $(DATA_ARG)
+	$(PY) -m judgement_lab.urgency.evaluate $(DATA_ARG)
 
 # The urgency model, rebuilt from the situation catalogue (ingest/urgency/situations.toml) and corpus/urgency/.
 urgency-model: venv
-	$(PY) -m workers.judgement.urgency.train $(DATA_ARG)
+	$(PY) -m judgement_lab.urgency.train $(DATA_ARG)
 
 bench-judgement: venv
-	$(PY) -m workers.judgement.bench
+	$(PY) -m judgement_lab.bench
 
 # Storage: partitions ahead, retention (archives old months), the write-path benchmark, the event contract.
 partitions: venv
@@ -123,7 +123,7 @@ retention: venv
 	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(PY) -m workers.maintenance retention $(ARGS)
 
 bench-store: venv
-	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(PY) -m workers.bench_store $(ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(call service_var,DATABASE_URL)} $(PY) -m loadtest.bench.store $(ARGS)
 
 contract: venv
 	$(PY) -m ingest.schemas.contract write

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from loadtest import dedupe, e2e, progress, reconcile, urgent
+from loadtest import e2e, progress, reconcile, repeats, urgent
 from loadtest.auth import parse_keys
 from loadtest.bodies import Messages
 from loadtest.client import GatewaySender, wait_ready
@@ -239,7 +239,7 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
         run=run_info,
         e2e=e2e_part,
         reconciliation=_reconciliation_section(stored, len(accepted), why),
-        dedupe=dedupe.summarise(plan, recorder, links, source),
+        dedupe=repeats.summarise(plan, recorder, links, source),
         cut=cut,
         urgent=urgent_part,
     )

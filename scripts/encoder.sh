@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The pretrained Chinese sentence encoder bge-small-zh-v1.5 (BAAI, MIT) as int8 ONNX, for
-# workers/judgement/encoder.py. The files ship inside a LangChain4j jar on Maven Central (Apache-2.0); mvn is
+# judgement_lab/encoder.py. The files ship inside a LangChain4j jar on Maven Central (Apache-2.0); mvn is
 # needed once to fetch it, no Java at run time (onnxruntime and tokenizers load the files).
 #
 #   scripts/encoder.sh [fetch] [int8|fp32]   fetch the jar (mvn dependency:get, no transitive dependencies),
@@ -9,7 +9,7 @@
 #   scripts/encoder.sh check [int8|fp32]     exit 0 when the files are there with the pinned hashes, 3 when not
 #
 # int8 (the default) is what the workers' Encoder loads; fp32 (95 MB, every weight in full precision) is only
-# for fine-tuning (`make finetune`, workers/judgement/finetune.py) and goes to .data/models/bge-small-zh-v15.
+# for fine-tuning (`make finetune`, judgement_lab/finetune.py) and goes to .data/models/bge-small-zh-v15.
 #
 # Environment: JIESU_ENCODER_DIR (<repo>/.data/models/bge-small-zh-v15-q; Encoder.load() reads it too),
 # JIESU_ENCODER_FP32_DIR (<repo>/.data/models/bge-small-zh-v15),

@@ -19,7 +19,7 @@ import asyncpg
 import orjson
 
 from workers.incident_cache import IncidentCache
-from workers.judgement.dedupe import DedupeMessage, build_engine
+from workers.judgement.grouping import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.judgement.resubmission import InMemoryResubmissionStore, PriorMessage, says_repeat
 from workers.metrics import BUCKET_LOCK_HELD, BUCKET_LOCK_WAIT

@@ -4,7 +4,7 @@
 the month-partitioned `tickets`, by binary COPY. A redelivered batch therefore inserts nothing, and the events
 it publishes again are built from the rows already stored, so a ticket's event never changes on redelivery.
 
-COPY of the claimed rows was the fastest idempotent path measured (`python -m workers.bench_store`): faster
+COPY of the claimed rows was the fastest idempotent path measured (`python -m loadtest.bench.store`): faster
 than INSERT … SELECT FROM unnest(arrays) and than COPY into a staging table + INSERT … ON CONFLICT
 (docs/storage.md).
 """

@@ -43,7 +43,7 @@ from app.open311.models import (
 from app.open311.queries import CLOSED_STATUSES, RequestFilter, find_requests
 from app.refusals import InvalidSubmission, SubmissionRefused, error_fields
 from app.routes.complaints import intake_of
-from app.routes.read import within_years
+from app.routes.downstream import within_years
 from app.submission import IDEMPOTENCY_HEADER, refused
 from ingest.schemas.submission import Timestamp, WebSubmission
 from ingest.tickets import is_issued_ticket_id

@@ -1,1 +1,1 @@
-"""HTTP routes, thin: validation by the models, work in app.intake and app.queries."""
+"""HTTP routes, thin: validation by the models, work in app.intake and app.ticket_lookup."""

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Body, Header, Request, Response
 from app.auth import AdapterDep, ReaderDep
 from app.deps import ResourcesDep
 from app.problems import problem, problem_responses
-from app.queries import find_archived, find_ticket
 from app.submission import MAX_IDEMPOTENCY_KEY, Intake
+from app.ticket_lookup import find_archived, find_ticket
 from app.views import Accepted, TicketView
 from ingest.schemas.submission import Submission
 from ingest.tickets import is_issued_ticket_id

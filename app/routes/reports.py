@@ -16,7 +16,7 @@ from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
 from app.problems import problem
 from app.reports_csv import brief_csv
-from app.routes.read import IsoDatetime, zone_named
+from app.routes.downstream import IsoDatetime, zone_named
 from ingest.reports.brief import BriefOptions, build_brief
 from ingest.reports.hours import NotWholeHour, hour_of, local_hour, parse_hour
 from ingest.reports.monthly import candidates, parse_month

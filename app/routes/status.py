@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
+from app.downstream_queries import ticket_history
 from app.problems import problem
-from app.queries import find_archived
-from app.reads import ticket_history
 from app.status_changes import Archived, NotStored, Refused, change_status
+from app.ticket_lookup import find_archived
 from ingest.bus import BusUnavailable
 from ingest.lifecycle import Status
 from ingest.schemas.events import FollowUp

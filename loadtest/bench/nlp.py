@@ -25,7 +25,7 @@ from ingest.settings import Settings
 from ingest.topics import INTAKE, INTAKE_URGENT
 from ingest.urgency.lane_budget import LaneBudget
 from loadtest.bench.records import intake_records
-from workers.judgement.dedupe import DedupeMessage, build_engine
+from workers.judgement.grouping import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.sentinel import Sentinel
 

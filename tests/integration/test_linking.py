@@ -15,13 +15,13 @@ from ingest.bus.factory import in_process_broker
 from ingest.bus.memory import InProcessProducer
 from ingest.schemas.records import IntakeRecord
 from ingest.settings import Settings
+from judgement_lab.dataset import RawMessage, read_raw
 from loadtest.bench.records import intake_records
 from workers import store
 from workers.batch import BatchProcessor, Decoded
 from workers.db import asyncpg_dsn, open_pool
 from workers.dead_letters import DeadLetters
-from workers.judgement.dataset import RawMessage, read_raw
-from workers.judgement.dedupe import DedupeMessage, build_engine
+from workers.judgement.grouping import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.linking import BatchLinker
 from workers.ticket import TicketRow

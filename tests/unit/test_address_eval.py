@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.judgement.address_eval import (
+from judgement_lab.address_eval import (
     CHANNELS,
     DISTRACTOR_KINDS,
     AddressMessage,
@@ -133,7 +133,7 @@ def test_without_the_address_module_the_district_comes_from_places(monkeypatch: 
     def missing(name: str) -> object:
         raise ModuleNotFoundError(name)
 
-    monkeypatch.setattr("workers.judgement.address_eval.importlib.import_module", missing)
+    monkeypatch.setattr("judgement_lab.address_eval.importlib.import_module", missing)
     name, find = place_function()
     assert name == "workers.judgement.places.extract_place"
     assert find("", "A5区劳动东路魅力之城小区油烟扰民", None) == "A5"
@@ -141,7 +141,7 @@ def test_without_the_address_module_the_district_comes_from_places(monkeypatch: 
 
 
 def test_the_development_set_meets_its_brief() -> None:
-    from workers.judgement.address_eval import DEV_DISTRACTORS, DEV_SET
+    from judgement_lab.address_eval import DEV_DISTRACTORS, DEV_SET
 
     dev = read_address_set(DEV_SET)
     incidents = Counter(m.incident for m in dev if m.incident)

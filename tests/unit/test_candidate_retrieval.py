@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from loadtest import texts
-from workers.judgement.dedupe import DedupeMessage, build_engine
+from workers.judgement.grouping import DedupeMessage, build_engine
 from workers.judgement.incidents import CANDIDATES_PER_KEY, Incident
 from workers.judgement.judge import Judge
 from workers.judgement.memory_store import InMemoryIncidentStore

@@ -11,8 +11,8 @@ import numpy as np
 import orjson
 import pytest
 
-from workers.judgement import dataset as ds
-from workers.judgement.encoder import DIM, Encoder, default_dir, similarity
+from judgement_lab import dataset as ds
+from judgement_lab.encoder import DIM, Encoder, default_dir, similarity
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -111,7 +111,7 @@ def test_bench_command(encoder: Encoder) -> None:
     if not (data_dir / ds.UNLABELLED).exists():
         pytest.skip(f"no {ds.UNLABELLED} in {data_dir}")
     out = subprocess.run(
-        [sys.executable, "-m", "workers.judgement.encoder", "bench", "--messages", "8", "--json"],
+        [sys.executable, "-m", "judgement_lab.encoder", "bench", "--messages", "8", "--json"],
         cwd=REPO,
         capture_output=True,
         check=True,

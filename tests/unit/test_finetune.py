@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workers.judgement import dataset as ds
-from workers.judgement.judge import Judge
-from workers.judgement.split import Split
-from workers.judgement.teacher_labels import (
+from judgement_lab import dataset as ds
+from judgement_lab.split import Split
+from judgement_lab.teacher_labels import (
     RAW_FILES,
     TEACHER_LABELS,
     TeacherLabel,
@@ -23,8 +22,9 @@ from workers.judgement.teacher_labels import (
     read_labels,
     write_labels,
 )
+from judgement_lab.training import Corpus, teacher_rows
+from workers.judgement.judge import Judge
 from workers.judgement.text import Tokenizer
-from workers.judgement.training import Corpus, teacher_rows
 
 # Measured 0.775 on these 600: the raw files also hold messages of the 8 first-level classes that have no
 # labelled rows (police, finance …), which both models must force into one of the 7.
@@ -32,7 +32,7 @@ AGREEMENT = 0.7
 
 jax = pytest.importorskip("jax")  # the train extra (in dev); the workers never need it
 
-from workers.judgement import bert, finetune  # noqa: E402
+from judgement_lab import bert, finetune  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ def test_jax_bert_reproduces_the_onnx_graph_and_exports_back(fp32_dir: Path, tmp
     written back, plus the head) gives the JAX logits."""
     import onnxruntime as ort
 
-    from workers.judgement.encoder import load_tokenizer
+    from judgement_lab.encoder import load_tokenizer
 
     tokenizer = load_tokenizer(fp32_dir / "tokenizer.json")
     texts = ["楼道里煤气味特别重", "小区停车收费太贵，物业乱收费，请相关部门调查处理"]

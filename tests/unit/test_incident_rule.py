@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from workers.judgement.dedupe import DedupeMessage, build_engine
+from workers.judgement.grouping import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.judgement.problems import problem_kinds, problems_conflict
 from workers.judgement.signature import (

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from workers.judgement.dedupe import DedupeEngine, DedupeMessage, build_engine
+from workers.judgement.grouping import DedupeEngine, DedupeMessage, build_engine
 from workers.judgement.incidents import GroupingInput, IncidentGrouper
 from workers.judgement.judge import Judge
 from workers.judgement.memory_store import InMemoryIncidentStore
@@ -153,7 +153,7 @@ def test_group_cli_round_trips_json_lines() -> None:
         {"id": "4", "title": PENSION[0], "content": PENSION[1], "submitted_at": "2019-08-02T09:00:00Z"},
     ]
     proc = subprocess.run(
-        [sys.executable, "-m", "workers.dedupe", "group"],
+        [sys.executable, "-m", "judgement_lab.group", "group"],
         input=b"".join(orjson.dumps(r) + b"\n" for r in rows),
         capture_output=True,
         cwd=REPO,

@@ -78,7 +78,7 @@ def test_predict_cli_round_trips_json_lines() -> None:
     ]
     stdin = b"".join(orjson.dumps(x) + b"\n" for x in lines)
     proc = subprocess.run(
-        [sys.executable, "-m", "workers.classify", "predict"],
+        [sys.executable, "-m", "judgement_lab.classify", "predict"],
         input=stdin,
         capture_output=True,
         cwd=REPO,
@@ -94,7 +94,7 @@ def test_predict_cli_round_trips_json_lines() -> None:
 
 def test_predict_cli_reports_bad_lines() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "workers.classify", "predict"],
+        [sys.executable, "-m", "judgement_lab.classify", "predict"],
         input=b'not json\n{"id":"x","content":"\xe8\xb7\xaf\xe7\x81\xaf\xe5\x9d\x8f\xe4\xba\x86"}\n',
         capture_output=True,
         cwd=REPO,

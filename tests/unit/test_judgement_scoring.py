@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from judgement_lab.dataset import read_raw
 from workers.judgement import incidents
-from workers.judgement.dataset import read_raw
 from workers.judgement.incidents import IncidentCandidate, IncidentGrouper
 from workers.judgement.judge import Judge
 from workers.judgement.memory_store import InMemoryIncidentStore

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.judgement.weak_labels import bureau_category, leak_free
+from judgement_lab.weak_labels import bureau_category, leak_free
 
 
 def test_bureau_category_takes_the_earliest_named_bureau() -> None:

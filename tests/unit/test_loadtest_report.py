@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from loadtest import dedupe
+from loadtest import repeats
 from loadtest.__main__ import main, summary
 from loadtest.auth import headers_for, parse_keys
 from loadtest.client import is_loopback
@@ -53,7 +53,7 @@ async def _report(*, missing: int = 0, incident: bool = True) -> dict[str, Any]:
             "duplicate_rows": 0,
             "drained": missing == 0,
         },
-        dedupe=dedupe.summarise(plan, rec, links, "postgres"),
+        dedupe=repeats.summarise(plan, rec, links, "postgres"),
         cut=plan.requests,
     )
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from ingest.schemas.submission import Submission
-from loadtest import dedupe
+from loadtest import repeats
 from loadtest.__main__ import summary
 from loadtest.bodies import Messages
 from loadtest.config import build_parser, config_from_args
@@ -284,7 +284,7 @@ async def test_the_report_carries_the_urgent_section_in_json_html_and_summary(co
         run={"run_id": "t", "profile": "surge-day", "target": "http://127.0.0.1:1", "started_at": "now"},
         e2e=e2e_section(Latency(), "none", 0, 0),
         reconciliation={"accepted": 0, "stored": None, "missing": None, "duplicate_rows": None},
-        dedupe=dedupe.summarise(plan, rec, None, "none"),
+        dedupe=repeats.summarise(plan, rec, None, "none"),
         cut=plan.requests,
         urgent=lane,
     )

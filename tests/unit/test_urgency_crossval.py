@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from ingest.urgency.catalogue import load_catalogue
-from workers.judgement.urgency.crossval import banded, false_alarms_by
+from judgement_lab.urgency.crossval import banded, false_alarms_by
+from judgement_lab.urgency.training import HeldOut, TrainingSet, summarise
 from workers.judgement.urgency.features import Reader
 from workers.judgement.urgency.model import NONE
-from workers.judgement.urgency.training import HeldOut, TrainingSet, summarise
 
 FIRST = np.array([0.9, 0.8, 0.7, 0.3, 0.6, 0.2, 0.1, 0.05])  # four urgent messages, then four normal ones
 

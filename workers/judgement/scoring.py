@@ -27,7 +27,7 @@ from workers.judgement.signature import (
 Scores = npt.NDArray[np.float64]
 # Below this many candidates the numpy calls' fixed cost (~17 µs a message) and the word numbers of fresh
 # centroids outweigh the per-candidate Python loop (~1 µs a candidate): on the grouping pool
-# (`python -m workers.judgement.bench`, mostly short candidate lists) vectorising from 32 was 10 % slower. A
+# (`python -m judgement_lab.bench`, mostly short candidate lists) vectorising from 32 was 10 % slower. A
 # full list — the grouper's limit, which a worker's city bucket reaches for nearly every message — is where
 # numpy pays.
 VECTORISE_FROM = 64

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.judgement.dataset import REPLIES
+from judgement_lab.dataset import REPLIES
 
 # Bureau names -> first-level category, written by hand from the taxonomy. The reply's first 400 characters
 # are searched; when several bureaus are named the earliest wins (usually the one that handled the case).

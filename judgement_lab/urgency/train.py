@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.urgency.train` (`make urgency-model`): rebuild the urgency model from the
+"""`python -m judgement_lab.urgency.train` (`make urgency-model`): rebuild the urgency model from the
 catalogue (ingest/urgency/situations.toml) and the corpus's training split; writes
 workers/judgement/model/urgency-v1.npz and the gateway screen's ingest/urgency/screen-model.json, and prints
 the leave-one-writer-out figures of both."""
@@ -11,15 +11,15 @@ from pathlib import Path
 
 from ingest.urgency.catalogue import CATALOGUE_PATH
 from ingest.urgency.screen import SCREEN_MODEL_PATH
-from workers.judgement.dataset import default_data_dir
+from judgement_lab.dataset import default_data_dir
+from judgement_lab.urgency.screen_training import build_screen, save_screen
+from judgement_lab.urgency.training import SEED, build_artefact, training_set
 from workers.judgement.urgency.model import URGENCY_MODEL_PATH
-from workers.judgement.urgency.screen_training import build_screen, save_screen
-from workers.judgement.urgency.training import SEED, build_artefact, training_set
 
 
 def main(argv: list[str] | None = None) -> None:
     """Train and write the artefact."""
-    parser = argparse.ArgumentParser(prog="python -m workers.judgement.urgency.train")
+    parser = argparse.ArgumentParser(prog="python -m judgement_lab.urgency.train")
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
     )

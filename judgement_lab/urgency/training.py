@@ -22,9 +22,9 @@ import numpy.typing as npt
 from scipy import sparse
 
 from ingest.urgency.catalogue import NORMAL, parse_catalogue
+from judgement_lab.urgency.corpus import CORPUS_DIR, SHARED_FILES, examples
 from workers.judgement.artefact import ARTEFACT_VERSION, Artefact, quantise_rows
 from workers.judgement.features import char_ngram_counts
-from workers.judgement.urgency.corpus import CORPUS_DIR, SHARED_FILES, examples
 from workers.judgement.urgency.features import (
     CHAR_BITS,
     CHAR_ORDERS,

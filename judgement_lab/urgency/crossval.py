@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.urgency.crossval`: the feature sets and regularisation tried for the urgent
+"""`python -m judgement_lab.urgency.crossval`: the feature sets and regularisation tried for the urgent
 head, each scored by leaving each writer of the training split out in turn (the test split is never read).
 
 Prints, per variant, the false-alarm rate on the held-out writers' normal messages and on held-out everyday
@@ -21,10 +21,8 @@ import numpy.typing as npt
 from scipy import sparse
 
 from ingest.urgency.catalogue import CATALOGUE_PATH, parse_catalogue
-from workers.judgement.dataset import default_data_dir
-from workers.judgement.urgency.features import NOT_NOW, Reader
-from workers.judgement.urgency.model import NONE
-from workers.judgement.urgency.training import (
+from judgement_lab.dataset import default_data_dir
+from judgement_lab.urgency.training import (
     HeldOut,
     Matrices,
     TrainingSet,
@@ -35,6 +33,8 @@ from workers.judgement.urgency.training import (
     summarise,
     training_set,
 )
+from workers.judgement.urgency.features import NOT_NOW, Reader
+from workers.judgement.urgency.model import NONE
 
 
 def variants(reader: Reader, vectors: dict[str, npt.NDArray[np.float32]] | None) -> dict[str, Matrices]:
@@ -105,7 +105,7 @@ def false_alarms_by(ts: TrainingSet, h: HeldOut, reader: Reader, threshold: floa
 
 def main(argv: list[str] | None = None) -> None:
     """Print each variant's figures as JSON lines."""
-    parser = argparse.ArgumentParser(prog="python -m workers.judgement.urgency.crossval")
+    parser = argparse.ArgumentParser(prog="python -m judgement_lab.urgency.crossval")
     parser.add_argument("--variant", action="append", default=None)
     parser.add_argument("--c", type=float, action="append", default=None, help="regularisation (default 64)")
     parser.add_argument("--encoder", action="store_true", help="also the encoder's variants (make encoder)")
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     ts = training_set(catalogue_text, data_dir if data_dir.exists() else None)
     vectors = None
     if args.encoder:
-        from workers.judgement.encoder import Encoder
+        from judgement_lab.encoder import Encoder
 
         unique = sorted(set(ts.texts))
         rows = Encoder.load().embed(unique, max_tokens=args.encoder_tokens)

@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.finetune`: fine-tune bge-small-zh-v1.5 on the labelled rows (the teacher),
+"""`python -m judgement_lab.finetune`: fine-tune bge-small-zh-v1.5 on the labelled rows (the teacher),
 label the raw messages of ../shared/data with it, and score it on the held-out split.
 
 Steps, each from pinned inputs (the fp32 jar's coordinates and SHA-256 in scripts/encoder.sh, the data, the
@@ -14,7 +14,7 @@ seed and the settings below):
    distils into the fast model;
 4. figures on the held-out token rows and the held-out raw rows go to .data/models/teacher/<key>/report.json.
 
-`python -m workers.judgement.finetune blend` exports the cached teacher to ONNX (fp32 and int8, with a
+`python -m judgement_lab.finetune blend` exports the cached teacher to ONNX (fp32 and int8, with a
 `logits` output) and scores averaging it with the fast model for the messages the fast model is unsure of,
 with the teacher's cost per message on one thread (.data/models/teacher/<key>/blend.json).
 
@@ -42,17 +42,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from workers.judgement import dataset as ds
+from judgement_lab import dataset as ds
+from judgement_lab.precision_recall import classification_figures
+from judgement_lab.split import SEED
+from judgement_lab.teacher_labels import RAW_FILES, TEACHER_LABELS, TeacherLabel, write_labels
+from judgement_lab.training import Corpus, read_corpus
+from judgement_lab.vocabulary import derive_stopwords
+from judgement_lab.weak_labels import leak_free
 from workers.judgement.features import joined_text
-from workers.judgement.metrics import classification_figures
-from workers.judgement.split import SEED
-from workers.judgement.teacher_labels import RAW_FILES, TEACHER_LABELS, TeacherLabel, write_labels
 from workers.judgement.text import Tokenizer
-from workers.judgement.training import Corpus, read_corpus
-from workers.judgement.vocabulary import derive_stopwords
-from workers.judgement.weak_labels import leak_free
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 FP32_DIR_ENV = "JIESU_ENCODER_FP32_DIR"
 TEACHER_ROOT = REPO_ROOT / ".data" / "models" / "teacher"
 
@@ -253,8 +253,8 @@ def train_teacher(
     import jax.numpy as jnp
     import optax
 
-    from workers.judgement import bert
-    from workers.judgement.encoder import load_tokenizer
+    from judgement_lab import bert
+    from judgement_lab.encoder import load_tokenizer
 
     tokenizer = load_tokenizer(base / "tokenizer.json")
     size = settings.max_tokens - 2
@@ -329,8 +329,8 @@ class Teacher:
     ) -> None:
         import jax
 
-        from workers.judgement import bert
-        from workers.judgement.encoder import load_tokenizer
+        from judgement_lab import bert
+        from judgement_lab.encoder import load_tokenizer
 
         self.params = jax.tree_util.tree_map(jax.numpy.asarray, params)
         self.classes = list(classes)
@@ -378,7 +378,7 @@ class OnnxTeacher:
     def __init__(self, model: Path, classes: Sequence[str], tokenizer_path: Path, max_tokens: int) -> None:
         import onnxruntime as ort
 
-        from workers.judgement.encoder import load_tokenizer
+        from judgement_lab.encoder import load_tokenizer
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
@@ -412,7 +412,7 @@ def export_teacher(folder: Path, base: Path) -> Path:
     dynamic quantisation teacher-int8.onnx, in the teacher's cache folder; returns the int8 file."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from workers.judgement import bert
+    from judgement_lab import bert
 
     fp32, int8 = folder / "teacher.onnx", folder / "teacher-int8.onnx"
     if not int8.is_file():
@@ -624,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     """`build` (the default): fine-tune (or reuse) the teacher, write its labels, print its held-out figures.
     `blend`: score averaging the teacher with the fast model for low-confidence messages."""
     parser = argparse.ArgumentParser(
-        prog="python -m workers.judgement.finetune",
+        prog="python -m judgement_lab.finetune",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

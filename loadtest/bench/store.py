@@ -1,4 +1,4 @@
-"""`python -m workers.bench_store`: rows/s of the worker's write path beside a bare COPY of the same rows.
+"""`python -m loadtest.bench.store`: rows/s of the worker's write path beside a bare COPY of the same rows.
 
 Runs on a scratch database it creates on the DATABASE_URL server (migrated to head, dropped afterwards), in
 batches like the worker's (one transaction each). Strategies, measured in alternating rounds so that a noisy
@@ -199,7 +199,7 @@ def report(results: dict[str, list[float]], count: int, batch: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark on the DATABASE_URL server and print the table."""
-    parser = argparse.ArgumentParser(prog="python -m workers.bench_store")
+    parser = argparse.ArgumentParser(prog="python -m loadtest.bench.store")
     parser.add_argument("--rows", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=get_settings().batch_max_records)
     parser.add_argument("--rounds", type=int, default=3)

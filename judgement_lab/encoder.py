@@ -2,7 +2,7 @@
 
 `Encoder.load()` once per process, then `embed(texts)`: float32 rows of 512, L2-normalised ([CLS] position),
 so the cosine similarity of two texts is the dot product of their rows.
-`python -m workers.judgement.encoder bench` prints its throughput on one thread.
+`python -m judgement_lab.encoder bench` prints its throughput on one thread.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 from tokenizers.normalizers import BertNormalizer
 
-from workers.judgement import dataset as ds
+from judgement_lab import dataset as ds
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DIR_ENV = "JIESU_ENCODER_DIR"
 DEFAULT_DIR = REPO_ROOT / ".data" / "models" / "bge-small-zh-v15-q"
 MODEL_FILE = "model.onnx"
@@ -170,7 +170,7 @@ def bench(encoder: Encoder, texts: Sequence[str], max_tokens: Sequence[int]) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """`bench`: the encoder's throughput on the first messages of the unlabelled file (title + text)."""
-    parser = argparse.ArgumentParser(prog="python -m workers.judgement.encoder", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m judgement_lab.encoder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     b = commands.add_parser("bench", help="messages/s on one thread at 64 and 128 tokens")
     b.add_argument("--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data")
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.threads == 1 and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, like workers.judgement.bench
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, like judgement_lab.bench
     encoder = Encoder.load(args.model_dir, threads=args.threads)
     raw = ds.read_raw(args.data_dir or ds.default_data_dir(), ds.UNLABELLED)[: args.messages]
     figures = bench(encoder, [f"{m.title}\n{m.content}" for m in raw], args.max_tokens)

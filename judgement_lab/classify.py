@@ -1,4 +1,4 @@
-"""`python -m workers.classify predict < in.jsonl > out.jsonl`: the worker's judgement, offline.
+"""`python -m judgement_lab.classify predict < in.jsonl > out.jsonl`: the worker's judgement, offline.
 
 In: {"id", "title", "content", "district"?}. Out: {"id", "category", "category_confidence", "needs_review",
 "urgency", "urgency_reason", "urgency_situation", "department", "district", "place"}, where `district`
@@ -15,8 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+from judgement_lab.jsonl import RecordError, read_records, record_id, report, text_field, write
 from workers.judgement.address import locate
-from workers.judgement.jsonl import RecordError, read_records, record_id, report, text_field, write
 from workers.judgement.judge import Judge
 
 BATCH = 256
@@ -65,7 +65,7 @@ def predict(judge: Judge, stream: IO[bytes], out: IO[bytes]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
-        prog="python -m workers.classify",
+        prog="python -m judgement_lab.classify",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

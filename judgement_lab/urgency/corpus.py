@@ -11,7 +11,7 @@ import orjson
 
 from ingest.urgency.catalogue import LEVELS, NORMAL
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = PROJECT_ROOT / "corpus" / "urgency"
 # The reference data's raw message files, whose ids shared_data_labels.csv names.
 SHARED_FILES = ("messages_unlabelled.csv", "messages_hot_issue_pool.csv", "messages_with_replies.csv")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from workers.judgement.dataset import LabelledRow, RawMessage
+from judgement_lab.dataset import LabelledRow, RawMessage
 
 # A labelled row's tokens, glued, must be an in-order subsequence of a raw text for at least this share of
 # its characters; unrelated texts score far lower (measured: the scores split cleanly around 0.5-0.9).

@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.places_bench [--repeat N] [--json]`: the cost of `address.locate` per message.
+"""`python -m judgement_lab.places_bench [--repeat N] [--json]`: the cost of `address.locate` per message.
 
 CPU time of one process (`time.process_time`, so other jobs on a shared machine count less than in wall
 time), the fastest of --repeat passes, over: the real-style messages of tests/unit/places_*.jsonl, the
@@ -16,12 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workers.judgement import dataset as ds
+from judgement_lab import dataset as ds
 from workers.judgement.address import locate, scanner
 from workers.judgement.places import extract_place
 
 Message = tuple[str, str, str | None, str | None]  # title, content, district field, address field
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 (pairwise precision / recall / F1, through the same engine and window as the gold-sample figures) and
 district accuracy where the text names the district and where only a street, township or area does.
 
-`python -m workers.judgement.evaluate` prints these after the gold-sample figures."""
+`python -m judgement_lab.evaluate` prints these after the gold-sample figures."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from workers.judgement.dedupe import DedupeMessage, build_engine
+from judgement_lab.precision_recall import PairwiseScore, pairwise
+from workers.judgement.grouping import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
-from workers.judgement.metrics import PairwiseScore, pairwise
 from workers.judgement.places import extract_place
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ADDRESS_SET = REPO / "corpus" / "incidents" / "beijing_eval.jsonl"
 DISTRACTORS = REPO / "corpus" / "incidents" / "beijing_distractors.csv"
 # The development set the incident rule was tuned on (written apart from the evaluation set, same format).

@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.bench`: predict and grouping throughput on one core over the pool's texts."""
+"""`python -m judgement_lab.bench`: predict and grouping throughput on one core over the pool's texts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workers.judgement import dataset as ds
-from workers.judgement.dedupe import DedupeMessage, build_engine
+from judgement_lab import dataset as ds
+from workers.judgement.grouping import DedupeMessage, build_engine
 from workers.judgement.judge import Judge
 
 BATCH = 256
@@ -56,7 +56,7 @@ def run(judge: Judge, pool: list[ds.RawMessage], repeat: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print throughput figures."""
-    parser = argparse.ArgumentParser(prog="python -m workers.judgement.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m judgement_lab.bench", description=__doc__)
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
     )

@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import orjson
 
-from workers.judgement.dataset import parse_time
+from judgement_lab.dataset import parse_time
 
 
 class RecordError(ValueError):

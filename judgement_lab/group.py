@@ -1,4 +1,4 @@
-"""`python -m workers.dedupe group < in.jsonl > out.jsonl`: resubmissions and incidents, offline.
+"""`python -m judgement_lab.group group < in.jsonl > out.jsonl`: resubmissions and incidents, offline.
 
 In (in submission order): {"id", "title", "content", "submitted_at", "channel"?, "district"?, "citizen"?}.
 Out: {"id", "incident_id", "duplicate_of"}. Bad lines are reported on stderr and the exit status is 2.
@@ -12,8 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
-from workers.judgement.dedupe import DedupeEngine, DedupeMessage, build_engine
-from workers.judgement.jsonl import RecordError, read_records, record_id, report, text_field, timestamp, write
+from judgement_lab.jsonl import RecordError, read_records, record_id, report, text_field, timestamp, write
+from workers.judgement.grouping import DedupeEngine, DedupeMessage, build_engine
 from workers.judgement.judge import Judge
 
 
@@ -45,7 +45,7 @@ def group(engine: DedupeEngine, stream: IO[bytes], out: IO[bytes]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
-        prog="python -m workers.dedupe",
+        prog="python -m judgement_lab.group",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -18,8 +18,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
 
 from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
-from app.problems import problem
-from app.reads import (
+from app.downstream_queries import (
     BadCursor,
     TicketQuery,
     day_archived,
@@ -28,6 +27,7 @@ from app.reads import (
     hourly_report,
     list_tickets,
 )
+from app.problems import problem
 from ingest.lifecycle import Status
 from ingest.settings import DEFAULT_REPORT_TIMEZONE
 

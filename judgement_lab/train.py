@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.train`: train on ../shared/data and write the versioned artefact."""
+"""`python -m judgement_lab.train`: train on ../shared/data and write the versioned artefact."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import argparse
 import time
 from pathlib import Path
 
+from judgement_lab.dataset import default_data_dir
+from judgement_lab.split import SEED
+from judgement_lab.teacher_labels import TEACHER_LABELS, read_labels
+from judgement_lab.training import build_artefact, read_corpus
 from workers.judgement.artefact import DEFAULT_MODEL_PATH
-from workers.judgement.dataset import default_data_dir
-from workers.judgement.split import SEED
-from workers.judgement.teacher_labels import TEACHER_LABELS, read_labels
-from workers.judgement.training import build_artefact, read_corpus
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train and write the artefact; prints its version and size."""
-    parser = argparse.ArgumentParser(prog="python -m workers.judgement.train", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m judgement_lab.train", description=__doc__)
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
     )

@@ -6,8 +6,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from workers.judgement.alignment import near_duplicate_groups
-from workers.judgement.dataset import LabelledRow, RawMessage
+from judgement_lab.alignment import near_duplicate_groups
+from judgement_lab.dataset import LabelledRow, RawMessage
 
 SEED = 20200401
 HELD_OUT_PERCENT = 20

@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.crossval`: model-selection figures by grouped, stratified 5-fold
+"""`python -m judgement_lab.crossval`: model-selection figures by grouped, stratified 5-fold
 cross-validation on the training rows only (near-duplicate groups stay in one fold, as in the split).
 
 Variants (the unpruned, unquantised linear SVM of `training.py` unless stated):
@@ -29,15 +29,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from workers.judgement.alignment import near_duplicate_groups
-from workers.judgement.dataset import default_data_dir
+from judgement_lab.alignment import near_duplicate_groups
+from judgement_lab.dataset import default_data_dir
+from judgement_lab.precision_recall import classification_figures
+from judgement_lab.split import SEED
+from judgement_lab.training import CHAR_BITS, CHAR_ORDERS, SVM_C, Corpus, _idf, read_corpus
+from judgement_lab.vocabulary import derive_stopwords
+from judgement_lab.weak_labels import bureau_category, leak_free, read_replies
 from workers.judgement.features import char_ngram_counts, joined_text, tfidf, word_counts
-from workers.judgement.metrics import classification_figures
-from workers.judgement.split import SEED
 from workers.judgement.text import Tokenizer
-from workers.judgement.training import CHAR_BITS, CHAR_ORDERS, SVM_C, Corpus, _idf, read_corpus
-from workers.judgement.vocabulary import derive_stopwords
-from workers.judgement.weak_labels import bureau_category, leak_free, read_replies
 
 Docs = Sequence[Sequence[str]]
 Labels = npt.NDArray[np.str_]
@@ -310,7 +310,7 @@ def held_out(
 def main(argv: list[str] | None = None) -> int:
     """Print cross-validated (and optionally held-out) macro-F1 and accuracy per variant."""
     parser = argparse.ArgumentParser(
-        prog="python -m workers.judgement.crossval",
+        prog="python -m judgement_lab.crossval",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,5 +1,5 @@
 """The fine-tuned encoder's (the teacher's) categories for raw messages of ../shared/data, by file and message
-id: written by `python -m workers.judgement.finetune`, read by training (`make train`) to distil the teacher
+id: written by `python -m judgement_lab.finetune`, read by training (`make train`) to distil the teacher
 into the fast model. The file holds ids and labels only, never message text."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.judgement import dataset as ds
+from judgement_lab import dataset as ds
 from workers.judgement.artefact import MODEL_DIR
 
 TEACHER_LABELS = MODEL_DIR / "teacher-labels.csv"

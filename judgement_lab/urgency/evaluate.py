@@ -1,4 +1,4 @@
-"""`python -m workers.judgement.urgency.evaluate` (part of `make evaluate`): the urgency model on the corpus's
+"""`python -m judgement_lab.urgency.evaluate` (part of `make evaluate`): the urgency model on the corpus's
 frozen test split — a writer whose messages the model never saw, and the test half of the real messages'
 labels — with recall of urgent and of critical messages and the false-alarm rate on normal ones."""
 
@@ -14,8 +14,8 @@ from typing import Any
 from ingest.normalise import nfkc
 from ingest.urgency.catalogue import CRITICAL, NORMAL
 from ingest.urgency.screen import default_screen
-from workers.judgement.dataset import default_data_dir, read_raw
-from workers.judgement.urgency.corpus import Example, examples
+from judgement_lab.dataset import default_data_dir, read_raw
+from judgement_lab.urgency.corpus import Example, examples
 from workers.judgement.urgency.model import Urgency, UrgencyModel
 
 
@@ -99,7 +99,7 @@ def evaluate(model: UrgencyModel, items: Sequence[Example]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the figures of the frozen test split as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m workers.judgement.urgency.evaluate")
+    parser = argparse.ArgumentParser(prog="python -m judgement_lab.urgency.evaluate")
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
     )

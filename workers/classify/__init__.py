@@ -1,1 +1,0 @@
-"""Offline category / urgency / department prediction over JSON Lines (`python -m workers.classify`)."""

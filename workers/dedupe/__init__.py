@@ -1,1 +1,0 @@
-"""Offline resubmission linking and incident grouping over JSON Lines (`python -m workers.dedupe`)."""
