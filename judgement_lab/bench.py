@@ -57,9 +57,7 @@ def run(judge: Judge, pool: list[ds.RawMessage], repeat: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Print throughput figures."""
     parser = argparse.ArgumentParser(prog="python -m judgement_lab.bench", description=__doc__)
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
-    )
+    ds.add_data_dir_option(parser)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=1, help="passes over the pool for prediction")
     parser.add_argument("--json", action="store_true")

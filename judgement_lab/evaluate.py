@@ -139,9 +139,7 @@ def _print(report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Print the evaluation figures (or JSON with --json)."""
     parser = argparse.ArgumentParser(prog="python -m judgement_lab.evaluate", description=__doc__)
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
-    )
+    ds.add_data_dir_option(parser)
     parser.add_argument("--model", type=Path, default=None, help="artefact (default: the committed one)")
     parser.add_argument(
         "--window-days",
