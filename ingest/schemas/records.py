@@ -61,8 +61,8 @@ def intake_record_bytes(head: dict[str, Any], submission: BaseModel) -> bytes:
     `head` holds every other field of the record, in the model's field order (`schema_version` … `trace_id`),
     `received_at` an aware UTC datetime; the submission's own JSON is spliced in as the last field. The
     gateway makes one record per accepted submission, and building the model (validating the submission's
-    dict inside it) only to serialise it again was a tenth of a batch item's cost (docs/performance.md,
-    "fifth round"). tests/unit/test_intake_hot_path.py holds the two to the same bytes.
+    dict inside it) only to serialise it again would validate every submission twice (docs/performance.md,
+    "Gateway"). tests/unit/test_intake_hot_path.py holds the two to the same bytes.
     """
     head_json = orjson.dumps(head, option=orjson.OPT_UTC_Z)
     submission_json = submission.__pydantic_serializer__.to_json(submission, exclude_none=True)

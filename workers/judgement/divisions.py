@@ -274,7 +274,7 @@ class Gazetteer:
                 self._words.append(kind)
         self._n_names = len(self._values)
         # The Rust automaton, not pyahocorasick: that one scans a node's children one by one, and the root
-        # here has one child per first character of some name, which made it several times slower.
+        # here has one child per first character of some name.
         self._automaton = ahocorasick_rs.AhoCorasick(
             patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
         )
@@ -301,5 +301,5 @@ class Gazetteer:
 
 @cache
 def gazetteer(words: tuple[tuple[str, str], ...] = ()) -> Gazetteer:
-    """The process's gazetteer (with these site words), built on first use (~0.1 s)."""
+    """The process's gazetteer (with these site words), built on first use."""
     return Gazetteer(_load(), dict(words))
