@@ -2,7 +2,7 @@
 
 Why: `AIOKafkaProducer.send` runs a lot of Python per record (its pure-Python murmur2 partitioner, partition
 lookups, the accumulator, a future per record) and would need an `asyncio.timeout` per record from its caller
-(docs/performance.md, "Gateway"). Here a record is appended synchronously to the open `BatchBuilder` of its
+(docs/performance.md, "Bus"). Here a record is appended synchronously to the open `BatchBuilder` of its
 partition (aiokafka's record builders are C extensions); the batches are handed to the producer with
 `send_batch` after a short linger (one timer for all of them) or as soon as one is full; every record's sender
 waits for its batch's single delivery, and one timer per batch enforces the acknowledgement budget.

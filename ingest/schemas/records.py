@@ -40,8 +40,8 @@ class IntakeRecord(BaseModel):
     def to_bytes(self) -> bytes:
         """Serialise for the bus: the JSON of `model_dump(mode="json")`, field order and all.
 
-        pydantic's serializer writes the bytes itself; going through `model_dump` and orjson built the dict
-        first and cost 3-4 times as much (one record per submission, 500 per batch; docs/performance.md).
+        pydantic's serializer writes the bytes itself; going through `model_dump` and orjson would build the
+        dict first, for every record (one per submission, 500 per batch; docs/performance.md, "Gateway").
         """
         return self.__pydantic_serializer__.to_json(self)
 
