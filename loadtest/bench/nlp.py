@@ -2,7 +2,7 @@
 
 Per message, what a worker does besides the database and the bus: decode the intake record, judge it
 (normalise, tokenise, classify, urgency, route; `Judge.judge_many` per batch, as workers/batch.py), build its
-issue signature and group it (resubmission and incident, `DedupeEngine.process` against in-memory stores, as
+issue signature and group it (resubmission and incident, `GroupingEngine.process` against in-memory stores, as
 workers/linking.py does once the stores are seeded). Prints one JSON object.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from ingest.schemas.records import IntakeRecord
 from loadtest.bench.records import intake_records
-from workers.judgement.grouping import DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.judge import Judge
 
 BATCH = 500
@@ -30,7 +30,7 @@ def judge_pass(judge: Judge, raw: list[bytes]) -> None:
         judge.judge_many([(r.title, r.content, r.district) for r in records])
         ordered = sorted(records, key=lambda r: (r.received_at, r.ticket_id))
         for r in ordered:
-            msg = DedupeMessage(
+            msg = GroupingMessage(
                 r.ticket_id, r.title, r.content, r.received_at, r.channel, r.district, r.citizen_key
             )
             engine.process(msg, signature=engine.signature(msg))
