@@ -1,9 +1,9 @@
 """China's administrative divisions and Beijing's streets, estates and well-known areas, found in one pass.
 
-The tables beside this module come from jionlp's location data (`divisions_build.py` regenerates them) plus
-beijing_areas.csv, kept by hand. Every name, with its short forms where they are safe, goes into one
-Aho–Corasick automaton; `Gazetteer.hits` returns the leftmost-longest matches, so "朝阳门" (东城区) is not
-read as "朝阳", and "长春市朝阳区" gives 长春 first.
+The tables beside this module come from jionlp's location data (`judgement_lab/divisions_build.py`
+regenerates them) plus beijing_areas.csv, kept by hand. Every name, with its short forms where they are
+safe, goes into one Aho–Corasick automaton; `Gazetteer.hits` returns the leftmost-longest matches,
+so "朝阳门" (东城区) is not read as "朝阳", and "长春市朝阳区" gives 长春 first.
 """
 
 from __future__ import annotations
