@@ -20,7 +20,7 @@ help:
 	@echo "make lint           ruff and mypy"
 	@echo "make chaos          fault scenarios on a private Kafka + Postgres → .data/chaos-report.json"
 	@echo "make fuzz           thousands of malformed requests → .data/fuzz-report.json"
-	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… overrides)"
+	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… or JIESU_TRAINING_DATA_DIR)"
 	@echo "make finetune       fine-tune the sentence encoder (the teacher, ~30 min on 2 cores, cached in .data/) and"
 	@echo "                    write its labels of the raw messages (workers/judgement/model/teacher-labels.csv)"
 	@echo "                    that make train TEACHER=1 distils into the fast model"

@@ -24,8 +24,8 @@ class Resources:
 
 
 async def _resources(request: Request) -> Resources:
-    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hand-off on every request
-    # (about a third of the gateway's CPU per submission, measured with py-spy; docs/performance.md).
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hand-off on every request,
+    # which costs more than the lookup itself (docs/performance.md, "Gateway").
     resources: Resources = request.app.state.resources
     return resources
 

@@ -30,7 +30,7 @@ class AcceptedRecord:
     """An accepted submission's intake record, encoded: its JSON and the fields the gateway routes it by.
 
     Not an `IntakeRecord` model: the gateway only ever serialises the record, and building the model to do
-    so was a tenth of a batch item's cost. `record()` parses the bytes back into one (tests, tools).
+    so would validate the submission a second time. `record()` parses the bytes back into one (tests, tools).
     """
 
     ticket_id: str

@@ -74,8 +74,8 @@ class FloodTracker:
         self.window_s = window_s
         self._max = max_citizens
         # Per citizen, their recent tickets and when each was first seen, oldest first (a dict keeps
-        # insertion order): "seen before?" is one lookup, where a deque of (time, ticket) was a scan of up to
-        # threshold + 1 entries for every submission of a flooding citizen.
+        # insertion order): "seen before?" is one lookup, not a scan of up to threshold + 1 entries for every
+        # submission of a flooding citizen.
         self._recent: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     def observe(self, citizen_key: str | None, ticket_id: str, now: float | None = None) -> int:

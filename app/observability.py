@@ -34,8 +34,8 @@ def telemetry(enabled: bool) -> TelemetryConfig:
     """FastAPI's native OpenTelemetry configuration: on (its defaults) or wholly off.
 
     Off, FastAPI skips it at one dictionary lookup per request; left at its defaults without any OpenTelemetry
-    provider configured, it looked the three global providers up (environment variables included) on every
-    request, ~5 % of a single submission's CPU under load (py-spy, docs/performance.md "fifth round").
+    provider configured, it looks the three global providers up (environment variables included) on every
+    request, a visible share of a submission's CPU for nothing (docs/performance.md, "Gateway").
     """
     if enabled:
         return {}

@@ -1,9 +1,9 @@
 """Which asyncio event loop a process runs on: uvloop where installed (it comes with uvicorn[standard]),
 else the standard library's.
 
-The gateway has always run on uvloop through uvicorn's `loop="auto"`; the workers and the load generator
-ran on the standard loop, where every socket read of aiokafka and asyncpg and every callback pay the
-pure-Python selector's overhead. `JIESU_EVENT_LOOP=asyncio` brings the standard loop back (debugging, or a
+The gateway runs on uvloop through uvicorn's `loop="auto"`; the workers and the load generator choose it
+here, because on the standard loop every socket read of aiokafka and asyncpg and every callback pay the
+pure-Python selector's overhead. `JIESU_EVENT_LOOP=asyncio` selects the standard loop (debugging, or a
 platform without uvloop); docs/performance.md has the measured difference.
 """
 

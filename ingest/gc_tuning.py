@@ -4,9 +4,9 @@ With Python's defaults (a young collection every 700 allocations, a full one eve
 process that allocates a few dozen objects per message spends a measurable share of its CPU walking the
 objects it built at start-up — the app, pydantic's validators, the judgement model, the incident cache —
 and pauses for the full collections. Moving the start-up heap into the permanent generation (`gc.freeze`)
-and collecting less often removes most of that: the gateway's full collections went from 16 in 14 s (1.2 s
-paused, longest 103 ms) to 3; docs/performance.md has the workers' figures. Cycles are still collected,
-only later; what the thresholds let pile up between collections is a few megabytes at most.
+and collecting less often removes most of that, full collections and their pauses included
+(docs/performance.md has the figures). Cycles are still collected, only later; what the thresholds let pile
+up between collections is a few megabytes at most.
 """
 
 from __future__ import annotations

@@ -272,7 +272,7 @@ class Settings(BaseSettings):
         default=False,
         description="FastAPI's native OpenTelemetry (traces, metrics, logs to the global providers) in the "
         "gateway; off by default: the gateway exports Prometheus metrics, and FastAPI's per-request check "
-        "of the providers cost ~5 % of a submission's CPU",
+        "of the providers costs CPU on every submission",
     )
     event_loop: LoopName = Field(
         default="auto",

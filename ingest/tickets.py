@@ -22,7 +22,7 @@ TICKET_ID_LENGTH = len(_PREFIX) + 16 + 8
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # Base32 of every 10-bit group, two characters each. `base64.b32encode` is pure Python (bytes, padding,
-# decode, strip): it was half the cost of a ticket id, and ticket ids are made for every item of a batch.
+# decode, strip), costlier than the rest of a ticket id, and ticket ids are made for every item of a batch.
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 
 
@@ -46,8 +46,8 @@ def _keyed(secret: str) -> hmac.HMAC:
 
 
 def _tag(secret: str, identity: str) -> str:
-    # A copy of an HMAC already keyed with the secret: keying a new one per ticket was two thirds of the
-    # ticket id's cost (and `hmac.digest(…, "sha256")` looks the digest up by name each time, slower still).
+    # A copy of an HMAC already keyed with the secret: keying a new one per ticket would cost more than the
+    # rest of the ticket id (and `hmac.digest(…, "sha256")` looks the digest up by name each time).
     mac = _keyed(secret).copy()
     mac.update(identity.encode("ascii"))
     return _b32(mac.digest()[:_TAG_BYTES])

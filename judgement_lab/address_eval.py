@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from judgement_lab.precision_recall import PairwiseScore, pairwise
-from workers.judgement.grouping import DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.judgement.places import extract_place
 
@@ -135,7 +135,7 @@ def group_messages(
     linked = 0
     for m in sorted(messages, key=lambda m: (m.received_at, m.id)):
         r = engine.process(
-            DedupeMessage(m.id, m.title, m.text, m.received_at, m.channel, m.district, m.citizen)
+            GroupingMessage(m.id, m.title, m.text, m.received_at, m.channel, m.district, m.citizen)
         )
         incident[m.id] = r.incident_id
         linked += r.duplicate_of is not None

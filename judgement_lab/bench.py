@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from judgement_lab import dataset as ds
-from workers.judgement.grouping import DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.judge import Judge
 
 BATCH = 256
@@ -40,7 +40,8 @@ def run(judge: Judge, pool: list[ds.RawMessage], repeat: int) -> dict[str, Any]:
     engine = build_engine(judge)
     t = time.perf_counter()
     for m, sig in zip(ordered, sigs, strict=True):
-        engine.process(DedupeMessage(m.id, m.title, m.content, m.submitted_at, citizen=m.user), signature=sig)
+        message = GroupingMessage(m.id, m.title, m.content, m.submitted_at, citizen=m.user)
+        engine.process(message, signature=sig)
     grouping = time.perf_counter() - t
     mean_chars = sum(len(m.title) + len(m.content) for m in pool) / len(pool)
     return {
@@ -57,9 +58,7 @@ def run(judge: Judge, pool: list[ds.RawMessage], repeat: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Print throughput figures."""
     parser = argparse.ArgumentParser(prog="python -m judgement_lab.bench", description=__doc__)
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
-    )
+    ds.add_data_dir_option(parser)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=1, help="passes over the pool for prediction")
     parser.add_argument("--json", action="store_true")

@@ -30,9 +30,10 @@ import numpy.typing as npt
 from scipy import sparse
 
 from judgement_lab.alignment import near_duplicate_groups
-from judgement_lab.dataset import default_data_dir
+from judgement_lab.dataset import add_data_dir_option, default_data_dir
 from judgement_lab.precision_recall import classification_figures
 from judgement_lab.split import SEED
+from judgement_lab.topic_fit import identity
 from judgement_lab.training import CHAR_BITS, CHAR_ORDERS, SVM_C, Corpus, _idf, read_corpus
 from judgement_lab.vocabulary import derive_stopwords
 from judgement_lab.weak_labels import bureau_category, leak_free, read_replies
@@ -179,10 +180,6 @@ def _extended(docs: Docs, y: Labels, test: Docs, block: Callable[[Docs], Callabl
     return out
 
 
-def _identity(words: Sequence[str]) -> Sequence[str]:
-    return words
-
-
 def _bigrams(words: Sequence[str]) -> list[str]:
     return [f"{a}_{b}" for a, b in itertools.pairwise(words)]
 
@@ -207,7 +204,7 @@ def lsa(docs: Docs, y: Labels, weak: Sequence[WeakRow], test: Docs) -> Labels:
 
     def block(fit: Docs) -> Callable[[Docs], Any]:
         texts = [*fit, *(w.tokens for w in weak)]
-        vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=2, dtype=np.float32).fit(texts)
+        vec = TfidfVectorizer(analyzer=identity, sublinear_tf=True, min_df=2, dtype=np.float32).fit(texts)
         svd = TruncatedSVD(200, random_state=SEED).fit(vec.transform(texts))
 
         def transform(d: Docs) -> Any:
@@ -314,9 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
-    )
+    add_data_dir_option(parser)
     parser.add_argument("--variant", choices=sorted(VARIANTS), action="append", default=None)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--held-out", action="store_true", help="also score each variant once on held-out")

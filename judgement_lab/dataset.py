@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 from collections.abc import Iterator
@@ -10,7 +11,10 @@ from datetime import datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR_ENV = "JIESU_DATA_DIR"
+DATA_DIR_ENV = "JIESU_TRAINING_DATA_DIR"
+# The variable that named both this folder and the services' state folder; refused rather than ignored, so
+# that a stale setting does not silently train on another folder than the one meant.
+AMBIGUOUS_ENV = "JIESU_DATA_DIR"
 
 LABELLED = "messages_labelled_tokens.csv"
 UNLABELLED = "messages_unlabelled.csv"
@@ -21,9 +25,21 @@ TAXONOMY = "taxonomy.csv"
 
 
 def default_data_dir() -> Path:
-    """`$JIESU_DATA_DIR` if set, else `<repo>/../shared/data`."""
+    """`$JIESU_TRAINING_DATA_DIR` if set, else `<repo>/../shared/data`."""
+    if os.environ.get(AMBIGUOUS_ENV) and not os.environ.get(DATA_DIR_ENV):
+        raise SystemExit(
+            f"{AMBIGUOUS_ENV} is not read: set {DATA_DIR_ENV} for the training data "
+            "(JIESU_STATE_DIR is the services' state folder)"
+        )
     env = os.environ.get(DATA_DIR_ENV)
     return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    """The `--data-dir` option every command that reads the training data takes."""
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help=f"default: ${DATA_DIR_ENV} or ../shared/data"
+    )
 
 
 @dataclass(frozen=True)

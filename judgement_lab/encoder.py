@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m judgement_lab.encoder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     b = commands.add_parser("bench", help="messages/s on one thread at 64 and 128 tokens")
-    b.add_argument("--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data")
+    ds.add_data_dir_option(b)
     b.add_argument("--model-dir", type=Path, default=None, help="default: .data/models/bge-small-zh-v15-q")
     b.add_argument("--messages", type=int, default=200)
     b.add_argument("--max-tokens", type=int, nargs="+", default=[64, 128])

@@ -22,7 +22,7 @@ from judgement_lab.address_eval import (
 )
 from judgement_lab.precision_recall import classification_figures, pairwise
 from judgement_lab.training import read_corpus
-from workers.judgement.grouping import DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.incidents import bucket_for
 from workers.judgement.judge import Judge
 
@@ -60,7 +60,7 @@ def group_pool(
     incident: dict[str, str] = {}
     duplicates = 0
     for m in sorted(pool, key=lambda m: (m.submitted_at, m.id)):
-        r = engine.process(DedupeMessage(m.id, m.title, m.content, m.submitted_at, citizen=m.user))
+        r = engine.process(GroupingMessage(m.id, m.title, m.content, m.submitted_at, citizen=m.user))
         incident[m.id] = r.incident_id
         duplicates += r.duplicate_of is not None
     return incident, duplicates
@@ -139,9 +139,7 @@ def _print(report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Print the evaluation figures (or JSON with --json)."""
     parser = argparse.ArgumentParser(prog="python -m judgement_lab.evaluate", description=__doc__)
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
-    )
+    ds.add_data_dir_option(parser)
     parser.add_argument("--model", type=Path, default=None, help="artefact (default: the committed one)")
     parser.add_argument(
         "--window-days",

@@ -629,9 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("command", nargs="?", choices=["build", "blend"], default="build")
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
-    )
+    ds.add_data_dir_option(parser)
     parser.add_argument("--labels-out", type=Path, default=TEACHER_LABELS)
     parser.add_argument(
         "--model", type=Path, default=None, help="blend: artefact (default: the committed one)"

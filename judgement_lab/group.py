@@ -13,18 +13,18 @@ from pathlib import Path
 from typing import IO
 
 from judgement_lab.jsonl import RecordError, read_records, record_id, report, text_field, timestamp, write
-from workers.judgement.grouping import DedupeEngine, DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingEngine, GroupingMessage, build_engine
 from workers.judgement.judge import Judge
 
 
-def group(engine: DedupeEngine, stream: IO[bytes], out: IO[bytes]) -> int:
+def group(engine: GroupingEngine, stream: IO[bytes], out: IO[bytes]) -> int:
     """Process every record in order; returns the number of bad lines."""
     bad = 0
     for n, rec in read_records(stream):
         try:
             if isinstance(rec, RecordError):
                 raise rec
-            msg = DedupeMessage(
+            msg = GroupingMessage(
                 id=record_id(rec, n),
                 title=text_field(rec, "title", n, required=False),
                 content=text_field(rec, "content", n),

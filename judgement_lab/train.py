@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from judgement_lab.dataset import default_data_dir
+from judgement_lab.dataset import add_data_dir_option, default_data_dir
 from judgement_lab.split import SEED
 from judgement_lab.teacher_labels import TEACHER_LABELS, read_labels
 from judgement_lab.training import build_artefact, read_corpus
@@ -16,9 +16,7 @@ from workers.judgement.artefact import DEFAULT_MODEL_PATH
 def main(argv: list[str] | None = None) -> int:
     """Train and write the artefact; prints its version and size."""
     parser = argparse.ArgumentParser(prog="python -m judgement_lab.train", description=__doc__)
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
-    )
+    add_data_dir_option(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH, help="artefact path to write")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument(

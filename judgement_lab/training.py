@@ -20,13 +20,13 @@ from judgement_lab import dataset as ds
 from judgement_lab.alignment import recover_raw
 from judgement_lab.split import SEED, Split, make_split
 from judgement_lab.teacher_labels import TeacherLabel, labelled_messages, labels_digest
+from judgement_lab.topic_fit import fit_topic_model
 from judgement_lab.vocabulary import derive_stopwords, document_frequencies
 from workers.judgement.artefact import ARTEFACT_VERSION, Artefact, quantise_rows, word_array
 from workers.judgement.classifier import softmax
 from workers.judgement.features import char_ngram_counts, joined_text, tfidf, word_counts
 from workers.judgement.signature import DEFAULT_WEIGHTS
 from workers.judgement.text import Tokenizer
-from workers.judgement.topic import fit_topic_model
 
 CHAR_BITS = 18
 CHAR_ORDERS = (2, 3)

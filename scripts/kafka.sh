@@ -10,7 +10,7 @@
 # Environment: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), KAFKA_HEAP_OPTS ("-Xms1g -Xmx1g"),
 # KAFKA_JVM_OPTS (extra JVM flags), KAFKA_START_TIMEOUT (90 s), KAFKA_STOP_TIMEOUT (30 s), JAVA (java),
 # KAFKA_MVN_ARGS (extra mvn arguments, e.g. "-o" or "-Dmaven.repo.local=/path"),
-# JIESU_DATA_DIR (<repo>/.data; another one runs a second, private broker, e.g. for fault tests),
+# JIESU_STATE_DIR (<repo>/.data; another one runs a second, private broker, e.g. for fault tests),
 # KAFKA_LIBS (<data dir>/kafka/libs; point it at an existing jar directory to skip the mvn fetch).
 # Everything runtime lives under <data dir>/kafka: libs/, data/, logs/, server.properties, kafka.pid.
 set -euo pipefail
@@ -32,7 +32,7 @@ JAVA="${JAVA:-java}"
 
 POM="$SCRIPT_DIR/kafka/pom.xml"
 LOG4J_CONFIG="$SCRIPT_DIR/kafka/log4j2.properties"
-KAFKA_HOME="${JIESU_DATA_DIR:-$ROOT/.data}/kafka"
+KAFKA_HOME="$(state_dir)/kafka"
 LIBS="${KAFKA_LIBS:-$KAFKA_HOME/libs}"
 LIBS_MARKER="$LIBS/.pom.sha256"
 DATA="$KAFKA_HOME/data"

@@ -1,6 +1,18 @@
 # Process helpers shared by kafka.sh and postgres.sh (sourced; each script defines its own `say`).
 # shellcheck shell=bash
 
+# The services' state folder (Kafka's and Postgres's data, logs, pids): $JIESU_STATE_DIR, else <repo>/.data.
+# JIESU_DATA_DIR is refused rather than ignored: it also named the training data, and a stale setting ignored
+# here would start a second stack on top of the shared one in <repo>/.data.
+state_dir() {
+    if [[ -n "${JIESU_DATA_DIR:-}" && -z "${JIESU_STATE_DIR:-}" ]]; then
+        echo "JIESU_DATA_DIR is not read: set JIESU_STATE_DIR for the services' state folder" \
+            "(JIESU_TRAINING_DATA_DIR names the training data)" >&2
+        return 2
+    fi
+    printf '%s\n' "${JIESU_STATE_DIR:-$ROOT/.data}"
+}
+
 # True when something accepts TCP connections on host $1, port $2.
 tcp_open() {
     timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null

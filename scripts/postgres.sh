@@ -13,7 +13,7 @@
 # PG_MAX_CONNECTIONS (200), PG_SHARED_BUFFERS (256MB), PG_START_TIMEOUT (60 s),
 # PG_RUN_AS (only when run as root: the unprivileged system user that owns the cluster, default `pgserver`,
 # the same user the pgserver wheel itself uses under root; created with useradd if missing),
-# JIESU_DATA_DIR (<repo>/.data; another one runs a second, private server, e.g. for fault tests).
+# JIESU_STATE_DIR (<repo>/.data; another one runs a second, private server, e.g. for fault tests).
 # Everything runtime lives under <data dir>/postgres: data/, logs/postgres.log, run/ (unix socket).
 set -euo pipefail
 
@@ -31,7 +31,7 @@ PG_MAX_CONNECTIONS="${PG_MAX_CONNECTIONS:-200}"
 PG_SHARED_BUFFERS="${PG_SHARED_BUFFERS:-256MB}"
 PG_START_TIMEOUT="${PG_START_TIMEOUT:-60}"
 
-PG_HOME="${JIESU_DATA_DIR:-$ROOT/.data}/postgres"
+PG_HOME="$(state_dir)/postgres"
 PGDATA_DIR="$PG_HOME/data"
 LOGS="$PG_HOME/logs"
 PG_LOG="$LOGS/postgres.log"

@@ -1,4 +1,4 @@
-"""Rewrite README.md's generated sections (topics, settings) from the code: `make readme`."""
+"""Rewrite README.md's generated sections (figures, topics, settings) from their sources: `make readme`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest.settings import REPO_ROOT, settings_table
 from ingest.topics import topics_table
+from loadtest.figures import figures_table
 
 
 def main() -> None:
     """Replace the text between `<!-- name:begin -->` and `<!-- name:end -->` for each generated table."""
     path = REPO_ROOT / "README.md"
     text = path.read_text(encoding="utf-8")
-    for name, table in (("topics", topics_table()), ("settings", settings_table())):
+    for name, table in (
+        ("figures", figures_table()),
+        ("topics", topics_table()),
+        ("settings", settings_table()),
+    ):
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
         text = pattern.sub(lambda m: f"{m.group(1)}{table}\n{m.group(2)}", text)  # noqa: B023 (used at once)
     path.write_text(text, encoding="utf-8")

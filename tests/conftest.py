@@ -23,6 +23,7 @@ from alembic.config import Config
 
 from ingest.settings import REPO_ROOT, Settings
 from ingest.topics import ensure_topics
+from judgement_lab.dataset import default_data_dir
 
 SERVICES_ENV = REPO_ROOT / ".data" / "services.env"
 _REAL_STACK_MARKERS = {
@@ -171,5 +172,5 @@ def stack_settings(kafka_bootstrap: str, database_url: str, topic_prefix: str) -
 
 @pytest.fixture
 def data_dir() -> Path:
-    """The shared reference data (../shared/data)."""
-    return REPO_ROOT.parent / "shared" / "data"
+    """The training data: $JIESU_TRAINING_DATA_DIR, else ../shared/data."""
+    return default_data_dir()

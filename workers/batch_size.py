@@ -4,8 +4,7 @@ A batch pays fixed costs (a transaction, the bucket locks, reading the other wor
 produce request of events, a commit). While the worker keeps up, batches come back short anyway and a small
 limit keeps each record's wait low. While it is behind (every fetch comes back full) the records are waiting
 in Kafka regardless, and larger batches spread the fixed costs over more records, so the backlog drains
-faster (docs/performance.md, "Workers", third round: with two workers on one city, 2,974 against 2,499
-records/s; with one worker no difference).
+faster (docs/performance.md, "Workers").
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import asyncpg
 import orjson
 
 from workers.incident_cache import IncidentCache
-from workers.judgement.grouping import DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.judgement.resubmission import InMemoryResubmissionStore, PriorMessage, says_repeat
 from workers.metrics import BUCKET_LOCK_HELD, BUCKET_LOCK_WAIT
@@ -95,7 +95,7 @@ class BatchLinker:
         prior = InMemoryResubmissionStore()
         engine = build_engine(self._judge, incidents=cache, resubmissions=prior, window=self.incident_window)
         messages = [
-            DedupeMessage(
+            GroupingMessage(
                 r.ticket_id, r.title, r.content, r.received_at, r.channel, r.adapter_district, r.citizen_key
             )
             for r in ordered

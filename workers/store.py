@@ -69,7 +69,7 @@ _LINK_AT = tuple(COLUMNS.index(c) for c in _LINK_COLUMNS)
 
 class PreparedCopy:
     """The COPY records of rows whose links are not decided yet: built before the incident bucket locks are
-    taken (the JSON columns and the tuples were a tenth of the time a batch held them), the two link columns
+    taken (so the locks are not held while the JSON columns and the tuples are built), the two link columns
     read from the rows when the records are taken."""
 
     def __init__(self, rows: list[TicketRow]) -> None:
@@ -121,7 +121,7 @@ async def insert_tickets(
     """COPY rows into `tickets`: only rows `claim_new` returned in this transaction (COPY is not idempotent).
 
     A row the database refuses (a NUL in text, a month with no partition) fails the whole COPY with a data
-    error, which the caller isolates row by row as before.
+    error, which the caller then isolates row by row.
     """
     if rows:
         records = prepared.records() if prepared is not None else copy_records(rows)

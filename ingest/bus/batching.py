@@ -1,8 +1,8 @@
 """Record batches built per partition with aiokafka's batch API, one delivery and one deadline per batch.
 
-Why: `AIOKafkaProducer.send` costs ~30 µs of Python per record (its pure-Python murmur2 partitioner, partition
-lookups, the accumulator, a future per record) and the caller added an `asyncio.timeout` per record
-(docs/performance.md, "Gateway"). Here a record is appended synchronously to the open `BatchBuilder` of its
+Why: `AIOKafkaProducer.send` runs a lot of Python per record (its pure-Python murmur2 partitioner, partition
+lookups, the accumulator, a future per record) and would need an `asyncio.timeout` per record from its caller
+(docs/performance.md, "Bus"). Here a record is appended synchronously to the open `BatchBuilder` of its
 partition (aiokafka's record builders are C extensions); the batches are handed to the producer with
 `send_batch` after a short linger (one timer for all of them) or as soon as one is full; every record's sender
 waits for its batch's single delivery, and one timer per batch enforces the acknowledgement budget.
@@ -36,8 +36,8 @@ from ingest.bus.murmur import murmur2
 
 log = logging.getLogger(__name__)
 
-# Citizens' keys repeat (a citizen calls again, a batch carries one estate's neighbours); murmur2 is ~2 µs of
-# Python per key (ingest/bus/murmur.py), a dict hit ~0.05 µs. Bounded: cleared when full.
+# Citizens' keys repeat (a citizen calls again, a batch carries one estate's neighbours), and a dict hit is
+# far cheaper than murmur2 in Python (ingest/bus/murmur.py). Bounded: cleared when full.
 HASH_CACHE_SIZE = 65_536
 
 # An outcome: None when the broker acknowledged, else why not.
@@ -236,8 +236,8 @@ class PartitionBatcher:
         """Hand-off now if the partition has no batch in flight, else after the one in flight settles.
 
         One batch per partition in the producer at a time: aiokafka's accumulator holds one pending batch
-        per partition and makes `send_batch` wait while it is there, which held every other partition's
-        batches behind it (p50 latency 15 → 50 ms under the open-loop simulator). Meanwhile the partition's
+        per partition and makes `send_batch` wait while it is there, which would hold every other
+        partition's batches behind it and raise every submission's latency. Meanwhile the partition's
         next records gather in its open batch, so batches grow with the load.
         """
         tp = (item.batch if isinstance(item, _Oversized) else item).tp

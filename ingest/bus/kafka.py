@@ -74,7 +74,7 @@ class KafkaProducer:
         """Flush pending records and disconnect; bounded, so a dead broker cannot hold a shutdown forever.
 
         aiokafka's stop waits until every pending record is delivered, i.e. forever while the broker is down
-        (a SIGTERMed gateway never exited). Whatever is still pending after the bound was already answered
+        (a SIGTERMed gateway would never exit). Whatever is still pending after the bound was already answered
         for (503 to the submitter; an uncommitted batch for the worker), so it may be dropped.
         """
         bound = max(STOP_TIMEOUT_S, self._ack_timeout_s)

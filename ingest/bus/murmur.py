@@ -1,12 +1,12 @@
-"""Kafka's murmur2 key hash (Java's `Utils.murmur2`), as aiokafka's but twice as fast.
+"""Kafka's murmur2 key hash (Java's `Utils.murmur2`), as aiokafka's but cheaper.
 
 Every Kafka client's default partitioner puts a keyed record on `(murmur2(key) & 0x7fffffff) % partitions`,
 so a citizen's messages land on the same partition whichever client wrote them. aiokafka's pure-Python version
-masks every intermediate and reads the key byte by byte: ~1.9 µs for a 15-byte phone key, ~3.8 µs for a
-WeChat openid, once per record whose key is not in the producer's cache — 3.8 % of a single submission's
-CPU under the simulator, whose citizens rarely repeat (py-spy, docs/performance.md "fifth round"). This one
-reads whole 32-bit words with `struct` and masks only after multiplications. tests/unit/test_kafka_batching.py
-holds it to aiokafka's on random keys of every length, and the partitions to aiokafka's `DefaultPartitioner`.
+masks every intermediate and reads the key byte by byte, and it runs once per record whose key is not in
+the producer's cache — most records on a surge day, whose citizens rarely repeat (docs/performance.md,
+"Gateway"). This one reads whole 32-bit words with `struct` and masks only after multiplications.
+tests/unit/test_kafka_batching.py holds it to aiokafka's on random keys of every length, and the partitions
+to aiokafka's `DefaultPartitioner`.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ class IntakeRecord(BaseModel):
     def to_bytes(self) -> bytes:
         """Serialise for the bus: the JSON of `model_dump(mode="json")`, field order and all.
 
-        pydantic's serializer writes the bytes itself; going through `model_dump` and orjson built the dict
-        first and cost 3-4 times as much (one record per submission, 500 per batch; docs/performance.md).
+        pydantic's serializer writes the bytes itself; going through `model_dump` and orjson would build the
+        dict first, for every record (one per submission, 500 per batch; docs/performance.md, "Gateway").
         """
         return self.__pydantic_serializer__.to_json(self)
 
@@ -61,8 +61,8 @@ def intake_record_bytes(head: dict[str, Any], submission: BaseModel) -> bytes:
     `head` holds every other field of the record, in the model's field order (`schema_version` … `trace_id`),
     `received_at` an aware UTC datetime; the submission's own JSON is spliced in as the last field. The
     gateway makes one record per accepted submission, and building the model (validating the submission's
-    dict inside it) only to serialise it again was a tenth of a batch item's cost (docs/performance.md,
-    "fifth round"). tests/unit/test_intake_hot_path.py holds the two to the same bytes.
+    dict inside it) only to serialise it again would validate every submission twice (docs/performance.md,
+    "Gateway"). tests/unit/test_intake_hot_path.py holds the two to the same bytes.
     """
     head_json = orjson.dumps(head, option=orjson.OPT_UTC_Z)
     submission_json = submission.__pydantic_serializer__.to_json(submission, exclude_none=True)

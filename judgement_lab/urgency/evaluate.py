@@ -14,7 +14,7 @@ from typing import Any
 from ingest.normalise import nfkc
 from ingest.urgency.catalogue import CRITICAL, NORMAL
 from ingest.urgency.screen import default_screen
-from judgement_lab.dataset import default_data_dir, read_raw
+from judgement_lab.dataset import add_data_dir_option, default_data_dir, read_raw
 from judgement_lab.urgency.corpus import Example, examples
 from workers.judgement.urgency.model import Urgency, UrgencyModel
 
@@ -100,9 +100,7 @@ def evaluate(model: UrgencyModel, items: Sequence[Example]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Print the figures of the frozen test split as JSON."""
     parser = argparse.ArgumentParser(prog="python -m judgement_lab.urgency.evaluate")
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
-    )
+    add_data_dir_option(parser)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--split", default="test", choices=["test", "train"])
     args = parser.parse_args(argv)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ingest.urgency.catalogue import CATALOGUE_PATH
 from ingest.urgency.screen import SCREEN_MODEL_PATH
-from judgement_lab.dataset import default_data_dir
+from judgement_lab.dataset import add_data_dir_option, default_data_dir
 from judgement_lab.urgency.screen_training import build_screen, save_screen
 from judgement_lab.urgency.training import SEED, build_artefact, training_set
 from workers.judgement.urgency.model import URGENCY_MODEL_PATH
@@ -20,9 +20,7 @@ from workers.judgement.urgency.model import URGENCY_MODEL_PATH
 def main(argv: list[str] | None = None) -> None:
     """Train and write the artefact."""
     parser = argparse.ArgumentParser(prog="python -m judgement_lab.urgency.train")
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $JIESU_DATA_DIR or ../shared/data"
-    )
+    add_data_dir_option(parser)
     parser.add_argument("--out", type=Path, default=URGENCY_MODEL_PATH)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--screen-out", type=Path, default=SCREEN_MODEL_PATH)

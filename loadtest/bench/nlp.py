@@ -2,10 +2,10 @@
 
 Per message, what a worker does besides the database and the bus: decode the intake record, judge it
 (normalise, tokenise, classify, urgency, route; `Judge.judge_many` per batch, as workers/batch.py), build its
-issue signature and group it (resubmission and incident, `DedupeEngine.process` against in-memory stores, as
+issue signature and group it (resubmission and incident, `GroupingEngine.process` against in-memory stores, as
 workers/linking.py does once the stores are seeded). Alternating with those passes, the urgent lane's sentinel
-over the same records (decode, skip what the screen flagged, urgency model; workers/sentinel.py): what it adds
-per record of the normal lane, as a share of the worker's judgement. Prints one JSON object.
+over the same records (decode, urgency model; workers/sentinel.py): what it adds per record of the normal
+lane, as a share of the worker's judgement. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ingest.settings import Settings
 from ingest.topics import INTAKE, INTAKE_URGENT
 from ingest.urgency.lane_budget import LaneBudget
 from loadtest.bench.records import intake_records
-from workers.judgement.grouping import DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.sentinel import Sentinel
 
@@ -40,7 +40,7 @@ def judge_pass(judge: Judge, raw: list[bytes]) -> None:
         judge.judge_many([(r.title, r.content, r.district) for r in records])
         ordered = sorted(records, key=lambda r: (r.received_at, r.ticket_id))
         for r in ordered:
-            msg = DedupeMessage(
+            msg = GroupingMessage(
                 r.ticket_id, r.title, r.content, r.received_at, r.channel, r.district, r.citizen_key
             )
             engine.process(msg, signature=engine.signature(msg))

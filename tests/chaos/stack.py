@@ -1,8 +1,8 @@
 """A private Kafka + Postgres for fault tests, run by the project's own scripts on other ports and data dir.
 
 Chaos scenarios kill brokers and databases, so they never touch the shared stack on the default ports that
-other tests use: `scripts/kafka.sh` and `scripts/postgres.sh` run here with `JIESU_DATA_DIR` pointing at
-`.data/chaos` (override: JIESU_CHAOS_DATA_DIR) and their own ports (JIESU_CHAOS_KAFKA_PORT, default 29092,
+other tests use: `scripts/kafka.sh` and `scripts/postgres.sh` run here with `JIESU_STATE_DIR` pointing at
+`.data/chaos` (override: JIESU_CHAOS_STATE_DIR) and their own ports (JIESU_CHAOS_KAFKA_PORT, default 29092,
 controller +1; JIESU_CHAOS_PG_PORT, default 25432).
 """
 
@@ -40,7 +40,7 @@ class ChaosStack:
     def from_env(cls) -> ChaosStack:
         """The stack the environment asks for (JIESU_CHAOS_*), defaults otherwise."""
         return cls(
-            data_dir=Path(os.environ.get("JIESU_CHAOS_DATA_DIR", REPO_ROOT / ".data" / "chaos")),
+            data_dir=Path(os.environ.get("JIESU_CHAOS_STATE_DIR", REPO_ROOT / ".data" / "chaos")),
             kafka_port=int(os.environ.get("JIESU_CHAOS_KAFKA_PORT", "29092")),
             pg_port=int(os.environ.get("JIESU_CHAOS_PG_PORT", "25432")),
         )
@@ -63,7 +63,7 @@ class ChaosStack:
     def _env(self) -> dict[str, str]:
         env = {
             **os.environ,
-            "JIESU_DATA_DIR": str(self.data_dir),
+            "JIESU_STATE_DIR": str(self.data_dir),
             "KAFKA_PORT": str(self.kafka_port),
             "KAFKA_CONTROLLER_PORT": str(self.kafka_port + 1),
             "KAFKA_HEAP_OPTS": self.kafka_heap,

@@ -21,7 +21,7 @@ from workers import store
 from workers.batch import BatchProcessor, Decoded
 from workers.db import asyncpg_dsn, open_pool
 from workers.dead_letters import DeadLetters
-from workers.judgement.grouping import DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.linking import BatchLinker
 from workers.ticket import TicketRow
@@ -93,7 +93,7 @@ async def test_one_worker_groups_exactly_like_the_offline_engine(
     expected = {}
     for rec in records:
         result = offline.process(
-            DedupeMessage(
+            GroupingMessage(
                 rec.ticket_id, rec.title, rec.content, rec.received_at, "web", None, rec.citizen_key
             )
         )
@@ -226,7 +226,7 @@ async def test_one_worker_groups_like_the_offline_engine_at_bench_scale(
     for batch in batches:
         for rec in sorted(batch, key=lambda r: (r.received_at, r.ticket_id)):
             result = offline.process(
-                DedupeMessage(
+                GroupingMessage(
                     rec.ticket_id, rec.title, rec.content, rec.received_at, rec.channel, rec.district,
                     rec.citizen_key,
                 )

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from loadtest import texts
-from workers.judgement.grouping import DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.incidents import CANDIDATES_PER_KEY, Incident
 from workers.judgement.judge import Judge
 from workers.judgement.memory_store import InMemoryIncidentStore
@@ -80,7 +80,7 @@ def _burst_incidents(judge: Judge, day: list[tuple[bool, texts.Text]], per_key: 
     engine.grouper.candidates_per_key = per_key
     burst: Counter[str] = Counter()
     for n, (in_burst, t) in enumerate(day):
-        msg = DedupeMessage(str(n), t.title, t.content, T0 + timedelta(seconds=n), district=t.district)
+        msg = GroupingMessage(str(n), t.title, t.content, T0 + timedelta(seconds=n), district=t.district)
         result = engine.process(msg)
         if in_burst:
             burst[result.incident_id] += 1

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from workers.judgement.grouping import DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.judgement.problems import problem_kinds, problems_conflict
 from workers.judgement.signature import (
@@ -33,7 +33,7 @@ def _group(judge: Judge, messages: list[tuple[str, str, str]]) -> list[str]:
     engine = build_engine(judge)
     out = []
     for n, (channel, title, text) in enumerate(messages):
-        msg = DedupeMessage(f"m{n}", title, text, T0 + timedelta(hours=n), channel, None, f"c{n}")
+        msg = GroupingMessage(f"m{n}", title, text, T0 + timedelta(hours=n), channel, None, f"c{n}")
         out.append(engine.process(msg).incident_id)
     return out
 

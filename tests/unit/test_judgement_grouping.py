@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from workers.judgement.grouping import DedupeEngine, DedupeMessage, build_engine
+from workers.judgement.grouping import GroupingEngine, GroupingMessage, build_engine
 from workers.judgement.incidents import GroupingInput, IncidentGrouper
 from workers.judgement.judge import Judge
 from workers.judgement.memory_store import InMemoryIncidentStore
@@ -115,12 +115,14 @@ def test_store_writes_are_idempotent(judge: Judge) -> None:
 
 
 def test_engine_links_resubmission_and_keeps_its_incident(judge: Judge) -> None:
-    engine: DedupeEngine = build_engine(judge)
-    first = engine.process(DedupeMessage("1", SMOKE_A[0], SMOKE_A[1], T0, citizen="u1"))
+    engine: GroupingEngine = build_engine(judge)
+    first = engine.process(GroupingMessage("1", SMOKE_A[0], SMOKE_A[1], T0, citizen="u1"))
     again = engine.process(
-        DedupeMessage("2", SMOKE_A[0] + "，急需处理！", SMOKE_A[1], T0 + timedelta(days=11), citizen="u1")
+        GroupingMessage("2", SMOKE_A[0] + "，急需处理！", SMOKE_A[1], T0 + timedelta(days=11), citizen="u1")
     )
-    other = engine.process(DedupeMessage("3", SMOKE_C[0], SMOKE_C[1], T0 + timedelta(days=12), citizen="u2"))
+    other = engine.process(
+        GroupingMessage("3", SMOKE_C[0], SMOKE_C[1], T0 + timedelta(days=12), citizen="u2")
+    )
     assert first.duplicate_of is None
     assert (again.duplicate_of, again.incident_id) == ("1", first.incident_id)
     assert (other.duplicate_of, other.incident_id) == (None, first.incident_id)

@@ -46,8 +46,8 @@ _IMPLIED = {STREET: "street", AREA: "area", ESTATE: "estate"}
 
 @cache
 def scanner() -> Gazetteer:
-    """The process's gazetteer with the site words (built on first use, ~0.1 s; cached without hashing the
-    ~1,000 site words on every call, which cost ~20 µs)."""
+    """The process's gazetteer with the site words, built on first use; cached here so that a call does
+    not hash the site words to find it in `gazetteer`'s cache."""
     return gazetteer(SITE_WORDS)
 
 

@@ -1,9 +1,9 @@
 """China's administrative divisions and Beijing's streets, estates and well-known areas, found in one pass.
 
-The tables beside this module come from jionlp's location data (`divisions_build.py` regenerates them) plus
-beijing_areas.csv, kept by hand. Every name, with its short forms where they are safe, goes into one
-Aho–Corasick automaton; `Gazetteer.hits` returns the leftmost-longest matches, so "朝阳门" (东城区) is not
-read as "朝阳", and "长春市朝阳区" gives 长春 first.
+The tables beside this module come from jionlp's location data (`judgement_lab/divisions_build.py`
+regenerates them) plus beijing_areas.csv, kept by hand. Every name, with its short forms where they are
+safe, goes into one Aho–Corasick automaton; `Gazetteer.hits` returns the leftmost-longest matches,
+so "朝阳门" (东城区) is not read as "朝阳", and "长春市朝阳区" gives 长春 first.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ class Gazetteer:
                 self._words.append(kind)
         self._n_names = len(self._values)
         # The Rust automaton, not pyahocorasick: that one scans a node's children one by one, and the root
-        # here has one child per first character of some name, which made it several times slower.
+        # here has one child per first character of some name.
         self._automaton = ahocorasick_rs.AhoCorasick(
             patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
         )
@@ -301,5 +301,5 @@ class Gazetteer:
 
 @cache
 def gazetteer(words: tuple[tuple[str, str], ...] = ()) -> Gazetteer:
-    """The process's gazetteer (with these site words), built on first use (~0.1 s)."""
+    """The process's gazetteer (with these site words), built on first use."""
     return Gazetteer(_load(), dict(words))

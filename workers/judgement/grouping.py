@@ -18,8 +18,8 @@ from workers.judgement.signature import IssueSignature, SignatureBuilder
 
 
 @dataclass(frozen=True)
-class DedupeMessage:
-    """A message as deduplication sees it (channel is carried for the record; grouping ignores it)."""
+class GroupingMessage:
+    """A message as linking and grouping see it (channel is carried for the record; grouping ignores it)."""
 
     id: str
     title: str
@@ -31,7 +31,7 @@ class DedupeMessage:
 
 
 @dataclass(frozen=True)
-class DedupeResult:
+class GroupingResult:
     """The incident a message belongs to and, for a resubmission, the first ticket it repeats."""
 
     id: str
@@ -41,7 +41,7 @@ class DedupeResult:
     score: float
 
 
-class DedupeEngine:
+class GroupingEngine:
     """First checks for a resubmission (it follows its first ticket), else groups by issue signature."""
 
     def __init__(
@@ -51,7 +51,7 @@ class DedupeEngine:
         self.grouper = grouper
         self.resubmissions = resubmissions
 
-    def signature(self, msg: DedupeMessage) -> IssueSignature:
+    def signature(self, msg: GroupingMessage) -> IssueSignature:
         """The message's issue signature (compute before taking the bucket lock)."""
         return self.signatures.build(msg.title, msg.content, msg.district)
 
@@ -60,14 +60,14 @@ class DedupeEngine:
         return self.grouper.bucket(signature)
 
     def process(
-        self, msg: DedupeMessage, category: str | None = None, signature: IssueSignature | None = None
-    ) -> DedupeResult:
+        self, msg: GroupingMessage, category: str | None = None, signature: IssueSignature | None = None
+    ) -> GroupingResult:
         """Link, group and remember one message; call in submission order, holding the bucket's lock."""
         text = f"{msg.title}\n{msg.content}"
         original = self.resubmissions.find_original(msg.citizen, text, msg.submitted_at, msg.content)
         if original is not None and original.incident_id is not None:
             self.grouper.attach_resubmission(original.incident_id, msg.id, msg.submitted_at)
-            return DedupeResult(msg.id, original.incident_id, original.id, False, 1.0)
+            return GroupingResult(msg.id, original.incident_id, original.id, False, 1.0)
         sig = signature or self.signature(msg)
         assignment = self.grouper.assign(GroupingInput(msg.id, msg.title, msg.submitted_at, sig, category))
         self.resubmissions.remember(
@@ -75,7 +75,7 @@ class DedupeEngine:
             PriorMessage(msg.id, text, msg.submitted_at, assignment.incident_id, msg.citizen),
             msg.content,
         )
-        return DedupeResult(msg.id, assignment.incident_id, None, assignment.created, assignment.score)
+        return GroupingResult(msg.id, assignment.incident_id, None, assignment.created, assignment.score)
 
 
 def build_engine(
@@ -86,7 +86,7 @@ def build_engine(
     window: timedelta | None = None,
     threshold: float | None = None,
     default_city: str = "A",
-) -> DedupeEngine:
+) -> GroupingEngine:
     """An engine with the artefact's tuned defaults; in-memory stores unless others are given."""
     m = judge.artefact.meta["grouping"]
     grouper = IncidentGrouper(
@@ -99,4 +99,4 @@ def build_engine(
         resubmissions if resubmissions is not None else InMemoryResubmissionStore(),
         window=timedelta(days=m["resubmission_window_days"]),
     )
-    return DedupeEngine(judge.signatures, grouper, detector)
+    return GroupingEngine(judge.signatures, grouper, detector)

@@ -27,11 +27,12 @@ CENTROID_TERMS = 48
 MAX_INCIDENT_PLACES = 8
 MAX_INCIDENT_PROBLEMS = 6
 # At most this many incidents per retrieval key (the most recently touched), at most CANDIDATE_LIMIT in all.
-# A message has ~10 keys; taking 64 of each walked up to 640 posting entries per message once a city's day of
-# incidents filled the postings of its common words (26 % of a worker at surge scale) for a final 64. The
-# incident a message belongs to shares several of its keys (its words and its place), so it is among the
-# newest of at least one short posting: 16 gives the same gold-sample figures (docs/judgement.md) and, on a
-# simulated surge day, groups the burst into fewer incidents (docs/performance.md, Workers).
+# A message has about ten keys; taking CANDIDATE_LIMIT of each would walk ten times that many posting entries
+# per message once a city's day of incidents fills the postings of its common words, for a final
+# CANDIDATE_LIMIT. The incident a message belongs to shares several of its keys (its words and its place), so
+# it is among the newest of at least one short posting: 16 gives the same gold-sample figures
+# (docs/judgement.md) and, on a simulated surge day, groups the burst into fewer incidents
+# (docs/performance.md, "Workers").
 CANDIDATES_PER_KEY = 16
 CANDIDATE_LIMIT = 64
 # The word overlap of two unit vectors is at most 1, and its float sum at most a few ulps more.
@@ -216,8 +217,8 @@ class IncidentGrouper:
         """A few candidates: a plain loop costs less than numpy's per-call overhead."""
         dims = sig.topic.size
         zero = np.zeros(dims, np.float32)
-        # np.array of equal-length rows, not np.stack: the same matrix at a third of the cost (stack checks
-        # and reshapes each row in Python), once per message.
+        # np.array of equal-length rows, not np.stack: the same matrix without stack's per-row checks and
+        # reshapes in Python, once per message.
         topics = np.array(
             [c.signature.topic if c.signature.topic.size == dims else zero for c in found], np.float32
         )

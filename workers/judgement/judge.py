@@ -53,7 +53,7 @@ LOCATE_CHARS = 160
 
 def located_district(title: str, content: str) -> str | None:
     """A real district the title or opening names or implies (海淀区; 方庄 → 丰台区); the contest's anonymised
-    codes are left to the adapter's field, as before."""
+    codes are left to the adapter's field."""
     place = locate_opening(title, content[:LOCATE_CHARS])
     return place.district if place.district_source not in (None, "code") else None
 

@@ -1,10 +1,10 @@
 """Match scores of one message against all its candidate incidents at once (numpy), as `match_score` would
-give them one by one (and one by one, as before, for a few candidates).
+give them one by one (and one by one for a few candidates, where numpy's fixed cost is not worth paying).
 
-Grouping scores every message against up to 64 candidates; per candidate in Python (word overlap over ~24
-words, the place checks, the mix) that was most of a worker's grouping time. Here the word overlaps are one
-gather-multiply-segment-sum over the candidates' words, against the message's weights scattered into a dense
-scratch vector indexed by word id.
+Grouping scores every message against up to 64 candidates; per candidate in Python (word overlap over a
+few dozen words, the place checks, the mix) that would be most of a worker's grouping time. Here the word
+overlaps are one gather-multiply-segment-sum over the candidates' words, against the message's weights
+scattered into a dense scratch vector indexed by word id.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from workers.judgement.signature import (
 )
 
 Scores = npt.NDArray[np.float64]
-# Below this many candidates the numpy calls' fixed cost (~17 µs a message) and the word numbers of fresh
-# centroids outweigh the per-candidate Python loop (~1 µs a candidate): on the grouping pool
-# (`python -m judgement_lab.bench`, mostly short candidate lists) vectorising from 32 was 10 % slower. A
-# full list — the grouper's limit, which a worker's city bucket reaches for nearly every message — is where
-# numpy pays.
+# Below this many candidates the numpy calls' fixed cost per message and the word numbers of fresh centroids
+# outweigh the per-candidate Python loop (measured with `python -m judgement_lab.bench`, whose pool has
+# mostly short candidate lists; docs/performance.md, "Workers"). A full list — the grouper's limit, which a
+# worker's city bucket reaches for nearly every message — is where numpy pays.
 VECTORISE_FROM = 64
 
 
@@ -78,7 +77,7 @@ class CandidateScorer:
         dims = sig.topic.size
         if dims:
             zero = np.zeros(dims, np.float32)
-            # np.array of equal-length rows: np.stack's matrix at a third of the cost.
+            # np.array of equal-length rows: np.stack's matrix without its per-row checks in Python.
             topics = np.array([o.topic if o.topic.size == dims else zero for o in others], np.float32)
             # float32 products, then the same doubles as float() of each, as topic_similarity gives them.
             topic = np.clip(topics @ sig.topic, 0.0, None).astype(np.float64)

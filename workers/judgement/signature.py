@@ -146,8 +146,8 @@ class IssueSignature:
 
 def _rounded(values: Iterable[float]) -> list[float]:
     """`round(x, 4)` of each value, in one numpy pass: a worker writes the signature of every incident its
-    batch touched (workers/linking.py), and rounding a centroid's ~150 numbers one by one in Python made
-    `to_json` cost ~53 µs (~10 µs now). numpy rounds x · 10⁴ to the nearest integer (ties to even) and
+    batch touched (workers/linking.py), and rounding a centroid's numbers one by one in Python would be
+    most of `to_json`'s cost. numpy rounds x · 10⁴ to the nearest integer (ties to even) and
     divides: the same doubles as Python's correctly rounded `round` except when x · 10⁴ lands within an ulp
     of a tie — none in 8 million topic values and 2 million word weights of 80,000 simulator signatures and
     centroids (tests/unit/test_signature_json.py checks a few hundred); a last-digit difference there would
@@ -173,7 +173,7 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
     # Only shared words add anything: the same sum, in the same order, as over every word with 0 for the
-    # missing ones (adding 0.0 changes no float), a third faster; it runs for every candidate of a message.
+    # missing ones (adding 0.0 changes no float), in fewer steps; it runs for every candidate of a message.
     total = 0.0
     get = b.get
     for k, v in a.items():

@@ -345,7 +345,7 @@ def find_sites(
     大峪街道, 马驹桥镇); `landmarks` the spans of well-known places (公主坟), sites in themselves.
 
     All sites, or with `best_only` at least the one `best_site` picks: anchors are then taken kind by kind
-    in order of preference, and kinds that cannot beat a site found are not read (a third of the cost)."""
+    in order of preference, and kinds that cannot beat a site found are not read."""
     f = _Finder(text, cuts, alias_cuts, area_spans)
     for s, e in landmarks:
         if not ROAD_AFTER.match(text, e):  # 西直门内大街 is a road

@@ -1,9 +1,11 @@
 """A small latent-topic space (LSA) in which paraphrases of one problem land close together: citizens who
-write "油烟", "烧烤", "夜宵摊" or "噪音扰民" about one estate share few words but many co-occurring ones."""
+write "油烟", "烧烤", "夜宵摊" or "噪音扰民" about one estate share few words but many co-occurring ones.
+
+Fitted by judgement_lab/topic_fit.py at training time; the workers only project with the stored arrays."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -37,21 +39,3 @@ class TopicModel:
         z = weights @ self.word_vectors[cols]
         norm = float(np.linalg.norm(z))
         return (z / norm).astype(np.float32) if norm > 0 else z.astype(np.float32)
-
-
-def fit_topic_model(docs: Sequence[Sequence[str]], dims: int, max_words: int, seed: int) -> TopicModel:
-    """Fit LSA (truncated SVD of sublinear tf-idf) on tokenised documents."""
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = TfidfVectorizer(
-        analyzer=_identity, sublinear_tf=True, min_df=3, max_features=max_words, dtype=np.float32
-    )
-    x = vec.fit_transform(docs)
-    svd = TruncatedSVD(dims, random_state=seed).fit(x)
-    vocabulary = {str(w): int(i) for w, i in vec.vocabulary_.items()}
-    return TopicModel(vocabulary, vec.idf_.astype(np.float32), svd.components_.astype(np.float32))
-
-
-def _identity(words: Sequence[str]) -> Sequence[str]:
-    return words
