@@ -164,3 +164,25 @@ def test_the_new_fields_round_trip_through_json(judge: Judge) -> None:
         k: v for k, v in sig.to_json().items() if k in ("v", "terms", "topic", "city", "district", "places")
     }
     assert IssueSignature.from_json(old).site is None
+
+
+def test_a_report_naming_only_the_road_joins_the_incident_whose_members_named_the_road(judge: Judge) -> None:
+    ids = _group(
+        judge,
+        [
+            ("web", "天通小区停水", "我是安立路天通小区的居民，小区门口水管爆了，全楼都没水用。"),
+            ("wechat", "", "我是安立路附近的居民，家里突然停水，做饭洗漱都没法弄，请尽快抢修。"),
+            # Another estate on the same road, with the same problem: another incident.
+            ("web", "北苑家园停水", "我是安立路北苑家园的居民，家里突然停水，全楼都没水用。"),
+        ],
+    )
+    assert ids[1] == ids[0]
+    assert ids[2] != ids[0]
+
+
+def test_the_road_an_estate_is_named_on_is_one_of_the_messages_places(judge: Judge) -> None:
+    on_road = judge.signature("", "我是安立路天通小区的居民，家里停水了")
+    assert (on_road.site, "安立路" in on_road.places) == ("天通", True)
+    road_only = judge.signature("", "我是安立路附近的居民，家里停水了")
+    assert road_only.site_kind == "road" and "安立路" in road_only.places
+    assert "安立路" not in judge.signature("", "我是天通小区的居民，家里停水了").places

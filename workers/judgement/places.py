@@ -88,7 +88,7 @@ NOT_NAMES = frozenset(
 )
 
 
-def _clean_name(name: str) -> str:
+def clean_name(name: str) -> str:
     """Keep what follows the last character that cannot be part of a place name ("地省经济" -> "经济")."""
     for i in range(len(name) - 1, -1, -1):
         if name[i] in _NOT_NAME:
@@ -101,7 +101,7 @@ def extract_names(text: str, limit: int = 4) -> tuple[str, ...]:
     """Named places in text order, deduplicated, at most `limit`."""
     found: dict[str, None] = {}
     for m in _PLACE.finditer(text):
-        name = _clean_name(m.group(1))
+        name = clean_name(m.group(1))
         if len(name) >= 2:
             found.setdefault(name + m.group(2), None)
             if len(found) >= limit:

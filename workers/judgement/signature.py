@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from workers.judgement.address import CODE, FIELD, TEXT, field_district, locate_opening
-from workers.judgement.places import SUFFIX_MATCH_CHARS, extract_place, same_place
+from workers.judgement.places import SUFFIX_MATCH_CHARS, clean_name, extract_place, same_place
 from workers.judgement.problems import building_scoped, problem_kinds
 from workers.judgement.text import Tokenizer
 from workers.judgement.topic import TopicModel, Vector
@@ -386,6 +386,28 @@ def _without(text: str, name: str | None) -> str:
     return text.replace(name, "\n") if name else text
 
 
+# A road right before a site's name: the road an estate or a school is named on (安立路天通小区).
+_ROAD_BEFORE = re.compile(r"([\u4e00-\u9fff]{1,6}?(?:大街|大道|胡同|路|街|巷))$")
+_ROAD_KINDS = frozenset(("road",))
+
+
+def named_road(text: str, site: str, kind: str | None) -> str | None:
+    """The road a message's site is, or is named on: the site itself when it is a road, else a road named
+    right before the site in the text. Kept among the message's places, it lets a report that names only the
+    road meet an incident whose members named the road and the estate; two estates on one road stay apart
+    (`site_relation`)."""
+    if kind in _ROAD_KINDS:
+        return site
+    at = text.find(site, 1)
+    while at > 0:
+        m = _ROAD_BEFORE.search(text, max(0, at - 8), at)
+        road = clean_name(m.group(1)) if m else ""
+        if len(road) >= 2:
+            return road
+        at = text.find(site, at + 1)
+    return None
+
+
 def _site_name(site: str | None) -> str | None:
     if not site:
         return None
@@ -431,8 +453,10 @@ class SignatureBuilder:
             area = real.district if real.district_source not in (None, CODE) else None
             area_implied = real.district_source not in (FIELD, TEXT)
         site = _site_name(real.site)
+        road = named_road(f"{title}\n{content[:LOCATE_CHARS]}", site, real.site_kind) if site else None
+        places = (*place.names, road) if road and road not in place.names else place.names
         # Every name in one string, one substring test per word (words hold no newline).
-        names = "\n".join((*place.names, site) if site else place.names)
+        names = "\n".join((*places, site) if site else places)
         tf: dict[str, float] = {}
         for text, weight in ((title, p.title_weight), (content[: p.content_chars], 1.0)):
             for w in self.words(text):
@@ -446,7 +470,7 @@ class SignatureBuilder:
             topic=topic,
             city=place.city,
             district=place.district,
-            places=place.names,
+            places=places,
             site=site,
             site_kind=real.site_kind if site else None,
             building=real.building or _exit(title, content),
