@@ -1,5 +1,6 @@
 """What the hotline's leaders look at: `GET /v1/reports/brief` (the hourly brief, JSON or CSV),
-`GET /v1/reports/monthly-issues` (每月一题 candidates) and `GET /v1/reports/rates` (响应率 / 解决率 / 满意率).
+`GET /v1/reports/day` (a day for the live dashboard), `GET /v1/reports/monthly-issues` (每月一题 candidates)
+and `GET /v1/reports/rates` (响应率 / 解决率 / 满意率).
 
 Read from the rollups the reports worker keeps (docs/reports.md); downstream keys, like the read API.
 """
@@ -16,12 +17,21 @@ from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
 from app.problems import problem
 from app.reports_csv import brief_csv
-from app.routes.read import IsoDatetime, zone_named
+from app.routes.read import IsoDate, IsoDatetime, zone_named
 from ingest.reports.brief import BriefOptions, build_brief
+from ingest.reports.day import DayOptions, build_day
 from ingest.reports.hours import NotWholeHour, hour_of, local_hour, parse_hour
 from ingest.reports.monthly import candidates, parse_month
 from ingest.reports.rates import Dimension, rates_by, total
-from ingest.schemas.reports import HourlyBrief, MonthlyIssue, MonthlyIssues, Rates, RatesReport, RatesRow
+from ingest.schemas.reports import (
+    DayReport,
+    HourlyBrief,
+    MonthlyIssue,
+    MonthlyIssues,
+    Rates,
+    RatesReport,
+    RatesRow,
+)
 
 router = APIRouter(tags=["reports"])
 
@@ -71,6 +81,38 @@ async def brief(
             headers={"Content-Disposition": f'attachment; filename="brief-{found.hour}.csv"'},
         )
     return found
+
+
+@router.get(
+    "/v1/reports/day",
+    response_model=DayReport,
+    responses={
+        400: {"description": "Not a date, or a time zone the rollups cannot answer for"},
+        401: {"description": "No valid downstream key"},
+    },
+    summary="A day for the live dashboard: volume by hour against last week, district × category cells, "
+    "open urgent tickets, alerts",
+)
+async def day_report(
+    resources: ResourcesDep,
+    _actor: DownstreamDep,
+    day: Annotated[
+        IsoDate | None, Query(alias="date", description="the local day, YYYY-MM-DD; today if left out")
+    ] = None,
+    timezone: Annotated[
+        str | None, Query(max_length=64, description="IANA zone of the day; the hotline's by default")
+    ] = None,
+) -> Any:
+    """The day's figures as the rollups stand now (a running day says `complete: false`)."""
+    zone = zone_named(timezone or resources.settings.report_timezone)
+    if isinstance(zone, Response):
+        return zone
+    now = datetime.now(UTC)
+    wanted = day or now.astimezone(zone).date()
+    try:
+        return await build_day(resources.engine, wanted, zone, DayOptions(), now)
+    except NotWholeHour as exc:
+        return problem(400, "Time zone not supported", str(exc))
 
 
 @router.get(
