@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         help="niceness of the normal-lane workers when urgent-lane workers run beside them (5)",
     )
+    p.add_argument(
+        "--no-reports",
+        action="store_true",
+        help="no reports worker (python -m workers.rollups), and so no check of the hourly brief",
+    )
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="gateway/workers env")
     return p
 
@@ -108,6 +113,7 @@ def _simulate(
         "--drain-timeout", str(args.drain_timeout),
         "--report", str(report_path),
         "--no-progress",
+        *([] if args.no_reports else ["--brief"]),
     ]  # fmt: skip
     budget_s = args.replay_minutes * 60 + args.drain_timeout + 600
     # The gateway and workers are still running, so the only child reaped meanwhile is the simulator.
@@ -217,6 +223,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if lane == "normal" and args.normal_niceness:
             os.setpriority(os.PRIO_PROCESS, worker.pid, args.normal_niceness)
     children += workers
+    if not args.no_reports:
+        # The reports worker, as `make up` runs it: its rollups feed the brief the simulator checks.
+        children.append(Child("reports", ["-m", "workers.rollups"], env, logs))
     try:
         with running(children):
             wait_http(children[0], f"http://127.0.0.1:{port}/readyz")

@@ -111,9 +111,15 @@ def free_port() -> int:
 
 @contextmanager
 def pipeline_processes(
-    settings: Settings, port: int, workers: int
+    settings: Settings,
+    port: int,
+    workers: int,
+    *,
+    reports: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """`python -m app` on `port` and `workers` × `python -m workers` on `settings`; SIGTERM on exit."""
+    """`python -m app` on `port` and `workers` × `python -m workers` on `settings` (and, with `reports`, the
+    reports worker `python -m workers.rollups`); SIGTERM on exit."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -124,8 +130,11 @@ def pipeline_processes(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "JIESU_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     procs = [subprocess.Popen([sys.executable, "-m", "app"], env=env, cwd=REPO_ROOT)]
+    if reports:
+        procs.append(subprocess.Popen([sys.executable, "-m", "workers.rollups"], env=env, cwd=REPO_ROOT))
     procs += [
         subprocess.Popen([sys.executable, "-m", "workers"], env=env, cwd=REPO_ROOT) for _ in range(workers)
     ]
