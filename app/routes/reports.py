@@ -36,6 +36,10 @@ from ingest.schemas.reports import (
 router = APIRouter(tags=["reports"])
 
 HOUR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}$"
+# The zone of an hour, day or month asked for.
+ZoneQuery = Annotated[
+    str | None, Query(max_length=64, description="IANA time zone of the period; the hotline's by default")
+]
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 
@@ -56,9 +60,7 @@ async def brief(
         str | None,
         Query(pattern=HOUR_PATTERN, description="local hour YYYY-MM-DDTHH; the current hour if left out"),
     ] = None,
-    timezone: Annotated[
-        str | None, Query(max_length=64, description="IANA zone of the hour; the hotline's by default")
-    ] = None,
+    timezone: ZoneQuery = None,
     format: Annotated[Literal["json", "csv"], Query(description="json, or csv to download")] = "json",
 ) -> Any:
     """The brief of one local hour as the rollups stand now (a running hour says `complete: false`)."""
@@ -99,9 +101,7 @@ async def day_report(
     day: Annotated[
         IsoDate | None, Query(alias="date", description="the local day, YYYY-MM-DD; today if left out")
     ] = None,
-    timezone: Annotated[
-        str | None, Query(max_length=64, description="IANA zone of the day; the hotline's by default")
-    ] = None,
+    timezone: ZoneQuery = None,
 ) -> Any:
     """The day's figures as the rollups stand now (a running day says `complete: false`)."""
     zone = zone_named(timezone or resources.settings.report_timezone)
@@ -128,9 +128,7 @@ async def monthly_issues(
     resources: ResourcesDep,
     _actor: DownstreamDep,
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="the local month, YYYY-MM")],
-    timezone: Annotated[
-        str | None, Query(max_length=64, description="IANA zone of the month; the hotline's by default")
-    ] = None,
+    timezone: ZoneQuery = None,
     min_weeks: Annotated[int, Query(ge=1, le=6, description="fewest weeks of the month with tickets")] = 3,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Any:

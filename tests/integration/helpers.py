@@ -12,6 +12,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -21,6 +23,8 @@ from fastapi import FastAPI
 from app.main import create_app
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import REPO_ROOT, Settings
+from loadtest.config import RunConfig
+from loadtest.plan import PlanSpec
 from workers.batch import FORWARDED_HEADER
 from workers.consumer import running_worker
 from workers.db import asyncpg_dsn
@@ -107,6 +111,26 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def stack_run_config(
+    settings: Settings, port: int, report: Path, spec: PlanSpec, **overrides: Any
+) -> RunConfig:
+    """The simulator's configuration against `python -m app` on `port` and the stack of `settings`, quiet,
+    with its report at `report` (overrides win)."""
+    values: dict[str, Any] = {
+        "spec": spec,
+        "target": f"http://127.0.0.1:{port}",
+        "run_id": f"it{uuid.uuid4().hex[:8]}",
+        "report": report,
+        "timeout_s": 10,
+        "kafka": settings.kafka_bootstrap_servers,
+        "topic_prefix": settings.topic_prefix,
+        "database_url": settings.database_url,
+        "ready_timeout_s": 60,
+        "progress": False,
+    }
+    return RunConfig(**{**values, **overrides})
 
 
 @contextmanager

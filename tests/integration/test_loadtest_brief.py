@@ -6,17 +6,15 @@ one, and the alerts raised about the run's hours must be in the run's report (JS
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import orjson
 import pytest
 
 from ingest.settings import Settings
-from loadtest.config import RunConfig
 from loadtest.plan import PlanSpec
 from loadtest.runner import run
-from tests.integration.helpers import free_port, pipeline_processes
+from tests.integration.helpers import free_port, pipeline_processes, stack_run_config
 
 BURST_AT_S = 19.5 * 3600  # the surge profile's burst
 KEY = "loadtest-brief-key-0123456789"
@@ -27,8 +25,11 @@ async def test_the_brief_of_the_burst_hour_tops_the_burst_and_the_report_lists_t
     stack_settings: Settings, tmp_path: Path
 ) -> None:
     port = free_port()
-    cfg = RunConfig(
-        spec=PlanSpec(
+    cfg = stack_run_config(
+        stack_settings,
+        port,
+        tmp_path / "report.json",
+        PlanSpec(
             profile="surge-day",
             scale=0.002,
             compression=20,
@@ -36,18 +37,9 @@ async def test_the_brief_of_the_burst_hour_tops_the_burst_and_the_report_lists_t
             window=(BURST_AT_S - 60, BURST_AT_S + 900),
             seed=17,
         ),
-        target=f"http://127.0.0.1:{port}",
-        run_id=f"ib{uuid.uuid4().hex[:8]}",
-        report=tmp_path / "report.json",
         concurrency=32,
-        timeout_s=10,
-        kafka=stack_settings.kafka_bootstrap_servers,
-        topic_prefix=stack_settings.topic_prefix,
-        database_url=stack_settings.database_url,
         drain_timeout_s=120,
         stall_s=60,
-        ready_timeout_s=60,
-        progress=False,
         brief=True,
         downstream_key=KEY,
         brief_timeout_s=90,

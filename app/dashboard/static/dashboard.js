@@ -13,8 +13,10 @@ const KEY_NAME = "jiesu.downstreamKey";
 // ?refresh=seconds; ?date=YYYY-MM-DD and ?hour=YYYY-MM-DDTHH pin the page to a past day and hour.
 const QUERY = new URLSearchParams(location.search);
 const REFRESH_S = Number(QUERY.get("refresh")) || 30;
+// The rates read a week of tickets (not a rollup) and move slowly: asked for every ten minutes at most.
+const RATES_EVERY_MS = 600e3;
 const only = (name) => (QUERY.get(name) ? { [name]: QUERY.get(name) } : {});
-const state = { refreshed: 0, error: null, data: null, charts: {} };
+const state = { refreshed: 0, error: null, data: null, charts: {}, rates: null };
 window.jiesuDashboard = state; // what the headless-browser test reads back
 
 const $ = (id) => document.getElementById(id);
@@ -151,10 +153,12 @@ async function refresh() {
   try {
     const day = await api("/v1/reports/day", only("date"));
     const weekStart = new Date(Date.parse(day.start) - 6 * 86400e3).toISOString();
+    const stale = !state.rates || state.rates.day !== day.date || Date.now() - state.rates.at > RATES_EVERY_MS;
     const [brief, rates] = await Promise.all([
       api("/v1/reports/brief", only("hour")),
-      api("/v1/reports/rates", { from: weekStart, to: day.end, by: "department" }),
+      stale ? api("/v1/reports/rates", { from: weekStart, to: day.end, by: "department" }) : state.rates.body,
     ]);
+    state.rates = stale ? { day: day.date, at: Date.now(), body: rates } : state.rates;
     $("key-form").hidden = true;
     $("board").hidden = false;
     $("forget").hidden = !sessionStorage.getItem(KEY_NAME);
