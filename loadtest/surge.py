@@ -165,7 +165,22 @@ def summarise(report: dict[str, Any], args: argparse.Namespace, extra: dict[str,
         "drained_within_budget": stored_once and drain_s is not None and drain_s <= args.lag_budget,
         "day_offered": day_offered,
         "met": day_offered and stored_once and drain_s is not None and drain_s <= args.lag_budget,
+        # issue 17: the brief of the burst's hour and the run's alerts (the simulator's `brief`, in short).
+        "brief": _brief_headline(report.get("brief")),
         **extra,
+    }
+
+
+def _brief_headline(brief: dict[str, Any] | None) -> dict[str, Any] | None:
+    if brief is None:
+        return None
+    alert = brief.get("burst_alert") or {}
+    return {
+        "burst_top_rising": brief.get("burst_top_rising"),
+        "burst_alert_kind": alert.get("kind"),
+        "burst_alert_after_s": alert.get("after_burst_start_s"),
+        "alerts": len(brief.get("alerts", [])),
+        "notes": brief.get("notes", []),
     }
 
 

@@ -76,6 +76,10 @@ class Page:
                 raise TimeoutError(f"{expression!r} still false after {timeout_s} s")
             await asyncio.sleep(0.2)
 
+    async def before_each_document(self, script: str) -> None:
+        """Run `script` in every document this tab loads, before the page's own scripts."""
+        await self.send("Page.addScriptToEvaluateOnNewDocument", source=script)
+
     async def goto(self, url: str) -> None:
         """Navigate and wait for the document to load."""
         await self.send("Page.navigate", url=url)

@@ -251,6 +251,11 @@ async def test_the_dashboard_shows_the_seeded_day(
 
         assert await wait_until(up, timeout_s=60)
         async with headless_page() as page:
+            # Whatever the Content-Security-Policy blocks, the chart library's too, is recorded: none may be.
+            await page.before_each_document(
+                "window.blocked = []; document.addEventListener('securitypolicyviolation',"
+                " (e) => window.blocked.push(e.violatedDirective + ' ' + e.blockedURI));"
+            )
             await page.goto(f"{base}/dashboard?date={day}&hour={day}T{BUSY_HOUR:02d}&refresh=2")
             # Without a key the routes answer 401 and the page asks for one.
             await page.wait_for("!document.getElementById('key-form').hidden")
@@ -263,9 +268,11 @@ async def test_the_dashboard_shows_the_seeded_day(
             await page.wait_for("window.jiesuDashboard.refreshed >= 2", timeout_s=15)
             shown = await page.evaluate(_READ_BACK)
             stored_key = await page.evaluate("sessionStorage.getItem('jiesu.downstreamKey')")
+            blocked = await page.evaluate("window.blocked")
             await page.screenshot(SCREENSHOT)
     _check(seed, shown)
     assert stored_key == KEY
+    assert blocked == []
     assert SCREENSHOT.stat().st_size > 20_000
 
 
