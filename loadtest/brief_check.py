@@ -134,6 +134,14 @@ def judge(run: Run, briefs: dict[str, dict[str, Any]], waited_s: float) -> dict[
     notes = []
     if hour is not None and run.burst_incident is None:
         notes.append("the burst's tickets were not grouped into an incident (or their links were not read)")
+    compression = run.plan.spec.compression
+    top_is_burst = top is not None and top["incident_id"] == run.burst_incident
+    if hour is not None and run.burst_incident is not None and not top_is_burst and compression >= 2:
+        notes.append(
+            f"the run replays the profile {compression:g}× faster, so an hour of the brief holds up to "
+            f"{compression:g} hours of its traffic: incidents of everyday complaints gather that many hours' "
+            "growth in it, and can outgrow a burst that would top an hour of a real day"
+        )
     counted = sum(b["total"]["tickets"] for b in briefs.values())
     if counted < run.stored:
         notes.append(f"the briefs counted {counted:,} tickets of the {run.stored:,} stored: the rollups lag")
@@ -147,9 +155,7 @@ def judge(run: Run, briefs: dict[str, dict[str, Any]], waited_s: float) -> dict[
         "burst_started_at": datetime.fromtimestamp(start, UTC).isoformat() if start is not None else None,
         "burst_incident": run.burst_incident,
         "top_rising": top,
-        "burst_top_rising": None
-        if hour is None or run.burst_incident is None
-        else (top is not None and top["incident_id"] == run.burst_incident),
+        "burst_top_rising": None if hour is None or run.burst_incident is None else top_is_burst,
         "burst_alert": burst_alert,
         "alerts": ordered,
         "notes": notes,
