@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -116,7 +119,8 @@ async def headless_page(width: int = 1600, height: int = 1000) -> AsyncIterator[
     binary = chromium_path()
     if binary is None:
         raise RuntimeError("chromium is not installed")
-    with tempfile.TemporaryDirectory(prefix="jiesu-chromium-") as profile_dir:
+    # Chromium's helper processes can still be writing to the profile as the browser exits.
+    with tempfile.TemporaryDirectory(prefix="jiesu-chromium-", ignore_cleanup_errors=True) as profile_dir:
         profile = Path(profile_dir)
         proc = await asyncio.create_subprocess_exec(
             binary,
@@ -133,6 +137,7 @@ async def headless_page(width: int = 1600, height: int = 1000) -> AsyncIterator[
             "--remote-debugging-port=0",
             "about:blank",
             stdout=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: its helpers are ended with it
             stderr=subprocess.DEVNULL,
         )
         try:
@@ -158,3 +163,5 @@ async def headless_page(width: int = 1600, height: int = 1000) -> AsyncIterator[
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # helpers left in the browser's own group

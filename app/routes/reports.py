@@ -36,11 +36,18 @@ from ingest.schemas.reports import (
 router = APIRouter(tags=["reports"])
 
 HOUR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}$"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+def refusals(bad_request: str) -> dict[int | str, dict[str, Any]]:
+    """The report routes' documented refusals: what makes a 400, and the 401 without a downstream key."""
+    return {400: {"description": bad_request}, 401: {"description": "No valid downstream key"}}
+
+
 # The zone of an hour, day or month asked for.
 ZoneQuery = Annotated[
     str | None, Query(max_length=64, description="IANA time zone of the period; the hotline's by default")
 ]
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 
 @router.get(
@@ -48,8 +55,7 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
     response_model=HourlyBrief,
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-        400: {"description": "Not an hour, or a time zone the rollups cannot answer for"},
-        401: {"description": "No valid downstream key"},
+        **refusals("Not an hour, or a time zone the rollups cannot answer for"),
     },
     summary="The hourly brief (小时报): volume against last week, rising incidents, hotspots, urgent tickets",
 )
@@ -88,10 +94,7 @@ async def brief(
 @router.get(
     "/v1/reports/day",
     response_model=DayReport,
-    responses={
-        400: {"description": "Not a date, or a time zone the rollups cannot answer for"},
-        401: {"description": "No valid downstream key"},
-    },
+    responses=refusals("Not a date, or a time zone the rollups cannot answer for"),
     summary="A day for the live dashboard: volume by hour against last week, district × category cells, "
     "open urgent tickets, alerts",
 )
@@ -118,10 +121,7 @@ async def day_report(
 @router.get(
     "/v1/reports/monthly-issues",
     response_model=MonthlyIssues,
-    responses={
-        400: {"description": "Not a month, or an unknown time zone"},
-        401: {"description": "No valid downstream key"},
-    },
+    responses=refusals("Not a month, or an unknown time zone"),
     summary="每月一题 candidates: incidents that came back week after week in a month, ranked",
 )
 async def monthly_issues(
@@ -158,7 +158,7 @@ MAX_RATES_PERIOD = timedelta(days=366)
     "/v1/reports/rates",
     response_model=RatesReport,
     response_model_by_alias=True,
-    responses={400: {"description": "Not a period"}, 401: {"description": "No valid downstream key"}},
+    responses=refusals("Not a period"),
     summary="The three rates (响应率 / 解决率 / 满意率) of the tickets received in a period",
 )
 async def rates(

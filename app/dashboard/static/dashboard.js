@@ -66,18 +66,18 @@ function fillTable(id, items, columns, rowClass) {
   }
 }
 
-function drawVolume(day) {
+function drawVolume(day, word) {
   const chart = state.charts.volume || (state.charts.volume = echarts.init($("volume")));
   const shown = (h) => (h.elapsed ? h.tickets : null); // hours still to come are not zeros
   chart.setOption({
     animation: false,
     grid: { left: 50, right: 20, top: 30, bottom: 30 },
-    legend: { data: ["今日", "上周同日"], top: 0 },
+    legend: { data: [word, "上周同日"], top: 0 },
     tooltip: { trigger: "axis" },
     xAxis: { type: "category", data: day.hours.map((h) => h.hour + "时") },
     yAxis: { type: "value", minInterval: 1 },
     series: [
-      { id: "today", name: "今日", type: "bar", data: day.hours.map(shown), itemStyle: { color: "#2f6fab" } },
+      { id: "today", name: word, type: "bar", data: day.hours.map(shown), itemStyle: { color: "#2f6fab" } },
       { id: "week_before", name: "上周同日", type: "line", data: day.hours.map((h) => h.week_before),
         itemStyle: { color: "#e0913a" }, symbolSize: 4 },
     ],
@@ -167,7 +167,7 @@ async function refresh() {
     const word = day.complete ? day.date.slice(5) : "今日";
     document.querySelectorAll(".dayword").forEach((el) => { el.textContent = word; });
     showFigures(day, rates);
-    drawVolume(day);
+    drawVolume(day, word);
     drawHeat(day);
     showLists(day, brief);
     state.data = { day, brief, rates };
