@@ -2,6 +2,13 @@
 #   python -m app      the gateway          python -m workers   an intake worker
 #   alembic upgrade head   the migrations (run once per deploy, before the rest)
 # Configuration by environment variables; see the table in README.md.
+# The dashboard's chart library, from npm by its lock (sha512-checked): the image serves it, so an offline
+# intranet needs no CDN.
+FROM node:20-slim AS dashboard
+WORKDIR /dashboard
+COPY app/dashboard/package.json app/dashboard/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -19,6 +26,9 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY alembic.ini ./
 COPY migrations ./migrations
+COPY --from=dashboard /dashboard/node_modules/echarts/dist/echarts.min.js \
+     /srv/jiesu/dashboard/node_modules/echarts/dist/echarts.min.js
+ENV JIESU_DASHBOARD_DIR=/srv/jiesu/dashboard
 USER jiesu
 ENV HOST=0.0.0.0 PORT=8000 PYTHONUNBUFFERED=1
 EXPOSE 8000

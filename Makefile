@@ -7,7 +7,7 @@ SERVICES_ENV := .data/services.env
 # Reads one variable of .data/services.env (written by scripts/services.sh).
 service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
 
-.PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme \
+.PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme dashboard \
 	train finetune finetune-blend evaluate urgency-model bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make up             services + gateway + two workers (WORKERS=n) in the foreground, each worker's"
 	@echo "                    metrics on its own port from 9101 (Ctrl-C stops all)"
 	@echo "make lint           ruff and mypy"
+	@echo "make dashboard      the live dashboard's chart library (ECharts, pinned in app/dashboard) from npm"
 	@echo "make chaos          fault scenarios on a private Kafka + Postgres → .data/chaos-report.json"
 	@echo "make fuzz           thousands of malformed requests → .data/fuzz-report.json"
 	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… or JIESU_TRAINING_DATA_DIR)"
@@ -45,6 +46,10 @@ services: venv
 services-down:
 	scripts/services.sh down
 
+# GET /dashboard's chart library: npm ci of app/dashboard/package-lock.json into .data/dashboard (once).
+dashboard:
+	scripts/dashboard_assets.sh
+
 # The pretrained Chinese sentence encoder (bge-small-zh-v1.5, int8 ONNX) into .data/models; mvn fetches it once.
 .PHONY: encoder
 # Both encoders: the int8 one the judgement uses, and the fp32 one the fine-tuning code is tested against.
@@ -59,6 +64,7 @@ migrate: venv
 
 # The embedded default: in-process bus unless KAFKA_BOOTSTRAP_SERVERS is set, local Postgres unless DATABASE_URL is.
 run: venv
+	@scripts/dashboard_assets.sh --if-npm
 	@if [ -z "$${DATABASE_URL:-}" ]; then scripts/services.sh up postgres; fi
 	@$(MAKE) --no-print-directory migrate
 	@scripts/gateway_env.sh set "$${HOST:-$${JIESU_HOST:-127.0.0.1}}" "$${PORT:-$${JIESU_PORT:-8000}}"
@@ -67,9 +73,10 @@ run: venv
 
 # Kafka + Postgres + gateway + two workers, in the foreground.
 up: services migrate
+	@scripts/dashboard_assets.sh --if-npm
 	scripts/up.sh
 
-test: services encoder
+test: services encoder dashboard
 	JIESU_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -rs
 
 # Kill brokers, databases and workers under load (a private stack on other ports; make test runs these too).

@@ -13,7 +13,7 @@ from app.deps import Resources
 from app.fastlane import FastLane
 from app.observability import MetricsMiddleware, telemetry
 from app.producer import GatewayProducer
-from app.routes import complaints, downstream, health, reports, schemas, status
+from app.routes import complaints, dashboard, downstream, health, reports, schemas, status
 from app.urgent_lane import UrgentLane
 from ingest.bus.factory import make_producer
 from ingest.bus.memory import InProcessBroker
@@ -84,6 +84,7 @@ def create_app(
     # For downstream systems: the read API, the lifecycle API and the event contract.
     app.include_router(downstream.router)
     app.include_router(reports.router)
+    app.include_router(dashboard.router)
     app.include_router(status.router)
     app.include_router(schemas.router)
     # Inside the metrics, outside the body limit: it refuses nothing itself, and it checks at start-up that

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from ingest import event_loop
+from loadtest import brief_check
 from loadtest.client import is_loopback
 from loadtest.config import build_parser, config_from_args, default_target
 from loadtest.runner import PreflightError, run
@@ -48,6 +49,7 @@ def summary(report: dict[str, Any]) -> str:
         f"burst_sent {_fmt(dd['burst_sent'])}  burst_largest_incident {_fmt(dd['burst_largest_incident'])}",
     ]
     lines += _urgent_lines(report.get("urgent"))
+    lines += brief_check.summary_lines(report.get("brief"))
     lines += [f"note: {n}" for n in dd.get("notes", [])]
     lines += [f"warning: {w}" for w in report.get("warnings", [])]
     failed = [name for name, ok in report["checks"].items() if ok is False]

@@ -119,6 +119,8 @@ async def _measure(url: str, hour_start: datetime, requests: int) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             briefs, body = await _timed(http, "/v1/reports/brief", {"hour": hour.label}, requests)
             rates, totals = await _timed(http, "/v1/reports/rates", period, min(requests, 50))
+            day = {"date": hour.local.date().isoformat()}
+            days, day_body = await _timed(http, "/v1/reports/day", day, min(requests, 50))
             month = {"month": hour.local.strftime("%Y-%m"), "min_weeks": "1"}
             monthly, issues = await _timed(http, "/v1/reports/monthly-issues", month, 10)
     sizes = {part: len(body[part]) for part in ("rising_incidents", "hotspots", "urgent_tickets")}
@@ -127,6 +129,10 @@ async def _measure(url: str, hour_start: datetime, requests: int) -> None:
     print(
         f"GET /v1/reports/rates of the hour ({totals['total']['tickets']:,} tickets) x{len(rates)}: "
         f"{_quantiles(rates)}"
+    )
+    print(
+        f"GET /v1/reports/day {day['date']} (the dashboard's; {day_body['total']['tickets']:,} tickets, "
+        f"{len(day_body['cells'])} cells) x{len(days)}: {_quantiles(days)}"
     )
     print(
         f"GET /v1/reports/monthly-issues {month['month']} ({len(issues['candidates'])} candidates) "

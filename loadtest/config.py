@@ -42,6 +42,9 @@ class RunConfig:
     html: bool = True
     api_keys: str = ""
     signing_secrets: str = ""
+    brief: bool = False
+    downstream_key: str = ""
+    brief_timeout_s: float = 120.0
     max_error_share: float = 0.01
 
 
@@ -115,6 +118,24 @@ def _share(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text} is not a share within [0, 1]")
     return value
+
+
+def _brief_options(c: argparse._ArgumentGroup) -> None:
+    """The check of the hourly brief after the run (issue 17; loadtest/brief_check.py)."""
+    c.add_argument(
+        "--brief",
+        action="store_true",
+        help="after the drain, check the hourly brief of the burst's hour and list the run's alerts "
+        "(needs the reports worker, python -m workers.rollups; loadtest/brief_check.py)",
+    )
+    c.add_argument(
+        "--downstream-key",
+        default=os.environ.get("JIESU_LOADTEST_DOWNSTREAM_KEY", ""),
+        help="a downstream key of the report routes; env JIESU_LOADTEST_DOWNSTREAM_KEY",
+    )
+    c.add_argument(
+        "--brief-timeout", type=float, default=120.0, help="longest wait for the rollups to count the run, s"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.01,
         help="largest share of sent requests allowed to end in 5xx, timeout or connection error (0.01)",
     )
+    _brief_options(c)
     o = p.add_argument_group("output")
     o.add_argument("--report", type=Path, help="JSON report path (HTML beside it)")
     o.add_argument("--run-id", help="prefix of every external_id (default: random)")
@@ -263,5 +285,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         html=not args.no_html,
         api_keys=args.api_keys,
         signing_secrets=args.signing_secrets,
+        brief=args.brief,
+        downstream_key=args.downstream_key,
+        brief_timeout_s=args.brief_timeout,
         max_error_share=args.max_error_share,
     )

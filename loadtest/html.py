@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from loadtest import brief_check
 from loadtest.svg import PALETTE, Series, line_chart
 
 _CHANNEL_COLORS = {"wechat": "#07c160", "phone": "#1f77b4", "web": "#ff7f0e"}
@@ -321,6 +322,7 @@ def render(r: dict[str, Any]) -> str:
             ),
             _table(["burst", "value"], burst_rows),
             _urgent(r["urgent"]) if "urgent" in r else "",
+            brief_check.html_section(r["brief"]) if "brief" in r else "",  # issue 17: loadtest/brief_check.py
             '<h2 id="ground-truth">Ground truth (what the generator made)</h2>',
             _table(["", "count"], gt_rows),
             '<h2 id="config">Run configuration</h2>',

@@ -76,6 +76,7 @@ def burst(plan: Plan, rec: Recorder, links: Links | None) -> dict[str, Any]:
         "grouped": None,
         "incidents": None,
         "largest_incident": None,
+        "largest_incident_id": None,
         "others_in_largest": None,
     }
     if links is None:
@@ -88,6 +89,7 @@ def burst(plan: Plan, rec: Recorder, links: Links | None) -> dict[str, Any]:
         "grouped": sum(incidents.values()),
         "incidents": len(incidents),
         "largest_incident": size,
+        "largest_incident_id": largest,
         # Tickets outside the burst put into the burst's incident: over-grouping.
         "others_in_largest": (
             sum(1 for t, (_, inc) in links.items() if inc == largest and t not in tickets) if largest else 0

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from loadtest import e2e, progress, reconcile, repeats, urgent
+from loadtest import brief_check, e2e, progress, reconcile, repeats, urgent
 from loadtest.auth import parse_keys
 from loadtest.bodies import Messages
 from loadtest.client import GatewaySender, wait_ready
@@ -243,6 +243,20 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
         cut=cut,
         urgent=urgent_part,
     )
+    if cfg.brief:
+        finished = brief_check.Run(
+            plan,
+            _epoch_of(state.started),
+            time.time(),
+            stored=report["reconciliation"]["stored"] or len(accepted),
+            burst_incident=report["dedupe"]["burst"]["largest_incident_id"],
+        )
+        brief_check.attach(
+            report,
+            await brief_check.section(
+                cfg.target, cfg.downstream_key, finished, timeout_s=cfg.brief_timeout_s
+            ),
+        )
     write_json(report, cfg.report)
     if cfg.html:
         from loadtest.html import write_html

@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         help="niceness of the normal-lane workers when urgent-lane workers run beside them (5)",
     )
+    p.add_argument(
+        "--no-reports",
+        action="store_true",
+        help="no reports worker (python -m workers.rollups), and so no check of the hourly brief",
+    )
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="gateway/workers env")
     return p
 
@@ -108,6 +113,7 @@ def _simulate(
         "--drain-timeout", str(args.drain_timeout),
         "--report", str(report_path),
         "--no-progress",
+        *([] if args.no_reports else ["--brief"]),
     ]  # fmt: skip
     budget_s = args.replay_minutes * 60 + args.drain_timeout + 600
     # The gateway and workers are still running, so the only child reaped meanwhile is the simulator.
@@ -159,7 +165,22 @@ def summarise(report: dict[str, Any], args: argparse.Namespace, extra: dict[str,
         "drained_within_budget": stored_once and drain_s is not None and drain_s <= args.lag_budget,
         "day_offered": day_offered,
         "met": day_offered and stored_once and drain_s is not None and drain_s <= args.lag_budget,
+        # issue 17: the brief of the burst's hour and the run's alerts (the simulator's `brief`, in short).
+        "brief": _brief_headline(report.get("brief")),
         **extra,
+    }
+
+
+def _brief_headline(brief: dict[str, Any] | None) -> dict[str, Any] | None:
+    if brief is None:
+        return None
+    alert = brief.get("burst_alert") or {}
+    return {
+        "burst_top_rising": brief.get("burst_top_rising"),
+        "burst_alert_kind": alert.get("kind"),
+        "burst_alert_after_s": alert.get("after_burst_start_s"),
+        "alerts": len(brief.get("alerts", [])),
+        "notes": brief.get("notes", []),
     }
 
 
@@ -217,6 +238,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if lane == "normal" and args.normal_niceness:
             os.setpriority(os.PRIO_PROCESS, worker.pid, args.normal_niceness)
     children += workers
+    if not args.no_reports:
+        # The reports worker, as `make up` runs it: its rollups feed the brief the simulator checks.
+        children.append(Child("reports", ["-m", "workers.rollups"], env, logs))
     try:
         with running(children):
             wait_http(children[0], f"http://127.0.0.1:{port}/readyz")

@@ -8,16 +8,14 @@ detector's alerts; and a summary in Chinese generated from those figures (ingest
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.reports import rollups
 from ingest.reports.hours import Hour, days_before, elapsed_fraction, same_hour_days_before
-from ingest.reports.rollups import Baseline, HourCounts
+from ingest.reports.rollups import Baseline, HourCounts, read_apart
 from ingest.reports.scoring import Thresholds, change, expected, is_spike, score
 from ingest.reports.summary import summarise
 from ingest.schemas.reports import (
@@ -30,8 +28,6 @@ from ingest.schemas.reports import (
     UrgentTicket,
 )
 from ingest.settings import Settings
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -85,29 +81,28 @@ def _counts(by_name: dict[str | None, int]) -> list[Count]:
     return [Count(name=name, tickets=tickets) for name, tickets in ordered]
 
 
-async def _read(engine: AsyncEngine, query: Callable[..., Awaitable[T]], *args: Any) -> T:
-    async with engine.connect() as conn:
-        return await query(conn, *args)
-
-
 async def build_brief(engine: AsyncEngine, hour: Hour, options: BriefOptions, now: datetime) -> HourlyBrief:
     """The brief of `hour` as the rollups stand at `now` (a running hour is marked incomplete)."""
     fraction = elapsed_fraction(hour, now)
     # Independent reads on their own connections at once: the brief waits for the slowest, not the sum.
     async with asyncio.TaskGroup() as group:
-        counts_read = group.create_task(_read(engine, rollups.hour_counts, hour))
-        before_read = group.create_task(_read(engine, rollups.hour_total, days_before(hour, 7)))
+        counts_read = group.create_task(read_apart(engine, rollups.hour_counts, hour))
+        before_read = group.create_task(read_apart(engine, rollups.hour_total, days_before(hour, 7)))
         earlier = same_hour_days_before(hour, options.baseline_days)
-        base_read = group.create_task(_read(engine, rollups.baseline, earlier))
+        base_read = group.create_task(read_apart(engine, rollups.baseline, earlier))
         growing_read = group.create_task(
-            _read(engine, rollups.growing_incidents, hour, options.rising_min_growth, options.rising_limit)
+            read_apart(
+                engine, rollups.growing_incidents, hour, options.rising_min_growth, options.rising_limit
+            )
         )
-        new_read = group.create_task(_read(engine, rollups.new_incidents, hour))
-        urgent_read = group.create_task(_read(engine, rollups.urgent_tickets, hour, options.urgent_limit))
-        alerts_read = group.create_task(_read(engine, rollups.alerts_of_hour, hour))
+        new_read = group.create_task(read_apart(engine, rollups.new_incidents, hour))
+        urgent_read = group.create_task(
+            read_apart(engine, rollups.urgent_tickets, (hour.start, hour.end), options.urgent_limit)
+        )
+        alerts_read = group.create_task(read_apart(engine, rollups.alerts_between, hour.start, hour.end))
     counts, growing = counts_read.result(), growing_read.result()
     ids = [row["incident_id"] for row in growing]
-    samples = await _read(engine, rollups.samples, ids, (hour.start, hour.end), options.sample_titles)
+    samples = await read_apart(engine, rollups.samples, ids, (hour.start, hour.end), options.sample_titles)
     rising = [
         RisingIncident(
             **row,

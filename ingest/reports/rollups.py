@@ -8,17 +8,25 @@ Unknown district or category is '' in the rollups and None here.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, exists, func, literal_column, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.db.tables import incidents, report_alerts, rollup_hourly, rollup_incident_hourly, tickets
 from ingest.reports.hours import Hour
 
 Cell = tuple[str | None, str | None]  # (district, category)
+T = TypeVar("T")
+
+
+async def read_apart(engine: AsyncEngine, query: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """`query` on a connection of its own, so that a report's independent reads can run at once."""
+    async with engine.connect() as conn:
+        return await query(conn, *args, **kwargs)
 
 
 def known(value: str) -> str | None:
@@ -193,8 +201,15 @@ async def samples(
     return found
 
 
-async def urgent_tickets(conn: AsyncConnection, hour: Hour, limit: int) -> list[dict[str, Any]]:
-    """The hour's critical and high tickets with their status now, oldest first."""
+# Statuses of a ticket still waiting for someone: the urgent queue.
+OPEN_STATUSES = ("received", "processed", "dispatched")
+
+
+async def urgent_tickets(
+    conn: AsyncConnection, span: tuple[datetime, datetime], limit: int, *, open_only: bool = False
+) -> list[dict[str, Any]]:
+    """The critical and high tickets received within `span` with their status now (with `open_only`, those
+    not yet resolved, closed or rejected), oldest first."""
     stmt = (
         select(
             tickets.c.ticket_id,
@@ -209,20 +224,25 @@ async def urgent_tickets(conn: AsyncConnection, hour: Hour, limit: int) -> list[
         )
         .where(
             tickets.c.urgency.in_(("critical", "high")),
-            tickets.c.received_at >= hour.start,
-            tickets.c.received_at < hour.end,
+            tickets.c.received_at >= span[0],
+            tickets.c.received_at < span[1],
         )
         .order_by(tickets.c.received_at, tickets.c.ticket_id)
         .limit(limit)
     )
+    if open_only:
+        stmt = stmt.where(tickets.c.status.in_(OPEN_STATUSES))
     return [dict(r._mapping) for r in await conn.execute(stmt)]
 
 
-async def alerts_of_hour(conn: AsyncConnection, hour: Hour) -> list[dict[str, Any]]:
-    """The alerts the detector raised about the hour, in the order they were raised."""
-    stmt = (
-        select(report_alerts)
-        .where(report_alerts.c.hour == hour.start)
-        .order_by(report_alerts.c.raised_at, report_alerts.c.alert_id)
-    )
-    return [dict(r._mapping) for r in await conn.execute(stmt)]
+async def alerts_between(
+    conn: AsyncConnection, start: datetime, end: datetime, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The alerts the detector raised about the UTC hours starting within [start, end), in the order they
+    were raised (with `limit`, the latest `limit` of them)."""
+    stmt = select(report_alerts).where(report_alerts.c.hour >= start, report_alerts.c.hour < end)
+    if limit is None:
+        stmt = stmt.order_by(report_alerts.c.raised_at, report_alerts.c.alert_id)
+        return [dict(r._mapping) for r in await conn.execute(stmt)]
+    latest = stmt.order_by(report_alerts.c.raised_at.desc(), report_alerts.c.alert_id.desc()).limit(limit)
+    return [dict(r._mapping) for r in reversed(list(await conn.execute(latest)))]

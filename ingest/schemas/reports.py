@@ -122,6 +122,56 @@ class HourlyBrief(BaseModel):
         return orjson.dumps(self.model_dump(mode="json"))
 
 
+class DayHour(BaseModel):
+    """One local hour of the day against the same hour a week earlier."""
+
+    hour: str = Field(description="the local hour of the day, HH")
+    start: datetime = Field(description="where the hour starts (UTC)")
+    tickets: int
+    urgent: int = Field(description="critical and high tickets")
+    week_before: int = Field(description="tickets in the same local hour seven days earlier")
+    elapsed: bool = Field(description="the hour has started (a later hour's tickets are 0 so far)")
+
+
+class DayTotal(BaseModel):
+    """The day so far against the same hours a week earlier."""
+
+    tickets: int = Field(description="tickets of the hours elapsed")
+    urgent: int
+    week_before: int = Field(description="tickets of the same hours seven days earlier")
+    change: float | None = Field(description="(tickets − week_before) / week_before; null when 0 before")
+
+
+class DayCell(BaseModel):
+    """A district × category cell's tickets over the day so far."""
+
+    district: str | None
+    category: str | None
+    tickets: int
+
+
+class DayReport(BaseModel):
+    """A local day for the live dashboard (`GET /v1/reports/day`), from the rollups."""
+
+    date: date
+    timezone: str
+    start: datetime = Field(description="where the day starts (UTC)")
+    end: datetime
+    complete: bool = Field(description="false while the day is still running")
+    generated_at: datetime
+    total: DayTotal
+    hours: list[DayHour] = Field(
+        description="every local hour of the day, in order (24, or 23/25 on a DST day)"
+    )
+    cells: list[DayCell] = Field(description="district × category cells with tickets, most first")
+    urgent_open: list[UrgentTicket] = Field(
+        description="the day's critical and high tickets not yet resolved, closed or rejected, oldest first"
+    )
+    alerts: list[AlertRaised] = Field(
+        description="the latest alerts about the day's hours, in the order raised"
+    )
+
+
 class MonthlyIssue(BaseModel):
     """A 每月一题 candidate: an incident (one problem at one place) that came back week after week."""
 

@@ -27,6 +27,8 @@ from loadtest.bench.procs import REPO_ROOT
 from loadtest.config import service_address
 
 DEFAULT_OUT = REPO_ROOT / ".data" / "bench.json"
+# What the reports worker writes (migration 0008), emptied between pipeline runs like the tickets.
+ROLLUP_TABLES = "rollup_hourly, rollup_incident_hourly, rollup_ledger, report_alerts, report_publications"
 
 
 def _workers_list(text: str) -> list[int]:
@@ -51,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="extra environment of the worker processes, e.g. JIESU_BATCH_MAX_RECORDS=1000",
     )
+    p.add_argument(
+        "--rollups",
+        choices=("both", "off", "on"),
+        default="both",
+        help="pipeline runs without the reports worker, with it, or both side by side (both): the cost of "
+        "keeping the rollups is 1 − rate with / rate without",
+    )
     p.add_argument("--skip", action="append", default=[], choices=("gateway", "nlp", "pipeline"))
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     return p
@@ -72,21 +81,25 @@ async def _pipelines(
     url = await pipeline.create_database(admin_url, db)
     runs = []
     try:
+        modes = {"both": (False, True), "off": (False,), "on": (True,)}[args.rollups]
         for w in args.workers:
-            async with pipeline.connect(url) as conn:
-                await conn.execute("TRUNCATE tickets, ticket_keys, incidents")
-            result = await pipeline.run_pipeline(
-                bootstrap=bootstrap,
-                database_url=url,
-                prefix=f"bench{run}w{w}.",
-                records=records.intake_records(args.records, f"{run}w{w}"),
-                workers=w,
-                timeout_s=args.pipeline_timeout,
-                log_dir=args.out.parent / "bench" / "logs",
-                worker_env=dict(item.split("=", 1) for item in args.worker_env),
-            )
-            runs.append(result.summary())
-            print(f"pipeline, {w} worker(s): {result.summary()}", file=sys.stderr)
+            for rollups in modes:
+                async with pipeline.connect(url) as conn:
+                    await conn.execute(f"TRUNCATE tickets, ticket_keys, incidents, {ROLLUP_TABLES}")
+                tag = f"w{w}{'r' if rollups else ''}"
+                result = await pipeline.run_pipeline(
+                    bootstrap=bootstrap,
+                    database_url=url,
+                    prefix=f"bench{run}{tag}.",
+                    records=records.intake_records(args.records, f"{run}{tag}"),
+                    workers=w,
+                    timeout_s=args.pipeline_timeout,
+                    log_dir=args.out.parent / "bench" / "logs",
+                    worker_env=dict(item.split("=", 1) for item in args.worker_env),
+                    rollups=rollups,
+                )
+                runs.append(result.summary())
+                print(f"pipeline, {w} worker(s), rollups {rollups}: {result.summary()}", file=sys.stderr)
     finally:
         await pipeline.drop_database(admin_url, db)
     return runs
@@ -125,8 +138,11 @@ def main(argv: list[str] | None = None) -> None:
         figures["sentinel_share"] = figures["nlp"].get("sentinel_share")
         print(f"nlp: {figures['nlp']}", file=sys.stderr)
     if "pipeline" not in args.skip:
-        runs = asyncio.run(_pipelines(args, bootstrap, admin_url, run))
-        figures["pipeline_runs"] = runs
+        every = asyncio.run(_pipelines(args, bootstrap, admin_url, run))
+        figures["pipeline_runs"] = every
+        figures.update(report.rollup_cost(every))
+        # The headline figures are the pipeline's own (without the reports worker) unless only "on" ran.
+        runs = [r for r in every if not r["rollups"]] or every
         main_run = max(runs, key=lambda r: r["workers"]) if len(runs) > 1 else runs[0]
         main_run = next((r for r in runs if r["workers"] == 2), main_run)
         figures["pipeline_workers"] = main_run["workers"]

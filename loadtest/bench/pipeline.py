@@ -230,6 +230,11 @@ class PipelineResult:
     # city is serialised across workers, so with two workers on one city these bound what a second adds.
     lock_wait_share: float | None = None
     lock_held_share: float | None = None
+    # With the reports worker beside the workers: its CPU against theirs, and how long after the last record
+    # was stored its rollups had counted them all (None: not counted within the wait).
+    rollups: bool = False
+    rollups_cpu_share: float | None = None
+    rollups_lag_s: float | None = None
     samples: list[tuple[float, int]] = field(default_factory=list)
     cpu_samples: list[tuple[float, float]] = field(default_factory=list)
 
@@ -249,9 +254,11 @@ async def run_pipeline(
     timeout_s: float,
     log_dir: Path,
     worker_env: dict[str, str] | None = None,
+    rollups: bool = False,
 ) -> PipelineResult:
-    """Pre-fill, run `workers` worker processes until every record is stored and published (or timeout)."""
-    result = PipelineResult(workers=workers, records=len(records))
+    """Pre-fill, run `workers` worker processes until every record is stored and published (or timeout);
+    with `rollups`, the reports worker runs beside them from the start, as in production."""
+    result = PipelineResult(workers=workers, records=len(records), rollups=rollups)
     await ensure_topics(bootstrap, prefix)
     result.prefill_s = await prefill(bootstrap, topic_name(INTAKE, prefix), records)
     conn = await asyncpg.connect(plain_dsn(database_url))
@@ -264,10 +271,12 @@ async def run_pipeline(
         **(worker_env or {}),
     }
     children: list[Child] = []
+    reports: tuple[Child, int] | None = None
     try:
         before = int(await conn.fetchval("SELECT count(*) FROM ticket_keys"))
         started = time.monotonic()
         cpu0 = _machine_cpu()
+        reports = await _start_reports(conn, prefix, env, log_dir) if rollups else None
         for i, port in enumerate(ports):
             child_env = {**env, "JIESU_WORKER_METRICS_PORT": str(port)}
             children.append(Child(f"{prefix}worker{i}", ["-m", "workers"], child_env, log_dir))
@@ -290,6 +299,8 @@ async def run_pipeline(
                     break
         elapsed = time.monotonic() - started
         _finish(result, elapsed, children, _machine_cpu() - cpu0)
+        if reports is not None:
+            await _reports_figures(result, reports[0], children, conn, reports[1] + result.records)
         metrics = await scrape_metrics(ports)
         result.batch_p99_s = max((p for m in metrics if (p := histogram_p99(m)) is not None), default=None)
         locks = [lock_seconds(m) for m in metrics]
@@ -298,12 +309,39 @@ async def run_pipeline(
             result.lock_wait_share = sum(lk.get("wait", 0.0) for lk in locks) / run_s
             result.lock_held_share = sum(lk.get("held", 0.0) for lk in locks) / run_s
     finally:
-        for child in children:
+        for child in [*children, *([reports[0]] if reports is not None else [])]:
             child.stop()
         await conn.close()
         with contextlib.suppress(Exception):
             await delete_topics(bootstrap, prefix)
     return result
+
+
+# Tickets the rollups have counted.
+_COUNTED = "SELECT coalesce(sum(tickets), 0) FROM rollup_hourly"
+
+
+async def _start_reports(
+    conn: asyncpg.Connection, prefix: str, env: dict[str, str], log_dir: Path
+) -> tuple[Child, int]:
+    """The reports worker (`python -m workers.rollups`), and the tickets its rollups had counted before."""
+    counted = int(await conn.fetchval(_COUNTED))
+    return Child(f"{prefix}reports", ["-m", "workers.rollups"], env, log_dir), counted
+
+
+async def _reports_figures(
+    result: PipelineResult, reports: Child, workers: list[Child], conn: asyncpg.Connection, total: int
+) -> None:
+    """The reports worker's CPU against the workers', and the seconds until its rollups counted `total`
+    tickets (waiting up to a minute once the pipeline is done)."""
+    workers_cpu = sum(cpu_seconds(c.pid) for c in workers)
+    result.rollups_cpu_share = cpu_seconds(reports.pid) / workers_cpu if workers_cpu else None
+    started = time.monotonic()
+    while result.complete and time.monotonic() - started < 60.0:
+        if int(await conn.fetchval(_COUNTED)) >= total:
+            result.rollups_lag_s = time.monotonic() - started
+            return
+        await asyncio.sleep(0.2)
 
 
 def _finish(result: PipelineResult, elapsed: float, children: list[Child], cpu_all: float) -> None:

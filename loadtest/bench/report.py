@@ -17,6 +17,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "pipeline_ratio": (">=", 0.7),
     "gateway_rss_mb": ("<=", 300.0),
     "worker_rss_mb": ("<=", 1_000.0),
+    # issue 17: keeping the rollups (the reports worker beside the workers) costs at most 10 % of the rate.
+    "rollup_cost": ("<=", 0.10),
 }
 _OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
 ROWS = (
@@ -34,6 +36,9 @@ ROWS = (
     "pipeline_rate",
     "pipeline_ratio",
     "pipeline_ratio_cpu",
+    "pipeline_rate_rollups",
+    "rollup_cost",
+    "rollups_cpu_share",
     "gateway_rss_mb",
     "worker_rss_mb",
 )
@@ -46,6 +51,25 @@ def verdicts(figures: dict[str, Any]) -> dict[str, bool | None]:
         value = figures.get(name)
         out[name] = None if value is None else _OPS[op](float(value), target)
     return out
+
+
+def rollup_cost(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """`pipeline_rate_rollups`, `rollup_cost` (1 − rate with the reports worker / rate without) and
+    `rollups_cpu_share` (its CPU over the workers') at the headline worker count (2, else the most), when
+    both were run there; an empty dict otherwise."""
+    counts = {r["workers"] for r in runs if r["rollups"]} & {r["workers"] for r in runs if not r["rollups"]}
+    if not counts:
+        return {}
+    workers = 2 if 2 in counts else max(counts)
+    off = next(r for r in runs if r["workers"] == workers and not r["rollups"])
+    on = next(r for r in runs if r["workers"] == workers and r["rollups"])
+    cost = 1 - on["sustained_rate"] / off["sustained_rate"] if off["sustained_rate"] else None
+    return {
+        "pipeline_rate_rollups": on["sustained_rate"],
+        "rollup_cost": None if cost is None else round(cost, 3),
+        "rollups_cpu_share": on["rollups_cpu_share"],
+        "rollups_lag_s": on["rollups_lag_s"],
+    }
 
 
 def _fmt(value: Any) -> str:
@@ -74,15 +98,16 @@ def table(figures: dict[str, Any]) -> str:
 def scaling_table(runs: list[dict[str, Any]], nlp_rate: float | None = None) -> str:
     """Pipeline throughput against worker processes, as a Markdown table."""
     lines = [
-        "| workers | intake partitions | sustained /s | wall /s | ratio to nlp × workers | batch p99 s"
-        " | worker RSS MiB | workers' share of busy CPU | records per worker CPU-s"
+        "| workers | rollups | intake partitions | sustained /s | wall /s | ratio to nlp × workers"
+        " | batch p99 s | worker RSS MiB | workers' share of busy CPU | records per worker CPU-s"
         " | bucket lock: waiting / holding |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         ratio = r["sustained_rate"] / (nlp_rate * r["workers"]) if nlp_rate else None
         lines.append(
-            f"| {r['workers']} | {r.get('partitions', 12)} | {_fmt(r['sustained_rate'])}"
+            f"| {r['workers']} | {'on' if r.get('rollups') else 'off'} | {r.get('partitions', 12)}"
+            f" | {_fmt(r['sustained_rate'])}"
             f" | {_fmt(r['wall_rate'])} | {_fmt(ratio)} | {_fmt(r['batch_p99_s'])}"
             f" | {_fmt(r['worker_rss_mb'])} | {_fmt(r['worker_cpu_share'])}"
             f" | {_fmt(r.get('sustained_cpu_rate'))}"

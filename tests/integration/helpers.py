@@ -12,6 +12,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -21,6 +23,8 @@ from fastapi import FastAPI
 from app.main import create_app
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import REPO_ROOT, Settings
+from loadtest.config import RunConfig
+from loadtest.plan import PlanSpec
 from workers.consumer import running_worker
 from workers.db import asyncpg_dsn
 from workers.lane_headers import FORWARDED_HEADER
@@ -109,11 +113,37 @@ def free_port() -> int:
         return port
 
 
+def stack_run_config(
+    settings: Settings, port: int, report: Path, spec: PlanSpec, **overrides: Any
+) -> RunConfig:
+    """The simulator's configuration against `python -m app` on `port` and the stack of `settings`, quiet,
+    with its report at `report` (overrides win)."""
+    values: dict[str, Any] = {
+        "spec": spec,
+        "target": f"http://127.0.0.1:{port}",
+        "run_id": f"it{uuid.uuid4().hex[:8]}",
+        "report": report,
+        "timeout_s": 10,
+        "kafka": settings.kafka_bootstrap_servers,
+        "topic_prefix": settings.topic_prefix,
+        "database_url": settings.database_url,
+        "ready_timeout_s": 60,
+        "progress": False,
+    }
+    return RunConfig(**{**values, **overrides})
+
+
 @contextmanager
 def pipeline_processes(
-    settings: Settings, port: int, workers: int
+    settings: Settings,
+    port: int,
+    workers: int,
+    *,
+    reports: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """`python -m app` on `port` and `workers` × `python -m workers` on `settings`; SIGTERM on exit."""
+    """`python -m app` on `port` and `workers` × `python -m workers` on `settings` (and, with `reports`, the
+    reports worker `python -m workers.rollups`); SIGTERM on exit."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -124,8 +154,11 @@ def pipeline_processes(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "JIESU_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     procs = [subprocess.Popen([sys.executable, "-m", "app"], env=env, cwd=REPO_ROOT)]
+    if reports:
+        procs.append(subprocess.Popen([sys.executable, "-m", "workers.rollups"], env=env, cwd=REPO_ROOT))
     procs += [
         subprocess.Popen([sys.executable, "-m", "workers"], env=env, cwd=REPO_ROOT) for _ in range(workers)
     ]

@@ -45,6 +45,7 @@ DOWNSTREAM_ROUTES = {
     ("GET", "/v1/reports/brief"),
     ("GET", "/v1/reports/monthly-issues"),
     ("GET", "/v1/reports/rates"),
+    ("GET", "/v1/reports/day"),
     ("POST", "/v1/complaints/{ticket_id}/status"),
     ("GET", "/v1/complaints/{ticket_id}/history"),
 }

@@ -7,24 +7,25 @@ corpus), whose tickets are looked for on complaints.urgent.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import orjson
 import pytest
 
 from ingest.settings import Settings
-from loadtest.config import RunConfig
 from loadtest.plan import PlanSpec
 from loadtest.runner import run
-from tests.integration.helpers import free_port, pipeline_processes
+from tests.integration.helpers import free_port, pipeline_processes, stack_run_config
 
 
 @pytest.mark.timeout(180)
 async def test_simulator_run_loses_nothing_and_reports_it(stack_settings: Settings, tmp_path: Path) -> None:
     port = free_port()
-    cfg = RunConfig(
-        spec=PlanSpec(
+    cfg = stack_run_config(
+        stack_settings,
+        port,
+        tmp_path / "report.json",
+        PlanSpec(
             profile="constant",
             rate=100,
             messages=300,
@@ -35,18 +36,9 @@ async def test_simulator_run_loses_nothing_and_reports_it(stack_settings: Settin
             seed=6,
         ),
         urgent_corpus=Path(__file__).parent.parent / "unit" / "fixtures" / "urgency",
-        target=f"http://127.0.0.1:{port}",
-        run_id=f"it{uuid.uuid4().hex[:8]}",
-        report=tmp_path / "report.json",
         concurrency=64,
-        timeout_s=10,
-        kafka=stack_settings.kafka_bootstrap_servers,
-        topic_prefix=stack_settings.topic_prefix,
-        database_url=stack_settings.database_url,
         drain_timeout_s=60,
         stall_s=30,
-        ready_timeout_s=60,
-        progress=False,
     )
     with pipeline_processes(stack_settings, port, workers=1) as procs:
         report = await run(cfg)

@@ -131,3 +131,30 @@ def test_lock_seconds_reads_the_bucket_lock_sums() -> None:
     # Prometheus writes small sums in exponent form.
     assert lock_seconds("jiesu_worker_bucket_lock_wait_seconds_sum 4.5e-05\n") == {"wait": 4.5e-05}
     assert lock_seconds("") == {}
+
+
+def test_rollup_cost_compares_the_runs_with_and_without_the_reports_worker() -> None:
+    base = {
+        "partitions": 12,
+        "wall_rate": 1.0,
+        "batch_p99_s": 0.1,
+        "worker_rss_mb": 1.0,
+        "worker_cpu_share": 0.5,
+    }
+    runs = [
+        {**base, "workers": 1, "rollups": False, "sustained_rate": 900.0},
+        {**base, "workers": 2, "rollups": False, "sustained_rate": 1000.0},
+        {**base, "workers": 2, "rollups": True, "sustained_rate": 920.0, "rollups_cpu_share": 0.04,
+         "rollups_lag_s": 1.5},
+    ]  # fmt: skip
+    figures = report.rollup_cost(runs)
+    assert figures == {
+        "pipeline_rate_rollups": 920.0,
+        "rollup_cost": 0.08,
+        "rollups_cpu_share": 0.04,
+        "rollups_lag_s": 1.5,
+    }
+    assert report.verdicts(figures)["rollup_cost"] is True
+    assert report.verdicts({"rollup_cost": 0.15})["rollup_cost"] is False
+    assert report.rollup_cost(runs[:2]) == {}  # no run with the reports worker: nothing to compare
+    assert "| 2 | on | 12 | 920 |" in report.scaling_table(runs)
