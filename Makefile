@@ -50,6 +50,11 @@ services-down:
 dashboard:
 	scripts/dashboard_assets.sh
 
+# npm, chromium and a CJK font for the dashboard's test (apt-get, when missing and run as root).
+.PHONY: system-packages
+system-packages:
+	scripts/system_packages.sh
+
 # The pretrained Chinese sentence encoder (bge-small-zh-v1.5, int8 ONNX) into .data/models; mvn fetches it once.
 .PHONY: encoder
 # Both encoders: the int8 one the judgement uses, and the fp32 one the fine-tuning code is tested against.
@@ -76,7 +81,7 @@ up: services migrate
 	@scripts/dashboard_assets.sh --if-npm
 	scripts/up.sh
 
-test: services encoder dashboard
+test: services encoder system-packages dashboard
 	JIESU_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -rs
 
 # Kill brokers, databases and workers under load (a private stack on other ports; make test runs these too).
