@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.routes.dashboard import echarts_path
 from ingest.reports.day import day_hours
 from ingest.settings import REPO_ROOT, Settings
 from tests.browser import chromium_path, headless_page
@@ -231,6 +232,8 @@ def _rate(numerator: int, denominator: int) -> str:
 async def test_the_dashboard_shows_the_seeded_day(
     kafka_bootstrap: str, fresh_database_url: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Installed by `make test` (make dashboard); without it the page shows what is missing and no chart.
+    assert echarts_path().is_file(), f"no chart library at {echarts_path()}: run make dashboard"
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap, database_url=fresh_database_url, topic_prefix=topic_prefix
     )
