@@ -13,13 +13,32 @@ _PAD_L, _PAD_R, _PAD_T, _PAD_B = 64, 16, 44, 40
 
 @dataclass(frozen=True)
 class Series:
-    """One line: a name, values (None = gap) and a colour."""
+    """One line: a name, values (None = gap) and a colour.
+
+    Lines that may coincide (offered, sent, accepted) stay told apart by drawing the first ones wider and
+    paler under the later ones, with their own dash pattern (`dash`, an SVG dasharray) or point markers."""
 
     name: str
     values: Sequence[float | None]
     color: str
     dashed: bool = False
     width: float = 1.6
+    dash: str | None = None
+    marker: bool = False
+    opacity: float = 1.0
+
+    @property
+    def dasharray(self) -> str | None:
+        """The SVG stroke-dasharray of the line, if it is not solid."""
+        return self.dash or ("5,3" if self.dashed else None)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A vertical line at `x` with a label (the last request, the end of the drain)."""
+
+    x: float
+    label: str
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -73,6 +92,7 @@ def line_chart(
     height: int = 260,
     x_ticks: Sequence[tuple[float, str]] | None = None,
     log_x: bool = False,
+    marks: Sequence[Mark] = (),
 ) -> str:
     """An SVG line chart; values of None break the line."""
     values = [v for s in series for v in s.values if v is not None and (v > 0 or not log_y)]
@@ -126,14 +146,17 @@ def line_chart(
         f'<text x="14" y="{(height - _PAD_B + _PAD_T) / 2:.0f}" class="axis" text-anchor="middle" '
         f'transform="rotate(-90 14 {(height - _PAD_B + _PAD_T) / 2:.0f})">{escape(y_label)}</text>'
     )
+    for mark in marks:
+        if min(xs) <= mark.x <= max(xs):
+            xp = sx(mark.x)
+            out.append(
+                f'<line x1="{xp:.1f}" x2="{xp:.1f}" y1="{_PAD_T}" y2="{height - _PAD_B}" stroke="#555" '
+                f'stroke-dasharray="2,3"/><text x="{xp - 3:.1f}" y="{_PAD_T + 12}" class="shade" '
+                f'text-anchor="end">{escape(mark.label)}</text>'
+            )
     for s in series:
         for run in _runs(x, s.values, log_y, log_x):
-            points = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in run)
-            dash = ' stroke-dasharray="5,3"' if s.dashed else ""
-            out.append(
-                f'<polyline fill="none" stroke="{s.color}" stroke-width="{s.width}"{dash} points="{points}">'
-                f"<title>{escape(s.name)}</title></polyline>"
-            )
+            out.append(_line(s, [(sx(a), sy(b)) for a, b in run]))
     out.append(_legend(series, width))
     out.append("</svg>")
     return "".join(out)
@@ -153,14 +176,41 @@ def _runs(
     return [r for r in runs if r]
 
 
+# At most this many markers a line: enough to see it, few enough not to hide the others.
+_MARKERS_PER_LINE = 40
+
+
+def _line(s: Series, points: Sequence[tuple[float, float]]) -> str:
+    """One run of a series as a polyline, with its dash pattern and markers."""
+    dash = f' stroke-dasharray="{s.dasharray}"' if s.dasharray else ""
+    alpha = f' stroke-opacity="{s.opacity:g}"' if s.opacity < 1 else ""
+    coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in points)
+    out = [
+        f'<polyline fill="none" stroke="{s.color}" stroke-width="{s.width}"{dash}{alpha} points="{coords}">'
+        f"<title>{escape(s.name)}</title></polyline>"
+    ]
+    if s.marker:
+        step = max(1, math.ceil(len(points) / _MARKERS_PER_LINE))
+        out.extend(_marker(a, b, s.color) for a, b in points[::step])
+    return "".join(out)
+
+
+def _marker(x: float, y: float, color: str) -> str:
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.6" fill="#fff" stroke="{color}" stroke-width="1.3"/>'
+
+
 def _legend(series: Sequence[Series], width: int) -> str:
-    """One row of legend entries under the title, left to right."""
+    """One row of legend entries under the title, left to right, each drawn as its line is."""
     parts, x = [], _PAD_L
     for s in series:
-        dash = ' stroke-dasharray="5,3"' if s.dashed else ""
+        dash = f' stroke-dasharray="{s.dasharray}"' if s.dasharray else ""
+        alpha = f' stroke-opacity="{s.opacity:g}"' if s.opacity < 1 else ""
+        width_px = max(2.5, s.width)
         parts.append(
-            f'<line x1="{x}" x2="{x + 16}" y1="29" y2="29" stroke="{s.color}" stroke-width="2.5"{dash}/>'
-            f'<text x="{x + 20}" y="33" class="legend">{escape(s.name)}</text>'
+            f'<line x1="{x}" x2="{x + 22}" y1="29" y2="29" stroke="{s.color}" stroke-width="{width_px}"'
+            f"{dash}{alpha}/>"
+            + (_marker(x + 11, 29, s.color) if s.marker else "")
+            + f'<text x="{x + 26}" y="33" class="legend">{escape(s.name)}</text>'
         )
-        x += 7 * len(s.name) + 36
+        x += 7 * len(s.name) + 42
     return "".join(parts)

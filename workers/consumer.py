@@ -18,7 +18,7 @@ from ingest.bus import BusConsumer, BusMessage, CommitLost, Offsets
 from ingest.bus.factory import make_consumer, make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import Settings
-from ingest.topics import INTAKE, INTAKE_URGENT, TopicSpec, topic_name
+from ingest.topics import INTAKE, INTAKE_URGENT, TopicSpec, lane_group, topic_name
 from workers.batch import BatchProcessor
 from workers.batch_size import BatchSizer
 from workers.db import open_pool
@@ -77,7 +77,7 @@ def urgent_lane(settings: Settings) -> Lane:
     return Lane(
         "urgent",
         INTAKE_URGENT,
-        f"{settings.consumer_group}.urgent",
+        lane_group(settings.consumer_group, "urgent"),
         settings.urgent_batch_max_records,
         # Behind (a burst got past the screen's budget), larger batches drain the lane sooner.
         settings.urgent_batch_max_records * 10,
