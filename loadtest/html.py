@@ -8,6 +8,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from loadtest.dedupe import BURST_IN_LARGEST_TARGET
 from loadtest.report import headline
 from loadtest.svg import PALETTE, Mark, Series, line_chart
 
@@ -208,7 +209,6 @@ def _server(r: dict[str, Any]) -> str:
     if not x:
         return f'<h2 id="server">The server side</h2><ul>{notes}</ul>'
     window = r["ground_truth"].get("burst_window_s")
-    ticks, x_label = _clock_ticks(r, x, end=x[-1])
     rec = r["reconciliation"]
     marks = [Mark(r["duration_s"], "last answer")]
     if rec.get("drain_s") is not None:
@@ -229,6 +229,7 @@ def _server(r: dict[str, Any]) -> str:
             marks=marks,
         )
 
+    ticks, x_label = _clock_ticks(r, x, end=max(x[-1], *(m.x for m in marks)))
     charts = []
     if server["lag"]:
         lag_lines = [
@@ -252,7 +253,9 @@ def _server(r: dict[str, Any]) -> str:
         [
             '<h2 id="server">The server side: workers\' lag and CPU</h2>',
             f'<div class="sub">sampled every {_v(server["interval_s"])} s ({server["samples"]:,} samples); '
-            f"lag: {escape(str(server.get('lag_source') or 'not read'))}</div>",
+            f"lag: {escape(str(server.get('lag_source') or 'not read'))}; CPU in % of one core: each process "
+            "from its own metrics or /proc, the machine's from /proc/stat (every process on it, other work "
+            "included)</div>",
             *charts,
             _table(["figure", "value"], rows),
             f"<ul>{notes}</ul>" if notes else "",
@@ -267,9 +270,11 @@ _LANE_STYLE = {"normal": (PALETTE[0], 2.4, False), "urgent": (PALETTE[1], 1.2, T
 def _cpu_series(name: str, values: list[float | None], cores: int | None, colors: Iterator[str]) -> Series:
     """The whole machine wide and pale under the processes; the services and the gateway styled apart."""
     if name == "machine":
-        return Series(f"machine (all {cores or '?'} cores)", values, "#bbb", width=5, opacity=0.6)
+        return Series(f"machine, {cores or '?'} cores", values, "#bbb", width=5, opacity=0.6)
     if name in ("kafka", "postgres"):
         return Series(name, values, PALETTE[5] if name == "kafka" else PALETTE[4], dash="2,2", width=1.4)
+    if name == "simulator":
+        return Series("simulator", values, "#777", dash="1,3", width=1.8)
     if name == "gateway":
         return Series(name, values, "#333", dash="7,3", width=1.6)
     return Series(name, values, next(colors, "#333"), width=1.8)
@@ -331,6 +336,31 @@ def _urgent(lane: dict[str, Any]) -> str:
             f"<ul>{notes}</ul>" if notes else "",
         ]
     )
+
+
+# The tables' rows under the names the headline uses (the JSON keeps its keys).
+_RECONCILIATION_NAMES = {
+    "accepted": "tickets (distinct ids answered 202)",
+    "stored": "stored (tickets with a row)",
+    "missing": "missing (must be 0)",
+    "duplicate_rows": "duplicate rows (must be 0)",
+    "ticket_keys": "tickets in ticket_keys",
+    "drained": "drained (every ticket stored before the wait ended)",
+    "drain_s": "drain, s (last answer → every ticket stored)",
+    "stored_without_202": "stored without a 202 here (the client gave up first; not an error)",
+    "skipped": "reconciliation skipped because",
+}
+_BURST_NAMES = {
+    "sent": "burst requests sent",
+    "accepted": "burst tickets",
+    "stored": "burst tickets stored",
+    "grouped": "in an incident",
+    "incidents": "incidents they formed",
+    "largest_incident": "in the largest incident",
+    "largest_share": f"share in the largest incident (target ≥ {BURST_IN_LARGEST_TARGET:.0%})",
+    "others_in_largest": "other tickets in the largest (over-grouping)",
+}
+_KIND_NAMES = {"invalid": "invalid (4xx expected)", "retry": "retry (202 with the original's ticket)"}
 
 
 def _headline(r: dict[str, Any]) -> str:
@@ -471,13 +501,17 @@ def render(r: dict[str, Any]) -> str:
         "transport_errors",
         "not_sent",
     ]
-    kind_rows = [[k, *(v.get(o, 0) for o in outcome_names)] for k, v in kinds.items()]
+    kind_rows = [[_KIND_NAMES.get(k, k), *(v.get(o, 0) for o in outcome_names)] for k, v in kinds.items()]
     cr, rs, bu = dd["client_retries"], dd["resubmissions"], dd["burst"]
     retry_row = ["client retries (same external_id)", cr["sent"], cr["same_ticket"], cr["different_ticket"]]
     resub_row = ["resubmissions (new external_id)", rs["sent"], rs["linked"], rs["linked_elsewhere"]]
     dedupe_rows = [[*retry_row, cr["unverified"]], [*resub_row, rs["unverified"]]]
-    burst_rows = [[k, v] for k, v in bu.items()]
-    rec_rows = [[k, v] for k, v in rec.items() if k not in ("missing_sample", "columns")]
+    burst_rows = [
+        [_BURST_NAMES[k], _pct(v) if k == "largest_share" else v] for k, v in bu.items() if k in _BURST_NAMES
+    ]
+    rec_rows = [
+        [_RECONCILIATION_NAMES.get(k, k), v] for k, v in rec.items() if k not in ("missing_sample", "columns")
+    ]
     gt = r["ground_truth"]
     gt_rows = [[k, v] for k, v in gt["by_kind"].items()] + [
         [f"channel {k}", v] for k, v in gt["by_channel"].items()
@@ -501,7 +535,7 @@ def render(r: dict[str, Any]) -> str:
             _table(["measured", "count", "p50", "p90", "p99", "p99.9", "max"], lat_rows),
             _table(["channel", "count", "p50", "p90", "p99", "p99.9", "max"], by_channel),
             '<h2 id="outcomes">Outcomes by kind of request</h2>',
-            _table(["kind", *outcome_names], kind_rows),
+            _table(["kind", "202", *outcome_names[1:]], kind_rows),
             _table(["status", "count"], [[k, v] for k, v in r["status_codes"].items()]),
             '<h2 id="reconciliation">Reconciliation against Postgres</h2>',
             _table(["figure", "value"], rec_rows),

@@ -98,7 +98,7 @@ async def _start_server_watch(cfg: RunConfig) -> ServerWatch | None:
     """The workers' lag and the processes' CPU, sampled from now until the drain ends."""
     if not cfg.watch_server:
         return None
-    workers = [(f"worker {i} ({_host_port(url)})", url) for i, url in enumerate(cfg.worker_metrics, 1)]
+    workers = [(f"worker {_port(url)}", url) for url in cfg.worker_metrics]
     server = ServerWatch(
         WatchTargets(
             kafka=cfg.kafka,
@@ -112,9 +112,10 @@ async def _start_server_watch(cfg: RunConfig) -> ServerWatch | None:
     return server
 
 
-def _host_port(url: str) -> str:
-    """`host:port` of a URL, to name a worker by its metrics address."""
-    return url.split("://", 1)[-1].split("/", 1)[0]
+def _port(url: str) -> str:
+    """`:port` of a URL (or its host when it names none), to name a worker by its metrics address."""
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    return host[host.rfind(":") :] if ":" in host else host
 
 
 async def _drain(

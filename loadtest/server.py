@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import re
+import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,17 +49,20 @@ class WatchTargets:
 
 @dataclass
 class _Samples:
-    """Sample times (the watch's clock) and, per source, one value per sample (None: not read)."""
+    """Sample times (the watch's clock) and, per source, one value per sample (None: not read). CPU seconds
+    keep the time each was read at: a scrape of a busy process may answer well after the sample began."""
 
     t: list[float] = field(default_factory=list)
     lag: dict[str, list[int | None]] = field(default_factory=dict)
     cpu_s: dict[str, list[float | None]] = field(default_factory=dict)
+    cpu_at: dict[str, list[float]] = field(default_factory=dict)
 
     def thin(self) -> None:
         """Keep every other sample: cumulative CPU seconds stay exact over the longer steps."""
         self.t = self.t[::2]
         self.lag = {k: v[::2] for k, v in self.lag.items()}
         self.cpu_s = {k: v[::2] for k, v in self.cpu_s.items()}
+        self.cpu_at = {k: v[::2] for k, v in self.cpu_at.items()}
 
 
 def cpu_line(metrics_text: str) -> float | None:
@@ -81,6 +85,7 @@ class _Lag:
 
     def __init__(self, bootstrap: str, lanes: dict[str, tuple[str, str]]) -> None:
         self.lanes = lanes
+        self.partitions: dict[str, list[TopicPartition]] = {}
         self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
 
@@ -98,10 +103,9 @@ class _Lag:
         return {lane: await self._lane(topic, group) for lane, (topic, group) in self.lanes.items()}
 
     async def _lane(self, topic: str, group: str) -> int | None:
-        partitions = self.consumer.partitions_for_topic(topic) or set(await self._partitions(topic))
-        if not partitions:
+        tps = self.partitions.get(topic) or await self._partitions(topic)
+        if not tps:
             return None
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         ends = await self.consumer.end_offsets(tps)
         committed = await self.admin.list_consumer_group_offsets(group, partitions=tps)
         # A partition the group never committed on is read from its beginning (auto_offset_reset earliest).
@@ -110,9 +114,18 @@ class _Lag:
         done = {tp: begins[tp] if tp in begins else committed[tp].offset for tp in tps}
         return int(sum(max(0, ends[tp] - done[tp]) for tp in tps))
 
-    async def _partitions(self, topic: str) -> set[int]:
-        await self.consumer.topics()  # refreshes the metadata
-        return self.consumer.partitions_for_topic(topic) or set()
+    async def _partitions(self, topic: str) -> list[TopicPartition]:
+        """The topic's partitions, asked once (none while the topic does not exist)."""
+        (described,) = await self.admin.describe_topics([topic])
+        found = sorted(p["partition"] for p in described["partitions"])
+        self.partitions[topic] = [TopicPartition(topic, p) for p in found]
+        return self.partitions[topic]
+
+
+def _own_seconds() -> float:
+    """The simulator's own CPU seconds: it shares the machine with what it measures."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _local_processes() -> dict[str, Callable[[], float]]:
@@ -168,7 +181,9 @@ class ServerWatch:
             )
         if t.local:
             self._local = _local_processes()
+        self._local["simulator"] = _own_seconds
         self._http = httpx.AsyncClient(timeout=READ_TIMEOUT_S)
+        await self._sample()  # the baseline, before the first request
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -179,7 +194,8 @@ class ServerWatch:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await self._sample()
+        if not self.samples.t or self.clock() - self.samples.t[-1] >= self.interval_s / 2:
+            await self._sample()  # the end of the drain, unless the last sample was just taken
         if self._lag is not None:
             await self._lag.stop()
         if self._http is not None:
@@ -187,28 +203,30 @@ class ServerWatch:
 
     async def _run(self) -> None:
         while True:
-            started = self.clock()
+            await asyncio.sleep(max(0.0, self.interval_s - (self.clock() - self.samples.t[-1])))
             await self._sample()
             if len(self.samples.t) > MAX_SAMPLES:
                 self.samples.thin()
                 self.interval_s *= 2
-            await asyncio.sleep(max(0.0, self.interval_s - (self.clock() - started)))
 
     async def _sample(self) -> None:
         s = self.samples
         s.t.append(self.clock())
+        # The local readings first: they are instant, the network ones may wait on a busy process.
+        values: dict[str, tuple[float, float | None]] = {}
+        for name, read in self._local.items():
+            values[name] = (self.clock(), read())
+        if self.targets.local:
+            values["machine"] = (self.clock(), cpu.machine_busy_seconds())
+        for name, url in self.targets.metrics:
+            value = await self._read(name, self._scrape(url))
+            values[name] = (self.clock(), value)
         lag = await self._read("kafka", self._lag.read()) if self._lag is not None else None
         for lane in ("normal", "urgent") if self._lag is not None else ():
             s.lag.setdefault(lane, []).append(None if lag is None else lag.get(lane))
-        values: dict[str, float | None] = {}
-        for name, url in self.targets.metrics:
-            values[name] = await self._read(name, self._scrape(url))
-        for name, read in self._local.items():
-            values[name] = read()
-        if self.targets.local:
-            values["machine"] = cpu.machine_busy_seconds()
-        for name, value in values.items():
+        for name, (at, value) in values.items():
             s.cpu_s.setdefault(name, [None] * (len(s.t) - 1)).append(value)
+            s.cpu_at.setdefault(name, list(s.t[:-1])).append(at)
 
     async def _scrape(self, url: str) -> float | None:
         assert self._http is not None
@@ -228,8 +246,8 @@ class ServerWatch:
         """The report's `server` section; times in seconds since `origin` (the first request's due time)."""
         s = self.samples
         t = [round(x - origin, 3) for x in s.t]
-        cpu_pct = {name: percent_of_core(s.t, values) for name, values in s.cpu_s.items()}
-        mean = {name: _mean_percent(s.t, values) for name, values in s.cpu_s.items()}
+        cpu_pct = {name: percent_of_core(s.cpu_at[name], values) for name, values in s.cpu_s.items()}
+        mean = {name: _mean_percent(s.cpu_at[name], values) for name, values in s.cpu_s.items()}
         notes = list(self.notes)
         notes += [
             f"{name}: {n:,} of {len(t):,} samples not read" for name, n in sorted(self.failures.items())

@@ -96,7 +96,8 @@ def line_chart(
 ) -> str:
     """An SVG line chart; values of None break the line."""
     values = [v for s in series for v in s.values if v is not None and (v > 0 or not log_y)]
-    xs = [v for v in x if v > 0 or not log_x]
+    # The axis spans the marks too: a drain that ends after the last sample still shows where it ended.
+    xs = [v for v in (*x, *(m.x for m in marks)) if v > 0 or not log_x]
     if not values or not xs:
         return f'<svg width="{width}" height="60"><text x="10" y="35">{escape(title)}: no data</text></svg>'
     y_lo = min(values) if log_y else min(0.0, *values)
@@ -146,12 +147,13 @@ def line_chart(
         f'<text x="14" y="{(height - _PAD_B + _PAD_T) / 2:.0f}" class="axis" text-anchor="middle" '
         f'transform="rotate(-90 14 {(height - _PAD_B + _PAD_T) / 2:.0f})">{escape(y_label)}</text>'
     )
-    for mark in marks:
+    for i, mark in enumerate(marks):
         if min(xs) <= mark.x <= max(xs):
-            xp = sx(mark.x)
+            # Each label a line lower than the one before: marks close together stay legible.
+            xp, yp = sx(mark.x), _PAD_T + 12 * (i + 2)
             out.append(
                 f'<line x1="{xp:.1f}" x2="{xp:.1f}" y1="{_PAD_T}" y2="{height - _PAD_B}" stroke="#555" '
-                f'stroke-dasharray="2,3"/><text x="{xp - 3:.1f}" y="{_PAD_T + 12}" class="shade" '
+                f'stroke-dasharray="2,3"/><text x="{xp - 3:.1f}" y="{yp}" class="shade" '
                 f'text-anchor="end">{escape(mark.label)}</text>'
             )
     for s in series:
@@ -212,5 +214,5 @@ def _legend(series: Sequence[Series], width: int) -> str:
             + (_marker(x + 11, 29, s.color) if s.marker else "")
             + f'<text x="{x + 26}" y="33" class="legend">{escape(s.name)}</text>'
         )
-        x += 7 * len(s.name) + 42
+        x += round(6.2 * len(s.name)) + 36
     return "".join(parts)
