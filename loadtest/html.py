@@ -53,6 +53,13 @@ def _card(label: str, value: Any, unit: str = "", cls: str = "", note: str = "")
     )
 
 
+def _ms(value: float | None) -> str:
+    """A latency for a card: milliseconds up to 10 s, seconds beyond, so that a card's figure fits."""
+    if value is None:
+        return "n/a"
+    return f"{value / 1000:,.1f} s" if value >= 10_000 else f"{value:,.1f} ms"
+
+
 def _target_class(share: float | None, target: float) -> str:
     return "na" if share is None else ("ok" if share >= target else "bad")
 
@@ -271,6 +278,8 @@ def _cpu_series(name: str, values: list[float | None], cores: int | None, colors
     """The whole machine wide and pale under the processes; the services and the gateway styled apart."""
     if name == "machine":
         return Series(f"machine, {cores or '?'} cores", values, "#bbb", width=5, opacity=0.6)
+    if name == "other":
+        return Series("other work on the machine", values, "#bbb", dash="4,3", width=2)
     if name in ("kafka", "postgres"):
         return Series(name, values, PALETTE[5] if name == "kafka" else PALETTE[4], dash="2,2", width=1.4)
     if name == "simulator":
@@ -403,13 +412,12 @@ def _headline(r: dict[str, Any]) -> str:
         _card("duration", r["duration_s"], " s", note="first request to last answer"),
     ]
     timing = [
-        _card("latency p50", lat["p50"], " ms", note="from the intended send time"),
-        _card("latency p99", lat["p99"], " ms"),
-        _card("latency p99.9 / max", f"{_v(lat['p999'])} / {_v(lat['max'])}", " ms"),
+        _card("latency p50", _ms(lat["p50"]), note="from the intended send time"),
+        _card("latency p99", _ms(lat["p99"])),
+        _card("latency p99.9 / max", f"{_ms(lat['p999'])} / {_ms(lat['max'])}"),
         _card(
             "end-to-end p50 / p99",
-            f"{_v(e2e['p50'])} / {_v(e2e['p99'])}",
-            " ms",
+            f"{_ms(e2e['p50'])} / {_ms(e2e['p99'])}",
             note=f"202 → processed event ({e2e['source']})",
         ),
     ]

@@ -248,6 +248,12 @@ class ServerWatch:
         t = [round(x - origin, 3) for x in s.t]
         cpu_pct = {name: percent_of_core(s.cpu_at[name], values) for name, values in s.cpu_s.items()}
         mean = {name: _mean_percent(s.cpu_at[name], values) for name, values in s.cpu_s.items()}
+        if "machine" in cpu_pct and len(cpu_pct) > 1:
+            # What the machine spent on anything but the processes named: other work sharing it.
+            named = [v for k, v in cpu_pct.items() if k != "machine"]
+            cpu_pct["other"] = [_rest(m, [v[i] for v in named]) for i, m in enumerate(cpu_pct["machine"])]
+            means = [v for k, v in mean.items() if k != "machine"]
+            mean["other"] = _rest(mean["machine"], means)
         notes = list(self.notes)
         notes += [
             f"{name}: {n:,} of {len(t):,} samples not read" for name, n in sorted(self.failures.items())
@@ -277,6 +283,13 @@ class ServerWatch:
 def _max(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return max(known) if known else None
+
+
+def _rest(total: float | None, parts: Sequence[float | None]) -> float | None:
+    """`total` less the `parts` (None when any is unknown), never below 0."""
+    if total is None or any(p is None for p in parts):
+        return None
+    return round(max(0.0, total - sum(p for p in parts if p is not None)), 1)
 
 
 def _mean_percent(t: Sequence[float], seconds: Sequence[float | None]) -> float | None:

@@ -41,9 +41,14 @@ async def test_the_watch_samples_until_stopped_and_stays_bounded(monkeypatch: py
     assert section["interval_s"] > 0.01  # it thinned its samples and slowed down instead of growing
     assert section["t"] == sorted(section["t"]) and section["t"][0] == 0
     # No metrics URLs: what this machine shows (and the local Kafka and Postgres, when they run).
-    assert (
-        {"simulator", "machine"} <= set(section["cpu_pct"]) <= {"simulator", "machine", "kafka", "postgres"}
-    )
+    assert {"simulator", "machine", "other"} <= set(section["cpu_pct"])
+    assert set(section["cpu_pct"]) <= {"simulator", "machine", "other", "kafka", "postgres"}
+    # "other" is the machine less the processes named, where all of them were read.
+    named = [v for k, v in section["cpu_pct"].items() if k not in ("machine", "other")]
+    for i, rest in enumerate(section["cpu_pct"]["other"]):
+        machine = section["cpu_pct"]["machine"][i]
+        if rest is not None and machine is not None:
+            assert rest == pytest.approx(max(0.0, machine - sum(v[i] for v in named)), abs=0.11)
     assert section["lag"] == {}
     assert any("no Kafka address" in n for n in section["notes"])
     assert any("no worker metrics URL" in n for n in section["notes"])
