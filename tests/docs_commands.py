@@ -126,6 +126,7 @@ class Classes:
     help: dict[str, str]
     dry: tuple[str, ...]
     long: dict[str, str]
+    gateway_env: dict[str, dict[str, str]]
 
     def all(self) -> set[str]:
         """Every command classified."""
@@ -142,4 +143,13 @@ def classes() -> Classes:
         help=data["help"],
         dry=tuple(data["dry"]["commands"]),
         long=data["long"],
+        gateway_env=data.get("gateway_env", {}),
     )
+
+
+_ASSIGNMENTS = re.compile(r"(\w+=\S+\s*)+")
+
+
+def sets_variables(command: str) -> bool:
+    """Whether `command` only sets variables for the commands after it (`set -a; . f; set +a`, `A=1 B=2`)."""
+    return command.startswith("set -a") or bool(_ASSIGNMENTS.fullmatch(command))
