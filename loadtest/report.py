@@ -209,6 +209,13 @@ def _notes(report: dict[str, Any]) -> list[str]:
             f"of the profile no message ({shown}): the planned rate there rounds to zero, so those gaps in "
             "the charts are the plan's, not an outage (a larger --scale fills them)."
         )
+    if hl["resubmissions_linked_elsewhere"]:
+        notes.append(
+            f"{hl['resubmissions_linked_elsewhere']:,} resubmissions were linked to a ticket other than "
+            "their original. A database that holds an earlier run with the same --seed has the same citizens "
+            "writing the same words, so the workers may link to that run's tickets: use a fresh database (or "
+            "another --seed) before reading this as the workers' error."
+        )
     if hl["invalid_planned"]:
         notes.append(
             f"{hl['invalid_planned']:,} submissions were invalid on purpose (--invalid-share "
