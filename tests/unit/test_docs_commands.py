@@ -80,15 +80,7 @@ def test_every_repository_path_a_command_names_exists() -> None:
 
 @pytest.mark.parametrize("program", sorted(set(CLASSES.help.values())))
 def test_each_program_documented_with_options_has_them(program: str) -> None:
-    done = subprocess.run(
-        [sys.executable, *program.split(), "--help"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = _run([sys.executable, *program.split(), "--help"])
     written = {
         option
         for text, of in CLASSES.help.items()
@@ -100,12 +92,11 @@ def test_each_program_documented_with_options_has_them(program: str) -> None:
 
 @pytest.mark.parametrize("command", sorted(CLASSES.dry))
 def test_each_long_make_target_expands(command: str) -> None:
-    done = subprocess.run(
-        ["make", "-n", *shlex.split(command)[1:]],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    _run(["make", "-n", *shlex.split(command)[1:]])
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """`argv` run in the repository; it must succeed."""
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+    return done
