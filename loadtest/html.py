@@ -53,11 +53,13 @@ def _card(label: str, value: Any, unit: str = "", cls: str = "", note: str = "")
     )
 
 
-def _ms(value: float | None) -> str:
-    """A latency for a card: milliseconds up to 10 s, seconds beyond, so that a card's figure fits."""
-    if value is None:
-        return "n/a"
-    return f"{value / 1000:,.1f} s" if value >= 10_000 else f"{value:,.1f} ms"
+def _ms(*values: float | None) -> str:
+    """Latencies for a card, `a / b` under one unit: milliseconds up to 10 s, seconds beyond, so that the
+    figure fits its card."""
+    known = [v for v in values if v is not None]
+    seconds = bool(known) and max(known) >= 10_000
+    shown = ["n/a" if v is None else f"{v / 1000:,.1f}" if seconds else f"{v:,.1f}" for v in values]
+    return " / ".join(shown) + ("" if not known else " s" if seconds else " ms")
 
 
 def _target_class(share: float | None, target: float) -> str:
@@ -414,10 +416,10 @@ def _headline(r: dict[str, Any]) -> str:
     timing = [
         _card("latency p50", _ms(lat["p50"]), note="from the intended send time"),
         _card("latency p99", _ms(lat["p99"])),
-        _card("latency p99.9 / max", f"{_ms(lat['p999'])} / {_ms(lat['max'])}"),
+        _card("latency p99.9 / max", _ms(lat["p999"], lat["max"])),
         _card(
             "end-to-end p50 / p99",
-            f"{_ms(e2e['p50'])} / {_ms(e2e['p99'])}",
+            _ms(e2e["p50"], e2e["p99"]),
             note=f"202 → processed event ({e2e['source']})",
         ),
     ]
@@ -486,6 +488,8 @@ def render(r: dict[str, Any]) -> str:
         f"<li>{escape(n)}</li>" for n in [*r.get("warnings", []), *r.get("notes", []), *dd.get("notes", [])]
     )
     cards = _headline(r)
+    # The request rate and latency first, then whether the workers kept up, then the client's details.
+    charts = _charts(r)
     by_channel = [
         [ch, s["count"], s["p50"], s["p90"], s["p99"], s["p999"], s["max"]]
         for ch, s in r["latency_by_channel_ms"].items()
@@ -537,8 +541,10 @@ def render(r: dict[str, Any]) -> str:
             f'<h2 id="checks">Checks</h2><ul>{checks}</ul>',
             f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "",
             '<h2 id="over-time">Over time</h2>',
-            *_charts(r),
+            *charts[:2],
             _server(r),
+            '<h2 id="client">The client side over time</h2>' if r.get("server") else "",
+            *charts[2:],
             '<h2 id="latency">Latency (ms)</h2>',
             _table(["measured", "count", "p50", "p90", "p99", "p99.9", "max"], lat_rows),
             _table(["channel", "count", "p50", "p90", "p99", "p99.9", "max"], by_channel),
