@@ -1,0 +1,12 @@
+"""What the fields shared by several records and events mean, said once for all their schemas."""
+
+SCHEMA_VERSION = "The version of this record's schema: a subscriber skips versions it does not know"
+EVENT_TYPE = "What happened: the event's name, also in the `event_type` Kafka header"
+TICKET_ID = "The ticket number the gateway answered with"
+CHANNEL = "`wechat`, `web` (web forms and Open311) or `phone` (call transcripts)"
+EXTERNAL_ID = "The adapter's own id of the submission, if it sent one"
+RECEIVED_AT = "When the gateway accepted it (just before its 202)"
+TITLE = "The title as submitted (empty for most WeChat and phone messages)"
+CONTENT = "The citizen's words as submitted (phone: the speech-recognition text)"
+ADDRESS = "The address the adapter sent, if any"
+CATEGORY = "The judged category (the first column of workers/judgement/routing.csv); null if none"
