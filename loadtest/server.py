@@ -210,8 +210,10 @@ class ServerWatch:
                 self.interval_s *= 2
 
     async def _sample(self) -> None:
+        """One reading of every source, added whole at the end: a sample cut short by `stop()` leaves none
+        of its values behind, so every series keeps one value per sample time."""
         s = self.samples
-        s.t.append(self.clock())
+        started = self.clock()
         # The local readings first: they are instant, the network ones may wait on a busy process.
         values: dict[str, tuple[float, float | None]] = {}
         for name, read in self._local.items():
@@ -222,11 +224,13 @@ class ServerWatch:
             value = await self._read(name, self._scrape(url))
             values[name] = (self.clock(), value)
         lag = await self._read("kafka", self._lag.read()) if self._lag is not None else None
+        earlier = list(s.t)
+        s.t.append(started)
         for lane in ("normal", "urgent") if self._lag is not None else ():
             s.lag.setdefault(lane, []).append(None if lag is None else lag.get(lane))
         for name, (at, value) in values.items():
-            s.cpu_s.setdefault(name, [None] * (len(s.t) - 1)).append(value)
-            s.cpu_at.setdefault(name, list(s.t[:-1])).append(at)
+            s.cpu_s.setdefault(name, [None] * len(earlier)).append(value)
+            s.cpu_at.setdefault(name, list(earlier)).append(at)
 
     async def _scrape(self, url: str) -> float | None:
         assert self._http is not None

@@ -133,3 +133,34 @@ def test_coinciding_lines_stay_apart_and_marks_widen_the_axis() -> None:
     assert 'stroke-width="6"' in svg and 'stroke-opacity="0.45"' in svg
     assert 'stroke-dasharray="9,4"' in svg and "<circle" in svg
     assert ">drained</text>" in svg  # a mark past the last point still shows: the axis spans it
+
+
+async def test_a_sample_cut_short_by_stop_leaves_every_series_one_value_per_sample(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(server, "READ_TIMEOUT_S", 0.3)
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)  # a metrics page that never answers: every scrape waits its timeout
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        targets = WatchTargets(
+            kafka=None,
+            topic_prefix="",
+            group="g",
+            metrics=(("worker :x", f"http://127.0.0.1:{port}/metrics"),),
+            local=False,
+            interval_s=0.01,
+        )
+        watch = ServerWatch(targets)
+        await watch.start()
+        await asyncio.sleep(0.45)  # stop() comes while a scrape waits
+        await watch.stop()
+    finally:
+        listener.close()
+    samples = watch.samples
+    assert len(samples.t) >= 2
+    assert all(len(v) == len(samples.t) for v in samples.cpu_s.values())
+    assert all(len(v) == len(samples.t) for v in samples.cpu_at.values())
