@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
 
 from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
@@ -29,6 +29,7 @@ from app.reads import (
     list_tickets,
 )
 from ingest.lifecycle import Status
+from ingest.schemas import descriptions as d
 from ingest.settings import DEFAULT_REPORT_TIMEZONE
 
 router = APIRouter(tags=["read"])
@@ -87,29 +88,33 @@ NO_NUL = r"^[^\x00]*$"
 class TicketItem(BaseModel):
     """A stored ticket as listed."""
 
-    ticket_id: str
-    status: Status
-    channel: str
-    received_at: datetime
-    processed_at: datetime
-    status_changed_at: datetime | None
-    title: str
-    content: str
-    district: str | None
-    address: str | None
-    category: str | None
-    urgency: str
-    department: str | None
-    needs_review: bool
-    duplicate_of: str | None
-    incident_id: str | None
+    ticket_id: str = Field(description=d.TICKET_ID)
+    status: Status = Field(description=d.STATUS)
+    channel: str = Field(description=d.CHANNEL)
+    received_at: datetime = Field(description=d.RECEIVED_AT)
+    processed_at: datetime = Field(description=d.PROCESSED_AT)
+    status_changed_at: datetime | None = Field(description="When its status last changed; null if never")
+    title: str = Field(description=d.TITLE)
+    content: str = Field(description=d.CONTENT)
+    district: str | None = Field(description=d.DISTRICT)
+    address: str | None = Field(description=d.ADDRESS)
+    category: str | None = Field(description=d.CATEGORY)
+    urgency: str = Field(description=d.URGENCY)
+    department: str | None = Field(
+        description="The department the ticket is with: the routing table's, or one a status change named"
+    )
+    needs_review: bool = Field(description=d.NEEDS_REVIEW)
+    duplicate_of: str | None = Field(description=d.DUPLICATE_OF)
+    incident_id: str | None = Field(description=d.INCIDENT_ID)
 
 
 class TicketPage(BaseModel):
     """One page of tickets; pass `next_cursor` as `cursor` for the next (null on the last page)."""
 
-    items: list[TicketItem]
-    next_cursor: str | None
+    items: list[TicketItem] = Field(description="The page's tickets")
+    next_cursor: str | None = Field(
+        description="Give it back as `cursor` for the next page; null on the last"
+    )
 
 
 class Incident(BaseModel):

@@ -34,30 +34,18 @@ class TicketJudged(BaseModel):
     channel: str = Field(description=d.CHANNEL)
     external_id: str | None = Field(description=d.EXTERNAL_ID)
     received_at: datetime = Field(description=d.RECEIVED_AT)
-    processed_at: datetime = Field(description="When a worker stored it")
+    processed_at: datetime = Field(description=d.PROCESSED_AT)
     title: str = Field(description=d.TITLE)
     content: str = Field(description=d.CONTENT)
-    district: str | None = Field(
-        description="The district: the adapter's, else the one the text names or implies; null when unknown"
-    )
+    district: str | None = Field(description=d.DISTRICT)
     address: str | None = Field(description=d.ADDRESS)
     category: str | None = Field(description=d.CATEGORY)
-    category_confidence: float | None = Field(description="The classifier's probability of `category`, 0–1")
-    needs_review: bool = Field(
-        description="A person should check the judgement; true exactly when `review_reasons` is not empty"
-    )
-    review_reasons: list[str] = Field(
-        description="Why it needs review: the gateway's (e.g. a truncated text) and the judgement's (e.g. a "
-        "category it is unsure of)"
-    )
-    urgency: Urgency = Field(
-        description="`critical` (danger to life or health now), `high` (serious harm soon, or to many) or "
-        "`normal`, as the urgency model judged it (docs/judgement.md)"
-    )
-    urgency_reason: str | None = Field(
-        description="The situation and the words that decided an urgency other than normal; null when normal"
-    )
-    department: str | None = Field(description="The department the routing table sends this category to")
+    category_confidence: float | None = Field(description=d.CATEGORY_CONFIDENCE)
+    needs_review: bool = Field(description=d.NEEDS_REVIEW)
+    review_reasons: list[str] = Field(description=d.REVIEW_REASONS)
+    urgency: Urgency = Field(description=d.URGENCY)
+    urgency_reason: str | None = Field(description=d.URGENCY_REASON)
+    department: str | None = Field(description=d.DEPARTMENT)
     urgency_situation: str | None = Field(
         default=None,
         description="The situation of the urgency catalogue (ingest/urgency/situations.toml) that made the "
@@ -94,14 +82,8 @@ class TicketProcessed(TicketJudged):
     gateway's screen sent it on the urgent lane: a ticket stored, judged and linked."""
 
     event_type: Literal["ticket.processed"] = Field(default="ticket.processed", description=d.EVENT_TYPE)
-    duplicate_of: str | None = Field(
-        description="The citizen's earlier ticket this one repeats (the same citizen, or a repeat that says "
-        "so, sent through another channel); null when it is not a repeat"
-    )
-    incident_id: str | None = Field(
-        description="The incident (one problem at one site) the ticket joined or started; null only for "
-        "tickets stored before incident grouping existed"
-    )
+    duplicate_of: str | None = Field(description=d.DUPLICATE_OF)
+    incident_id: str | None = Field(description=d.INCIDENT_ID)
 
 
 Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
