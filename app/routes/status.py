@@ -32,7 +32,9 @@ router = APIRouter(prefix="/v1/complaints", tags=["lifecycle"])
 class StatusChange(BaseModel):
     """A downstream system moving a ticket on."""
 
-    status: Literal["dispatched", "resolved", "closed", "rejected"] = Field(examples=["dispatched"])
+    status: Literal["dispatched", "resolved", "closed", "rejected"] = Field(
+        examples=["dispatched"], description="The status to move the ticket to (docs/storage.md, the table)"
+    )
     expected_status: Status | None = Field(
         default=None, description="Refuse (409) unless the ticket is in this status now: optimistic locking"
     )
