@@ -85,6 +85,9 @@ IsoDate = Annotated[date, BeforeValidator(_iso_8601_only), AfterValidator(within
 NO_NUL = r"^[^\x00]*$"
 
 
+_NEXT_CURSOR = "Give it back as `cursor` for the next page; null on the last"
+
+
 class TicketItem(BaseModel):
     """A stored ticket as listed."""
 
@@ -112,24 +115,24 @@ class TicketPage(BaseModel):
     """One page of tickets; pass `next_cursor` as `cursor` for the next (null on the last page)."""
 
     items: list[TicketItem] = Field(description="The page's tickets")
-    next_cursor: str | None = Field(
-        description="Give it back as `cursor` for the next page; null on the last"
-    )
+    next_cursor: str | None = Field(description=_NEXT_CURSOR)
 
 
 class Incident(BaseModel):
     """Tickets about one real-world problem, with one page of them."""
 
-    incident_id: str
-    title: str | None = None
-    category: str | None = None
-    district: str | None = None
-    place: str | None = None
-    size: int | None = None
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    tickets: list[TicketItem]
-    next_cursor: str | None
+    incident_id: str = Field(description="The incident's id, as its tickets' `incident_id`")
+    title: str | None = Field(default=None, description="The title of the ticket that started it")
+    category: str | None = Field(default=None, description="The category of the ticket that started it")
+    district: str | None = Field(default=None, description="The district its texts name or imply")
+    place: str | None = Field(
+        default=None, description="The places its texts name, up to three, joined by 、"
+    )
+    size: int | None = Field(default=None, description="How many tickets it holds")
+    first_seen: datetime | None = Field(default=None, description="When its first ticket was sent")
+    last_seen: datetime | None = Field(default=None, description="When its latest ticket was sent")
+    tickets: list[TicketItem] = Field(description="One page of its tickets, oldest first")
+    next_cursor: str | None = Field(description=_NEXT_CURSOR)
 
 
 class HourlyRow(BaseModel):
