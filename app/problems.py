@@ -39,9 +39,14 @@ _TITLES = {404: "Not found", 405: "Method not allowed", 413: "Body too large", 4
 class FieldError(BaseModel):
     """One failing field: its dotted path into the body (or query), what is wrong, pydantic's error type."""
 
-    field: str = Field(examples=["citizen.phone"])
-    message: str = Field(examples=["Value error, not a valid mobile (1xxxxxxxxxx) or landline phone number"])
-    type: str = Field(examples=["value_error"])
+    field: str = Field(
+        examples=["citizen.phone"], description="Dotted path of the field in the body (or query)"
+    )
+    message: str = Field(
+        examples=["Value error, not a valid mobile (1xxxxxxxxxx) or landline phone number"],
+        description="What is wrong with it",
+    )
+    type: str = Field(examples=["value_error"], description="pydantic's error type, for programs to match on")
 
 
 class Problem(BaseModel):
@@ -62,11 +67,13 @@ class Problem(BaseModel):
         },
     )
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldError] | None = None
+    type: str = Field(default="about:blank", description="A URI naming the kind of problem (RFC 9457)")
+    title: str = Field(description="A short summary of the kind of problem")
+    status: int = Field(description="The HTTP status code, as in the response")
+    detail: str = Field(description="What went wrong with this request")
+    errors: list[FieldError] | None = Field(
+        default=None, description="The failing fields of a refused submission or query, when there are any"
+    )
 
 
 def json_bytes(body: Any) -> bytes:

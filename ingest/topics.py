@@ -63,6 +63,12 @@ REPORTS = TopicSpec(
 ALL_TOPICS: tuple[TopicSpec, ...] = (INTAKE, INTAKE_URGENT, EVENTS, URGENT, DLQ, ALERTS, REPORTS)
 
 
+def lane_group(group: str, lane: str) -> str:
+    """The consumer group of an intake lane: the normal lane's is the configured group; the urgent lane has
+    its own, so its records never queue behind the backlog."""
+    return group if lane == "normal" else f"{group}.{lane}"
+
+
 def topic_name(spec: TopicSpec, prefix: str = "") -> str:
     """The full topic name of `spec` under the deployment's prefix."""
     return f"{prefix}{spec.name}"

@@ -15,6 +15,7 @@ from ingest import event_loop
 from loadtest import brief_check
 from loadtest.client import is_loopback
 from loadtest.config import build_parser, config_from_args, default_target
+from loadtest.report import headline
 from loadtest.runner import PreflightError, run
 
 _RUN_ID = re.compile(r"^[\w.-]{1,64}$")
@@ -33,28 +34,51 @@ def _fmt(value: Any, float_spec: str = ",.1f") -> str:
 def summary(report: dict[str, Any]) -> str:
     """The headline figures of a report, a few lines of text."""
     lat, e2e, rec, dd = (report[k] for k in ("latency_ms", "e2e_latency_ms", "reconciliation", "dedupe"))
+    hl = report.get("headline") or headline(report)
     lines = [
-        f"sent {_fmt(report['sent'])}  accepted {_fmt(report['accepted'])}"
-        f"  4xx {_fmt(report['rejected_4xx'])}  5xx {_fmt(report['errors_5xx'])}"
-        f"  timeouts {_fmt(report['timeouts'])}"
+        f"sent {_fmt(report['sent'])}  202 responses {_fmt(hl['responses_202'])}"
+        f" ({_fmt(hl['retries_answered_202'])} retries)  tickets {_fmt(hl['tickets'])}"
+        f"  4xx {_fmt(report['rejected_4xx'])} (expected {_fmt(hl['expected_4xx'])} of"
+        f" {_fmt(hl['invalid_planned'])} invalid; unexpected {_fmt(hl['unexpected_4xx'])})"
+        f"  5xx {_fmt(report['errors_5xx'])}  timeouts {_fmt(report['timeouts'])}"
         f"  not sent {_fmt(report['not_sent'])}  in {_fmt(report['duration_s'])} s"
         f"  ({_fmt(report['throughput_rps'])} responses/s)",
         "latency ms (from intended send): "
         + "  ".join(f"{k} {_fmt(lat[k])}" for k in ("p50", "p90", "p99", "p999", "max")),
         f"e2e ms ({e2e['source']}, {_fmt(e2e['count'])}): p50 {_fmt(e2e['p50'])}  p99 {_fmt(e2e['p99'])}",
-        f"reconciliation: accepted {_fmt(rec['accepted'])}  stored {_fmt(rec['stored'])}  "
-        f"missing {_fmt(rec['missing'])}  duplicate_rows {_fmt(rec['duplicate_rows'])}"
-        + (f"  ({rec['skipped']})" if rec.get("skipped") else ""),
-        f"dedupe: retries_sent {_fmt(dd['retries_sent'])}  retries_linked {_fmt(dd['retries_linked'])}  "
-        f"burst_sent {_fmt(dd['burst_sent'])}  burst_largest_incident {_fmt(dd['burst_largest_incident'])}",
+        f"reconciliation: tickets {_fmt(rec['accepted'])}  stored {_fmt(rec['stored'])}  "
+        f"missing {_fmt(rec['missing'])}  duplicate_rows {_fmt(rec['duplicate_rows'])}  "
+        f"drain {_fmt(hl['drain_s'], ',.3f')} s" + (f"  ({rec['skipped']})" if rec.get("skipped") else ""),
+        f"repeats: client retries with the original's ticket {_fmt(dd['client_retries']['same_ticket'])} of "
+        f"{_fmt(dd['client_retries']['sent'])}; resubmissions linked {_fmt(hl['resubmissions_linked'])} of "
+        f"{_fmt(hl['resubmissions_sent'])} ({_share(hl['resubmissions_linked_share'])}, target "
+        f"≥ {_share(hl['resubmissions_target_share'])}), "
+        f"{_fmt(hl['resubmissions_linked_elsewhere'])} elsewhere",
+        f"burst: {_fmt(hl['burst_largest_incident'])} of {_fmt(hl['burst_tickets'])} tickets in its largest "
+        f"incident ({_share(hl['burst_largest_share'])}, target ≥ {_share(hl['burst_target_share'])})",
     ]
+    lines += _server_lines(report.get("server"))
     lines += _urgent_lines(report.get("urgent"))
     lines += brief_check.summary_lines(report.get("brief"))
-    lines += [f"note: {n}" for n in dd.get("notes", [])]
+    lines += [f"note: {n}" for n in [*report.get("notes", []), *dd.get("notes", [])]]
     lines += [f"warning: {w}" for w in report.get("warnings", [])]
     failed = [name for name, ok in report["checks"].items() if ok is False]
     lines.append("checks: " + ("all passed" if not failed else "FAILED " + ", ".join(failed)))
     return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _server_lines(server: dict[str, Any] | None) -> list[str]:
+    """The workers' side over the run, when it was watched."""
+    if not server:
+        return []
+    summary = server["summary"]
+    lag = "  ".join(f"{lane} {_fmt(v)}" for lane, v in summary["lag_max"].items()) or "not read"
+    cpu = "  ".join(f"{name} {_fmt(v)}" for name, v in summary["cpu_mean_pct"].items())
+    return [f"server: lag max {lag};  CPU mean, % of a core: {cpu}"]
 
 
 def _urgent_lines(lane: dict[str, Any] | None) -> list[str]:

@@ -8,12 +8,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.settings import Settings
 from loadtest.plan import CHANNELS, DEFAULT_MIX, PROFILES, PlanSpec
 from loadtest.texts import URGENCY_CORPUS_DIR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES_ENV = REPO_ROOT / ".data" / "services.env"
 DEFAULT_TARGET = "http://127.0.0.1:8000"
+DEFAULT_GROUP = str(Settings.model_fields["consumer_group"].default)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class RunConfig:
     downstream_key: str = ""
     brief_timeout_s: float = 120.0
     max_error_share: float = 0.01
+    consumer_group: str = DEFAULT_GROUP
+    worker_metrics: tuple[str, ...] = ()
+    watch_server: bool = True
 
 
 def service_address(name: str, env_file: Path = SERVICES_ENV) -> str | None:
@@ -227,12 +232,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest share of sent requests allowed to end in 5xx, timeout or connection error (0.01)",
     )
     _brief_options(c)
+    _server_options(p.add_argument_group("the server side (the workers' lag and CPU over the run)"))
     o = p.add_argument_group("output")
     o.add_argument("--report", type=Path, help="JSON report path (HTML beside it)")
     o.add_argument("--run-id", help="prefix of every external_id (default: random)")
     o.add_argument("--no-progress", action="store_true", help="no live progress line")
     o.add_argument("--no-html", action="store_true", help="write only the JSON report")
     return p
+
+
+def _server_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--consumer-group",
+        default=os.environ.get("JIESU_CONSUMER_GROUP") or DEFAULT_GROUP,
+        help=f"the workers' consumer group, for their lag (env JIESU_CONSUMER_GROUP, else {DEFAULT_GROUP})",
+    )
+    g.add_argument(
+        "--worker-metrics",
+        help="the workers' metrics URLs, comma-separated, for their CPU over the run (default: "
+        "JIESU_WORKER_METRICS_URLS from the environment or .data/services.env, which make up writes)",
+    )
+    g.add_argument(
+        "--no-server-watch", action="store_true", help="do not sample the workers' lag and CPU during the run"
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -289,4 +311,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         downstream_key=args.downstream_key,
         brief_timeout_s=args.brief_timeout,
         max_error_share=args.max_error_share,
+        consumer_group=args.consumer_group,
+        worker_metrics=tuple(
+            url.strip()
+            for url in (args.worker_metrics or service_address("JIESU_WORKER_METRICS_URLS") or "").split(",")
+            if url.strip()
+        ),
+        watch_server=not args.no_server_watch,
     )

@@ -91,6 +91,24 @@ def day_offsets(total: int, rng: np.random.Generator) -> NDArray[np.float64]:
     return np.sort(starts + rng.random(total) * BUCKET_S)
 
 
+def empty_stretches(total: int, window: tuple[float, float] = (0.0, float(DAY_S))) -> list[tuple[int, int]]:
+    """Stretches of minutes of the day, [first, end), inside `window` that get no message when `total` are
+    spread over the day: at small scales the quiet night rounds to zero messages a minute."""
+    counts = apportion(total, minute_weights())
+    first, end = int(window[0] // BUCKET_S), math.ceil(window[1] / BUCKET_S)
+    stretches: list[tuple[int, int]] = []
+    start: int | None = None
+    for minute in range(first, end):
+        if counts[minute] == 0 and start is None:
+            start = minute
+        elif counts[minute] and start is not None:
+            stretches.append((start, minute))
+            start = None
+    if start is not None:
+        stretches.append((start, end))
+    return stretches
+
+
 def peak_rate(total: int) -> float:
     """Messages per second in the busiest minute of the curve for a day of `total` messages."""
     return float(math.ceil(apportion(total, minute_weights()).max())) / BUCKET_S

@@ -104,6 +104,8 @@ class Plan:
     labels: tuple[Labelled, ...] = ()  # the corpus messages labelled messages are drawn from
     # For each message, the index in `labels` of the corpus message it carries; -1 for an unlabelled one.
     msg_label: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    # Day profiles: stretches of minutes of the day, [first, end), that the scale left without a message.
+    empty_minutes: list[tuple[int, int]] = field(default_factory=list)
 
     def label_of(self, m: int) -> Labelled | None:
         """The corpus message (with its label) that message `m` carries, if it is a labelled one."""
@@ -148,6 +150,8 @@ class Plan:
             "compression": self.spec.compression,
             "burst_window_s": list(self.burst_window) if self.burst_window else None,
             "labelled": self.labelled_counts(),
+            "minutes_without_arrivals": sum(end - first for first, end in self.empty_minutes),
+            "empty_stretches": [f"{_clock(first)}-{_clock(end)}" for first, end in self.empty_minutes],
         }
 
     def labelled_counts(self) -> dict[str, int]:
@@ -164,6 +168,11 @@ class Plan:
         return self.burst_window is not None and self.burst_window[0] <= at < self.burst_window[1]
 
 
+def _clock(minute: int) -> str:
+    """A minute of the day as HH:MM (24:00 for the day's end)."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
 def default_messages(spec: PlanSpec) -> int:
     """How many messages the spec asks for."""
     if spec.messages is not None:
@@ -175,14 +184,19 @@ def default_messages(spec: PlanSpec) -> int:
     return round(spec.rate * spec.constant_duration_s * spec.scale)
 
 
+def _burst_size(spec: PlanSpec, total: int) -> int:
+    """How many of the `total` messages are the surge day's incident burst."""
+    if spec.profile != "surge-day":
+        return 0
+    default_burst = round(SURGE_BURST_MESSAGES * spec.scale)
+    return min(total, spec.burst_messages if spec.burst_messages is not None else default_burst)
+
+
 def _message_times(spec: PlanSpec, total: int, rng: np.random.Generator) -> tuple[NDArray[np.float64], int]:
     """Profile-time arrival of every message (sorted) and how many of them are the burst (placed first)."""
     if spec.profile == "constant":
         return np.arange(total, dtype=np.float64) / spec.rate, 0
-    burst = 0
-    if spec.profile == "surge-day":
-        default_burst = round(SURGE_BURST_MESSAGES * spec.scale)
-        burst = min(total, spec.burst_messages if spec.burst_messages is not None else default_burst)
+    burst = _burst_size(spec, total)
     base = curve.day_offsets(total - burst, rng)
     burst_at = spec.burst_at_s + curve.burst_offsets(burst, BURST_WINDOW_S, BURST_TAU_S, rng)
     return np.concatenate((burst_at, base)), burst
@@ -255,6 +269,9 @@ def build_plan(spec: PlanSpec, urgency: UrgencyCorpus | None = None) -> Plan:
         burst_window=window,
         msg_label=np.full(total, -1, dtype=np.int32),
     )
+    if spec.profile != "constant":
+        everyday_total = default_messages(spec) - _burst_size(spec, default_messages(spec))
+        plan.empty_minutes = curve.empty_stretches(everyday_total, spec.window)
     if spec.urgent_share > 0:
         if urgency:
             _label(plan, urgency)

@@ -20,6 +20,10 @@ from loadtest.results import Recorder
 
 # ticket id → (duplicate_of, incident_id) as stored (or as published in the ticket's event)
 Links = Mapping[str, tuple[str | None, str | None]]
+# What good looks like (README, the judgement's targets): resubmissions linked to their own original, none to
+# another ticket; the burst's tickets, reports of one incident, in one incident.
+RESUBMISSIONS_LINKED_TARGET = 0.90
+BURST_IN_LARGEST_TARGET = 0.95
 
 
 def client_retries(plan: Plan, rec: Recorder) -> dict[str, int]:
@@ -37,12 +41,20 @@ def client_retries(plan: Plan, rec: Recorder) -> dict[str, int]:
     return {"sent": sent, "same_ticket": same, "different_ticket": other, "unverified": unverified}
 
 
-def resubmissions(plan: Plan, rec: Recorder, links: Links | None) -> dict[str, int | None]:
+def resubmissions(plan: Plan, rec: Recorder, links: Links | None) -> dict[str, int | float | None]:
     """Resubmissions sent, and whether the workers linked each to its original's ticket."""
     resubmitted = [m for m in range(plan.messages) if plan.msg_kind[m] == Kind.RESUBMIT]
     sent = sum(rec.outcomes_by_kind["resubmit"].values())
     if links is None:
-        return {"sent": sent, "linked": None, "linked_elsewhere": None, "unlinked": None, "unverified": None}
+        return {
+            "sent": sent,
+            "linked": None,
+            "linked_elsewhere": None,
+            "unlinked": None,
+            "unverified": None,
+            "linked_share": None,
+            "target_share": RESUBMISSIONS_LINKED_TARGET,
+        }
     linked = elsewhere = unlinked = unverified = 0
     for m in resubmitted:
         ticket, original = rec.message_ticket[m], rec.message_ticket[int(plan.msg_ref[m])]
@@ -56,12 +68,15 @@ def resubmissions(plan: Plan, rec: Recorder, links: Links | None) -> dict[str, i
             elsewhere += 1
         else:
             unlinked += 1
+    verified = linked + elsewhere + unlinked
     return {
         "sent": sent,
         "linked": linked,
         "linked_elsewhere": elsewhere,
         "unlinked": unlinked,
         "unverified": unverified,
+        "linked_share": round(linked / verified, 4) if verified else None,
+        "target_share": RESUBMISSIONS_LINKED_TARGET,
     }
 
 
@@ -77,6 +92,8 @@ def burst(plan: Plan, rec: Recorder, links: Links | None) -> dict[str, Any]:
         "incidents": None,
         "largest_incident": None,
         "largest_incident_id": None,
+        "largest_share": None,
+        "target_share": BURST_IN_LARGEST_TARGET,
         "others_in_largest": None,
     }
     if links is None:
@@ -90,6 +107,7 @@ def burst(plan: Plan, rec: Recorder, links: Links | None) -> dict[str, Any]:
         "incidents": len(incidents),
         "largest_incident": size,
         "largest_incident_id": largest,
+        "largest_share": round(size / len(stored), 4) if stored else None,
         # Tickets outside the burst put into the burst's incident: over-grouping.
         "others_in_largest": (
             sum(1 for t, (_, inc) in links.items() if inc == largest and t not in tickets) if largest else 0

@@ -110,6 +110,7 @@ def _series(rec: Recorder, plan: Plan, cut: int, n: int) -> dict[str, Any]:
     }
     for name in OUTCOMES:
         out[f"{name}_rps"] = rate(rec.outcome_series[name].series(n))
+    out["invalid_refused_rps"] = rate(rec.invalid_refused_series.series(n))
     return out
 
 
@@ -160,6 +161,70 @@ def _checks(report: dict[str, Any]) -> tuple[dict[str, bool | None], list[str]]:
     return checks, warnings
 
 
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """What a reader asks first, each figure under one name: 202 responses (retries answered with their
+    original's ticket included) apart from tickets (distinct ids), the 4xx the plan asked for apart from
+    those it did not, the repeats and the burst against their targets, and how long the drain took."""
+    kinds, rec, dd = report["outcomes_by_kind"], report["reconciliation"], report["dedupe"]
+    invalid = kinds.get("invalid", {})
+    throttled = sum(counts.get("throttled_429", 0) for counts in kinds.values())
+    expected_4xx = invalid.get("rejected_4xx", 0) - invalid.get("throttled_429", 0)
+    resub, burst = dd["resubmissions"], dd["burst"]
+    server = report.get("server") or {}
+    return {
+        "responses_202": report["accepted"],
+        "tickets": rec["accepted"],
+        "retries_answered_202": kinds.get("retry", {}).get("accepted", 0),
+        "invalid_planned": report["ground_truth"]["by_kind"].get("invalid", 0),
+        "expected_4xx": expected_4xx,
+        "unexpected_4xx": report["rejected_4xx"] - expected_4xx - throttled,
+        "throttled_429": throttled,
+        "errors": report["errors_5xx"] + report["timeouts"] + report["transport_errors"],
+        "resubmissions_sent": resub["sent"],
+        "resubmissions_linked": resub["linked"],
+        "resubmissions_unlinked": resub["unlinked"],
+        "resubmissions_linked_elsewhere": resub["linked_elsewhere"],
+        "resubmissions_linked_share": resub["linked_share"],
+        "resubmissions_target_share": resub["target_share"],
+        "burst_tickets": burst["stored"] if burst["stored"] is not None else burst["accepted"],
+        "burst_largest_incident": burst["largest_incident"],
+        "burst_largest_share": burst["largest_share"],
+        "burst_target_share": burst["target_share"],
+        "drain_s": rec.get("drain_s"),
+        "drained": rec.get("drained"),
+        "lag_max": (server.get("summary") or {}).get("lag_max"),
+    }
+
+
+def _notes(report: dict[str, Any]) -> list[str]:
+    """What a reader would otherwise stumble on: gaps that are the plan's, 4xx that were asked for."""
+    gt, hl, run = report["ground_truth"], report["headline"], report["run"]
+    notes = []
+    if gt.get("minutes_without_arrivals"):
+        stretches = gt["empty_stretches"]
+        shown = ", ".join(stretches[:4]) + (" …" if len(stretches) > 4 else "")
+        at = f"scale {run['scale']:g}" if run.get("scale") else "this scale"
+        notes.append(
+            f"At {at} the day's curve gives {gt['minutes_without_arrivals']:,} minutes "
+            f"of the profile no message ({shown}): the planned rate there rounds to zero, so those gaps in "
+            "the charts are the plan's, not an outage (a larger --scale fills them)."
+        )
+    if hl["resubmissions_linked_elsewhere"]:
+        notes.append(
+            f"{hl['resubmissions_linked_elsewhere']:,} resubmissions were linked to a ticket other than "
+            "their original. A database that holds an earlier run with the same --seed has the same citizens "
+            "writing the same words, so the workers may link to that run's tickets: use a fresh database (or "
+            "another --seed) before reading this as the workers' error."
+        )
+    if hl["invalid_planned"]:
+        notes.append(
+            f"{hl['invalid_planned']:,} submissions were invalid on purpose (--invalid-share "
+            f"{run.get('invalid_share', 0):g}) and {hl['expected_4xx']:,} of them got the 4xx they should: "
+            "expected, not errors. Errors are 5xx, timeouts and connection errors."
+        )
+    return notes
+
+
 def build(
     *,
     plan: Plan,
@@ -171,8 +236,10 @@ def build(
     dedupe: dict[str, Any],
     cut: int,
     urgent: dict[str, Any] | None = None,
+    server: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The whole report (`urgent`: the urgent lane's section; without it, an empty one that says so)."""
+    """The whole report (`urgent`: the urgent lane's section; without it, an empty one that says so;
+    `server`: the workers' lag and the processes' CPU over the run, when they were watched)."""
     responses = sum(rec.outcomes.values())
     duration = max(rec.last_done, 1e-9)
     # Buckets up to the end of the run; a last bucket less than half full is left out of the plots
@@ -217,10 +284,13 @@ def build(
         "urgent": urgent or urgent_section([], None, watched_urgent=False, notes=["not measured"]),
         "errors_sample": dict(rec.error_samples.most_common()),
         "timeseries": _series(rec, plan, cut, n),
+        "server": server,
     }
     checks, warnings = _checks(report)
     report["checks"] = checks
     report["warnings"] = warnings
+    report["headline"] = headline(report)
+    report["notes"] = _notes(report)
     report["ok"] = all(v is not False for v in checks.values())
     return report
 

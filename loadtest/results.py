@@ -47,6 +47,7 @@ class Recorder:
         self.bucket_latency_by_channel = {ch: BucketLatency() for ch in CHANNELS}
         self.sent_series = Counter()
         self.outcome_series = {name: Counter() for name in OUTCOMES}
+        self.invalid_refused_series = Counter()  # the 4xx the plan asked for: invalid submissions refused
         self.accepted_by_channel = {ch: Counter() for ch in CHANNELS}
         self.errors_by_channel = {ch: Counter() for ch in CHANNELS}
         self.not_sent_series = Counter()
@@ -105,6 +106,8 @@ class Recorder:
             self.outcomes_by_kind[kind.name.lower()]["throttled_429"] += 1
         self.status_codes[str(reply.status) if reply.status is not None else (reply.error or "error")] += 1
         self.outcome_series[outcome].add(self.bucket(done))
+        if kind == Kind.INVALID and outcome == "rejected_4xx":
+            self.invalid_refused_series.add(self.bucket(done))
         # Every sent request counts, failures at the time they took to fail: leaving them out would hide
         # exactly the slowest experiences.
         self.latency.record(done - intended)

@@ -16,12 +16,13 @@ import numpy as np
 from loadtest import brief_check, e2e, progress, reconcile, repeats, urgent
 from loadtest.auth import parse_keys
 from loadtest.bodies import Messages
-from loadtest.client import GatewaySender, wait_ready
+from loadtest.client import GatewaySender, is_loopback, wait_ready
 from loadtest.config import RunConfig
 from loadtest.plan import Plan, build_plan
 from loadtest.report import build, e2e_section, write_json
 from loadtest.results import Recorder
 from loadtest.scheduler import Bounds, LoopState, run_open_loop
+from loadtest.server import ServerWatch, WatchTargets
 from loadtest.stats import Latency, bucket_width
 from loadtest.texts import Corpus, UrgencyCorpus
 
@@ -91,6 +92,30 @@ async def _start_urgent_watch(plan: Plan, cfg: RunConfig) -> tuple[e2e.EventsWat
     if not len(plan.labelled_messages()):
         return None, None
     return await _watch(cfg, urgent.URGENT_TOPIC)
+
+
+async def _start_server_watch(cfg: RunConfig) -> ServerWatch | None:
+    """The workers' lag and the processes' CPU, sampled from now until the drain ends."""
+    if not cfg.watch_server:
+        return None
+    workers = [(f"worker {_port(url)}", url) for url in cfg.worker_metrics]
+    server = ServerWatch(
+        WatchTargets(
+            kafka=cfg.kafka,
+            topic_prefix=cfg.topic_prefix,
+            group=cfg.consumer_group,
+            metrics=(("gateway", cfg.target.rstrip("/") + "/metrics"), *workers),
+            local=is_loopback(cfg.target),
+        )
+    )
+    await server.start()
+    return server
+
+
+def _port(url: str) -> str:
+    """`:port` of a URL (or its host when it names none), to name a worker by its metrics address."""
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    return host[host.rfind(":") :] if ":" in host else host
 
 
 async def _drain(
@@ -175,6 +200,7 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
         raise PreflightError(f"{cfg.target} is not ready after {cfg.ready_timeout_s:g} s: {problem}")
     watch, e2e_note = await _start_watch(cfg)
     lane, lane_note = await _start_urgent_watch(plan, cfg)
+    server = await _start_server_watch(cfg)
     recorder = Recorder(plan, bucket_width(min(plan.span_s, bounds.duration_s) + cfg.timeout_s))
     state = LoopState()
     started_at = datetime.now(UTC)
@@ -188,10 +214,14 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
             len(accepted),
         )
         stored, why = await _drain(cfg, accepted, watch)
+        if server is not None:
+            await server.stop()
         e2e_part = await _e2e(cfg, watch, accepted, e2e_note)
     finally:  # the watches hold a Kafka connection each, whatever ended the run
         await _stop(watch)
         await _stop(lane)
+        if server is not None:
+            await server.stop()
     urgent_part = _urgent(
         plan, recorder, _epoch_of(state.started), events=watch, lane=lane, notes=[*plan.notes, lane_note]
     )
@@ -230,6 +260,8 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
         "kafka": cfg.kafka,
         "topic_prefix": cfg.topic_prefix,
         "database": _redact(cfg.database_url),
+        "consumer_group": cfg.consumer_group,
+        "worker_metrics": list(cfg.worker_metrics),
         "command": " ".join(sys.argv),
     }
     report = build(
@@ -242,6 +274,7 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
         dedupe=repeats.summarise(plan, recorder, links, source),
         cut=cut,
         urgent=urgent_part,
+        server=server.section(state.started) if server is not None else None,
     )
     if cfg.brief:
         finished = brief_check.Run(

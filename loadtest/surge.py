@@ -92,13 +92,18 @@ class Sampler(threading.Thread):
         self.join(5)
 
 
+def _report_path(args: argparse.Namespace) -> Path:
+    """Where the simulator writes its JSON report (and its HTML report beside it)."""
+    out: Path = args.out
+    return out.parent / "surge" / "report.json"
+
+
 def _simulate(
-    args: argparse.Namespace, target: str, bootstrap: str, url: str, prefix: str
+    args: argparse.Namespace, target: str, bootstrap: str, url: str, prefix: str, *, metrics: list[str]
 ) -> tuple[dict[str, Any], float]:
     """Run the simulator as its own process; its JSON report and the CPU seconds it used."""
-    report_dir = args.out.parent / "surge"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    report_path = report_dir / "report.json"
+    report_path = _report_path(args)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "loadtest",
         "--profile", "surge-day",
@@ -110,6 +115,8 @@ def _simulate(
         "--kafka", bootstrap,
         "--topic-prefix", prefix,
         "--database-url", url,
+        "--consumer-group", f"{prefix}intake",
+        "--worker-metrics", ",".join(metrics),
         "--drain-timeout", str(args.drain_timeout),
         "--report", str(report_path),
         "--no-progress",
@@ -161,6 +168,11 @@ def summarise(report: dict[str, Any], args: argparse.Namespace, extra: dict[str,
         "duplicate_rows": rec.get("duplicate_rows"),
         "drain_s": drain_s,
         "lag_budget_s": args.lag_budget,
+        # The reader's first questions, as the simulator's report names them (202s apart from tickets, the
+        # repeats and the burst against their targets), and the workers' lag and CPU over the run.
+        "headline": report.get("headline"),
+        "server": (report.get("server") or {}).get("summary"),
+        "html_report": str(_report_path(args).with_suffix(".html")),
         "stored_exactly_once": stored_once,
         "drained_within_budget": stored_once and drain_s is not None and drain_s <= args.lag_budget,
         "day_offered": day_offered,
@@ -209,7 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "DATABASE_URL": url,
         "JIESU_TOPIC_PREFIX": prefix,
-        "JIESU_CONSUMER_GROUP": f"{prefix}intake",
+        "JIESU_CONSUMER_GROUP": f"{prefix}intake",  # the simulator reads the same group's lag
         "JIESU_LOG_LEVEL": "WARNING",
         "HOST": "127.0.0.1",
         "PORT": str(port),
@@ -249,7 +261,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             started = time.monotonic()
             own_before = {c.name: cpu_seconds(c.pid) for c in children}
             machine_before = cpu.snapshot()
-            report, simulator_cpu_s = _simulate(args, f"http://127.0.0.1:{port}", bootstrap, url, prefix)
+            report, simulator_cpu_s = _simulate(
+                args,
+                f"http://127.0.0.1:{port}",
+                bootstrap,
+                url,
+                prefix,
+                metrics=[f"http://127.0.0.1:{p}/metrics" for p in metrics_ports],
+            )
             machine_after = cpu.snapshot()
             own = {c.name: cpu_seconds(c.pid) - own_before[c.name] for c in children}
             sampler.stop()

@@ -13,13 +13,32 @@ _PAD_L, _PAD_R, _PAD_T, _PAD_B = 64, 16, 44, 40
 
 @dataclass(frozen=True)
 class Series:
-    """One line: a name, values (None = gap) and a colour."""
+    """One line: a name, values (None = gap) and a colour.
+
+    Lines that may coincide (offered, sent, accepted) stay told apart by drawing the first ones wider and
+    paler under the later ones, with their own dash pattern (`dash`, an SVG dasharray) or point markers."""
 
     name: str
     values: Sequence[float | None]
     color: str
     dashed: bool = False
     width: float = 1.6
+    dash: str | None = None
+    marker: bool = False
+    opacity: float = 1.0
+
+    @property
+    def dasharray(self) -> str | None:
+        """The SVG stroke-dasharray of the line, if it is not solid."""
+        return self.dash or ("5,3" if self.dashed else None)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A vertical line at `x` with a label (the last request, the end of the drain)."""
+
+    x: float
+    label: str
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -73,10 +92,12 @@ def line_chart(
     height: int = 260,
     x_ticks: Sequence[tuple[float, str]] | None = None,
     log_x: bool = False,
+    marks: Sequence[Mark] = (),
 ) -> str:
     """An SVG line chart; values of None break the line."""
     values = [v for s in series for v in s.values if v is not None and (v > 0 or not log_y)]
-    xs = [v for v in x if v > 0 or not log_x]
+    # The axis spans the marks too: a drain that ends after the last sample still shows where it ended.
+    xs = [v for v in (*x, *(m.x for m in marks)) if v > 0 or not log_x]
     if not values or not xs:
         return f'<svg width="{width}" height="60"><text x="10" y="35">{escape(title)}: no data</text></svg>'
     y_lo = min(values) if log_y else min(0.0, *values)
@@ -87,7 +108,10 @@ def line_chart(
     else:
         y_hi = nice_ticks(y_lo, y_hi * 1.05 if y_hi > 0 else 1.0)[-1]
     sx = _Scale(min(xs), max(xs), _PAD_L, width - _PAD_R, log_x)
-    sy = _Scale(y_lo, y_hi, height - _PAD_B, _PAD_T, log_y)
+    legend, rows = _legend(series, width)
+    top = _PAD_T + _LEGEND_ROW * (rows - 1)  # the plot moves down for each extra row of the legend
+    height += top - _PAD_T
+    sy = _Scale(y_lo, y_hi, height - _PAD_B, top, log_y)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" class="chart" role="img" aria-label="{escape(title)}">',
@@ -96,9 +120,9 @@ def line_chart(
     if shade:
         x0, x1 = sx(shade[0]), sx(shade[1])
         out.append(
-            f'<rect x="{x0:.1f}" y="{_PAD_T}" width="{max(x1 - x0, 1.5):.1f}" '
-            f'height="{height - _PAD_T - _PAD_B}" fill="#ffe8a8" opacity="0.6"/>'
-            f'<text x="{x0 + 3:.1f}" y="{_PAD_T + 12}" class="shade">{escape(shade_label)}</text>'
+            f'<rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1.5):.1f}" '
+            f'height="{height - top - _PAD_B}" fill="#ffe8a8" opacity="0.6"/>'
+            f'<text x="{x0 + 3:.1f}" y="{top + 12}" class="shade">{escape(shade_label)}</text>'
         )
     y_ticks = (
         [10**e for e in range(round(math.log10(y_lo)), round(math.log10(y_hi)) + 1)]
@@ -117,24 +141,28 @@ def line_chart(
             continue
         xp = sx(t)
         out.append(
-            f'<line x1="{xp:.1f}" x2="{xp:.1f}" y1="{_PAD_T}" y2="{height - _PAD_B}" class="grid"/>'
+            f'<line x1="{xp:.1f}" x2="{xp:.1f}" y1="{top}" y2="{height - _PAD_B}" class="grid"/>'
             f'<text x="{xp:.1f}" y="{height - _PAD_B + 15}" class="tick" text-anchor="middle">{label}</text>'
         )
     out.append(
         f'<text x="{(width + _PAD_L) / 2:.0f}" y="{height - 6}" class="axis" text-anchor="middle">'
         f"{escape(x_label)}</text>"
-        f'<text x="14" y="{(height - _PAD_B + _PAD_T) / 2:.0f}" class="axis" text-anchor="middle" '
-        f'transform="rotate(-90 14 {(height - _PAD_B + _PAD_T) / 2:.0f})">{escape(y_label)}</text>'
+        f'<text x="14" y="{(height - _PAD_B + top) / 2:.0f}" class="axis" text-anchor="middle" '
+        f'transform="rotate(-90 14 {(height - _PAD_B + top) / 2:.0f})">{escape(y_label)}</text>'
     )
+    for i, mark in enumerate(marks):
+        if min(xs) <= mark.x <= max(xs):
+            # Each label a line lower than the one before: marks close together stay legible.
+            xp, yp = sx(mark.x), top + 12 * (i + 2)
+            out.append(
+                f'<line x1="{xp:.1f}" x2="{xp:.1f}" y1="{top}" y2="{height - _PAD_B}" stroke="#555" '
+                f'stroke-dasharray="2,3"/><text x="{xp - 3:.1f}" y="{yp}" class="shade" '
+                f'text-anchor="end">{escape(mark.label)}</text>'
+            )
     for s in series:
         for run in _runs(x, s.values, log_y, log_x):
-            points = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in run)
-            dash = ' stroke-dasharray="5,3"' if s.dashed else ""
-            out.append(
-                f'<polyline fill="none" stroke="{s.color}" stroke-width="{s.width}"{dash} points="{points}">'
-                f"<title>{escape(s.name)}</title></polyline>"
-            )
-    out.append(_legend(series, width))
+            out.append(_line(s, [(sx(a), sy(b)) for a, b in run]))
+    out.append(legend)
     out.append("</svg>")
     return "".join(out)
 
@@ -153,14 +181,48 @@ def _runs(
     return [r for r in runs if r]
 
 
-def _legend(series: Sequence[Series], width: int) -> str:
-    """One row of legend entries under the title, left to right."""
-    parts, x = [], _PAD_L
+# At most this many markers a line: enough to see it, few enough not to hide the others.
+_MARKERS_PER_LINE = 40
+
+
+def _line(s: Series, points: Sequence[tuple[float, float]]) -> str:
+    """One run of a series as a polyline, with its dash pattern and markers."""
+    dash = f' stroke-dasharray="{s.dasharray}"' if s.dasharray else ""
+    alpha = f' stroke-opacity="{s.opacity:g}"' if s.opacity < 1 else ""
+    coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in points)
+    out = [
+        f'<polyline fill="none" stroke="{s.color}" stroke-width="{s.width}"{dash}{alpha} points="{coords}">'
+        f"<title>{escape(s.name)}</title></polyline>"
+    ]
+    if s.marker:
+        step = max(1, math.ceil(len(points) / _MARKERS_PER_LINE))
+        out.extend(_marker(a, b, s.color) for a, b in points[::step])
+    return "".join(out)
+
+
+def _marker(x: float, y: float, color: str) -> str:
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.6" fill="#fff" stroke="{color}" stroke-width="1.3"/>'
+
+
+_LEGEND_ROW = 14
+
+
+def _legend(series: Sequence[Series], width: int) -> tuple[str, int]:
+    """Legend entries under the title, left to right, each drawn as its line is, in as many rows as they
+    need; and how many rows that is."""
+    parts, x, y = [], _PAD_L, 29
     for s in series:
-        dash = ' stroke-dasharray="5,3"' if s.dashed else ""
+        step = round(6.2 * len(s.name)) + 36
+        if x > _PAD_L and x + step > width - _PAD_R:
+            x, y = _PAD_L, y + _LEGEND_ROW
+        dash = f' stroke-dasharray="{s.dasharray}"' if s.dasharray else ""
+        alpha = f' stroke-opacity="{s.opacity:g}"' if s.opacity < 1 else ""
+        width_px = max(2.5, s.width)
         parts.append(
-            f'<line x1="{x}" x2="{x + 16}" y1="29" y2="29" stroke="{s.color}" stroke-width="2.5"{dash}/>'
-            f'<text x="{x + 20}" y="33" class="legend">{escape(s.name)}</text>'
+            f'<line x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}" stroke="{s.color}" stroke-width="{width_px}"'
+            f"{dash}{alpha}/>"
+            + (_marker(x + 11, y, s.color) if s.marker else "")
+            + f'<text x="{x + 26}" y="{y + 4}" class="legend">{escape(s.name)}</text>'
         )
-        x += 7 * len(s.name) + 36
-    return "".join(parts)
+        x += step
+    return "".join(parts), (y - 29) // _LEGEND_ROW + 1

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Records the running gateway's address in .data/services.env (JIESU_GATEWAY_URL=…), so that the simulator,
-# the example subscriber's docs and the curl examples find it on any port; `unset` takes the line out again.
-#   scripts/gateway_env.sh set HOST PORT     (a gateway listening on 0.0.0.0 or :: is reached on 127.0.0.1)
+# the example subscriber's docs and the curl examples find it on any port, and, under make up, the workers'
+# metrics URLs (JIESU_WORKER_METRICS_URLS=…, comma-separated), so that the simulator charts their CPU;
+# `unset` takes both lines out again.
+#   scripts/gateway_env.sh set HOST PORT [WORKER_METRICS_URLS]   (0.0.0.0 or :: is reached on 127.0.0.1)
 #   scripts/gateway_env.sh unset
 # JIESU_SERVICES_ENV (.data/services.env) is for tests.
 set -euo pipefail
@@ -11,7 +13,7 @@ action="${1:-}"
 mkdir -p "$(dirname "$env_file")"
 others=""
 if [[ -f "$env_file" ]]; then
-    others="$(grep -v '^JIESU_GATEWAY_URL=' "$env_file" || true)"
+    others="$(grep -v -e '^JIESU_GATEWAY_URL=' -e '^JIESU_WORKER_METRICS_URLS=' "$env_file" || true)"
 fi
 case "$action" in
     set)
@@ -19,7 +21,12 @@ case "$action" in
         port="${3:?usage: $0 set HOST PORT}"
         if [[ "$host" == "0.0.0.0" || "$host" == "::" || -z "$host" ]]; then host=127.0.0.1; fi
         url="http://$host:$port"
-        { [[ -n "$others" ]] && printf '%s\n' "$others"; printf 'JIESU_GATEWAY_URL=%s\n' "$url"; } >"$env_file.tmp"
+        metrics="${4:-}"
+        {
+            if [[ -n "$others" ]]; then printf '%s\n' "$others"; fi
+            printf 'JIESU_GATEWAY_URL=%s\n' "$url"
+            if [[ -n "$metrics" ]]; then printf 'JIESU_WORKER_METRICS_URLS=%s\n' "$metrics"; fi
+        } >"$env_file.tmp"
         mv "$env_file.tmp" "$env_file"
         ;;
     unset)
@@ -30,7 +37,7 @@ case "$action" in
         fi
         ;;
     *)
-        echo "usage: $0 {set HOST PORT|unset}" >&2
+        echo "usage: $0 {set HOST PORT [WORKER_METRICS_URLS]|unset}" >&2
         exit 2
         ;;
 esac

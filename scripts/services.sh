@@ -70,10 +70,13 @@ write_env() {
     local -a lines=()
     if running kafka; then lines+=("KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"); fi
     if running postgres; then lines+=("DATABASE_URL=$DATABASE_URL"); fi
-    # A gateway started by make run / make up keeps its line (scripts/gateway_env.sh).
-    if [[ -f "$ENV_FILE" ]] && grep -q '^JIESU_GATEWAY_URL=' "$ENV_FILE"; then
-        lines+=("$(grep '^JIESU_GATEWAY_URL=' "$ENV_FILE" | tail -1)")
-    fi
+    # A gateway started by make run / make up keeps its lines (scripts/gateway_env.sh).
+    local name
+    for name in JIESU_GATEWAY_URL JIESU_WORKER_METRICS_URLS; do
+        if [[ -f "$ENV_FILE" ]] && grep -q "^$name=" "$ENV_FILE"; then
+            lines+=("$(grep "^$name=" "$ENV_FILE" | tail -1)")
+        fi
+    done
     mkdir -p "$(dirname "$ENV_FILE")"
     if [[ ${#lines[@]} -eq 0 ]]; then
         rm -f "$ENV_FILE"

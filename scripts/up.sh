@@ -28,16 +28,21 @@ if ! [[ "$metrics_base" =~ ^[1-9][0-9]*$ ]] || ((metrics_base + workers > 65535)
 fi
 host="${HOST:-${JIESU_HOST:-127.0.0.1}}"
 gateway_port="${PORT:-${JIESU_PORT:-8000}}"
+reach="$host"  # where a client on this machine reaches what listens on $host
+if [[ "$host" == "0.0.0.0" || "$host" == "::" ]]; then reach=127.0.0.1; fi
 pids=()
 trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; JIESU_SERVICES_ENV="$env_file" scripts/gateway_env.sh unset' INT TERM EXIT
 "$python" -m app & pids+=($!)
-JIESU_SERVICES_ENV="$env_file" scripts/gateway_env.sh set "$host" "$gateway_port"
 echo "up: gateway  http://$host:$gateway_port (metrics http://$host:$gateway_port/metrics)"
+metrics_urls=()
 for ((i = 0; i < workers; i++)); do
     port=$((metrics_base + i))
     JIESU_WORKER_METRICS_PORT="$port" "$python" -m workers & pids+=($!)
+    metrics_urls+=("http://$reach:$port/metrics")
     echo "up: worker $((i + 1)) pid $! metrics http://$host:$port/metrics"
 done
+# The gateway's address and the workers' metrics, for the simulator and the docs' commands.
+JIESU_SERVICES_ENV="$env_file" scripts/gateway_env.sh set "$host" "$gateway_port" "$(IFS=,; echo "${metrics_urls[*]}")"
 # One reports worker: the rollups, the alerts and the hourly brief (docs/reports.md).
 reports_port=$((metrics_base + workers))
 JIESU_WORKER_METRICS_PORT="$reports_port" "$python" -m workers.rollups & pids+=($!)

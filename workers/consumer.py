@@ -20,7 +20,7 @@ from ingest.bus import BusConsumer, BusMessage, BusProducer, CommitLost, Offsets
 from ingest.bus.factory import make_consumer, make_producer
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import Settings
-from ingest.topics import INTAKE, INTAKE_URGENT, TopicSpec, topic_name
+from ingest.topics import INTAKE, INTAKE_URGENT, TopicSpec, lane_group, topic_name
 from ingest.urgency.lane_budget import LaneBudget
 from workers.batch import BatchProcessor
 from workers.batch_size import BatchSizer
@@ -95,7 +95,7 @@ def urgent_lane(settings: Settings) -> Lane:
     return Lane(
         "urgent",
         INTAKE_URGENT,
-        f"{settings.consumer_group}.urgent",
+        lane_group(settings.consumer_group, "urgent"),
         settings.urgent_batch_max_records,
         # Behind (a burst got past the screen's budget), larger batches drain the lane sooner.
         settings.urgent_batch_max_records * 10,
@@ -108,7 +108,7 @@ def sentinel_lane(settings: Settings) -> Lane:
     return Lane(
         "sentinel",
         INTAKE,
-        f"{settings.consumer_group}.sentinel",
+        lane_group(settings.consumer_group, "sentinel"),
         settings.batch_max_records,
         settings.batch_max_records_behind,
         stores=False,

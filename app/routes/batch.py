@@ -59,7 +59,9 @@ class BatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    items: Annotated[list[BatchItem], Field(min_length=1, max_length=MAX_BATCH)]
+    items: Annotated[list[BatchItem], Field(min_length=1, max_length=MAX_BATCH)] = Field(
+        description="The submissions, each as `POST /v1/complaints` takes it; answered in the same order"
+    )
 
 
 _EXAMPLE = {

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
 
 from app.auth_downstream import DownstreamDep
 from app.deps import ResourcesDep
@@ -29,6 +29,7 @@ from app.downstream_queries import (
 )
 from app.problems import problem
 from ingest.lifecycle import Status
+from ingest.schemas import descriptions as d
 from ingest.settings import DEFAULT_REPORT_TIMEZONE
 
 router = APIRouter(tags=["read"])
@@ -84,47 +85,54 @@ IsoDate = Annotated[date, BeforeValidator(_iso_8601_only), AfterValidator(within
 NO_NUL = r"^[^\x00]*$"
 
 
+_NEXT_CURSOR = "Give it back as `cursor` for the next page; null on the last"
+
+
 class TicketItem(BaseModel):
     """A stored ticket as listed."""
 
-    ticket_id: str
-    status: Status
-    channel: str
-    received_at: datetime
-    processed_at: datetime
-    status_changed_at: datetime | None
-    title: str
-    content: str
-    district: str | None
-    address: str | None
-    category: str | None
-    urgency: str
-    department: str | None
-    needs_review: bool
-    duplicate_of: str | None
-    incident_id: str | None
+    ticket_id: str = Field(description=d.TICKET_ID)
+    status: Status = Field(description=d.STATUS)
+    channel: str = Field(description=d.CHANNEL)
+    received_at: datetime = Field(description=d.RECEIVED_AT)
+    processed_at: datetime = Field(description=d.PROCESSED_AT)
+    status_changed_at: datetime | None = Field(description="When its status last changed; null if never")
+    title: str = Field(description=d.TITLE)
+    content: str = Field(description=d.CONTENT)
+    district: str | None = Field(description=d.DISTRICT)
+    address: str | None = Field(description=d.ADDRESS)
+    category: str | None = Field(description=d.CATEGORY)
+    urgency: str = Field(description=d.URGENCY)
+    department: str | None = Field(
+        description="The department the ticket is with: the routing table's, or one a status change named"
+    )
+    needs_review: bool = Field(description=d.NEEDS_REVIEW)
+    duplicate_of: str | None = Field(description=d.DUPLICATE_OF)
+    incident_id: str | None = Field(description=d.INCIDENT_ID)
 
 
 class TicketPage(BaseModel):
     """One page of tickets; pass `next_cursor` as `cursor` for the next (null on the last page)."""
 
-    items: list[TicketItem]
-    next_cursor: str | None
+    items: list[TicketItem] = Field(description="The page's tickets")
+    next_cursor: str | None = Field(description=_NEXT_CURSOR)
 
 
 class Incident(BaseModel):
     """Tickets about one real-world problem, with one page of them."""
 
-    incident_id: str
-    title: str | None = None
-    category: str | None = None
-    district: str | None = None
-    place: str | None = None
-    size: int | None = None
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    tickets: list[TicketItem]
-    next_cursor: str | None
+    incident_id: str = Field(description="The incident's id, as its tickets' `incident_id`")
+    title: str | None = Field(default=None, description="The title of the ticket that started it")
+    category: str | None = Field(default=None, description="The category of the ticket that started it")
+    district: str | None = Field(default=None, description="The district its texts name or imply")
+    place: str | None = Field(
+        default=None, description="The places its texts name, up to three, joined by 、"
+    )
+    size: int | None = Field(default=None, description="How many tickets it holds")
+    first_seen: datetime | None = Field(default=None, description="When its first ticket was sent")
+    last_seen: datetime | None = Field(default=None, description="When its latest ticket was sent")
+    tickets: list[TicketItem] = Field(description="One page of its tickets, oldest first")
+    next_cursor: str | None = Field(description=_NEXT_CURSOR)
 
 
 class HourlyRow(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.problems import problem
 from ingest.schemas.contract import CONTRACTS, contract, json_schema
@@ -20,11 +20,11 @@ router = APIRouter(prefix="/v1/schemas", tags=["contract"])
 class SchemaEntry(BaseModel):
     """One event's contract."""
 
-    name: str
-    version: int
-    topics: list[str]
-    summary: str
-    url: str
+    name: str = Field(description="The event's name, as its `event_type` (e.g. `ticket.processed`)")
+    version: int = Field(description="The schema's version, as the event's `schema_version`")
+    topics: list[str] = Field(description="The topics that carry it (without JIESU_TOPIC_PREFIX)")
+    summary: str = Field(description="What the event says, in a sentence")
+    url: str = Field(description="Where its JSON Schema is served")
 
 
 @router.get("", response_model=list[SchemaEntry], summary="Every event's name, version, topics and schema")

@@ -21,6 +21,7 @@ from app.status_changes import Archived, NotStored, Refused, change_status
 from app.ticket_lookup import find_archived
 from ingest.bus import BusUnavailable
 from ingest.lifecycle import Status
+from ingest.schemas import descriptions as d
 from ingest.schemas.events import FollowUp
 from ingest.tickets import is_issued_ticket_id
 from ingest.topics import EVENTS, topic_name
@@ -31,12 +32,14 @@ router = APIRouter(prefix="/v1/complaints", tags=["lifecycle"])
 class StatusChange(BaseModel):
     """A downstream system moving a ticket on."""
 
-    status: Literal["dispatched", "resolved", "closed", "rejected"] = Field(examples=["dispatched"])
+    status: Literal["dispatched", "resolved", "closed", "rejected"] = Field(
+        examples=["dispatched"], description="The status to move the ticket to (docs/storage.md, the table)"
+    )
     expected_status: Status | None = Field(
         default=None, description="Refuse (409) unless the ticket is in this status now: optimistic locking"
     )
     department: str | None = Field(default=None, max_length=128, description="Assigned department, if any")
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, description="A note kept with the change")
     follow_up: FollowUp | None = Field(
         default=None,
         description="The follow-up call (回访), with `closed` only: solved or not, and how satisfied; "
@@ -53,32 +56,36 @@ class StatusChange(BaseModel):
 class StatusResult(BaseModel):
     """The ticket's status after the request."""
 
-    ticket_id: str
-    status: Status
-    previous_status: Status
+    ticket_id: str = Field(description=d.TICKET_ID)
+    status: Status = Field(description="The ticket's status now")
+    previous_status: Status = Field(description="Its status before the request")
     seq: int = Field(description="Number of status changes so far; the event id is `<ticket_id>:<seq>`")
     changed: bool = Field(description="False when the ticket already had this status (a retried request)")
-    changed_at: datetime | None
+    changed_at: datetime | None = Field(
+        description="When the change was committed; null when nothing changed"
+    )
 
 
 class HistoryEntry(BaseModel):
     """One step of a ticket's lifecycle."""
 
-    seq: int
-    status: Status
-    from_status: Status | None
-    at: datetime
-    actor: str
-    note: str | None = None
-    department: str | None = None
+    seq: int = Field(description="0 for received and for processed, then each change's number: 1, 2, …")
+    status: Status = Field(description="The status this step moved the ticket to")
+    from_status: Status | None = Field(description="The status before the step; null for the first")
+    at: datetime = Field(description="When the step happened")
+    actor: str = Field(
+        description="Who made the step: the gateway, a worker, or the downstream system's name"
+    )
+    note: str | None = Field(default=None, description="The note given with the step, if any")
+    department: str | None = Field(default=None, description="The department named with the step, if any")
 
 
 class History(BaseModel):
     """A ticket's lifecycle so far: received and processed, then every change by downstream systems."""
 
-    ticket_id: str
-    status: Status
-    history: list[HistoryEntry]
+    ticket_id: str = Field(description=d.TICKET_ID)
+    status: Status = Field(description="The ticket's status now")
+    history: list[HistoryEntry] = Field(description="The steps, oldest first")
 
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such ticket"}}

@@ -15,6 +15,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from ingest.lifecycle import Status
+from ingest.schemas import descriptions as d
 
 # The version of `ticket.processed`, the first event; each event model carries its own in `schema_version`.
 EVENT_SCHEMA_VERSION = 1
@@ -27,38 +28,24 @@ UrgencyChange = Literal["confirmed", "raised", "lowered"]
 class TicketJudged(BaseModel):
     """What every ticket event built from a stored, judged ticket says: the submission and its judgement."""
 
-    schema_version: Literal[1] = 1
-    event_type: str
-    ticket_id: str = Field(description="The ticket number the gateway answered with")
-    channel: str = Field(description="`wechat`, `web` (web forms and Open311) or `phone` (call transcripts)")
-    external_id: str | None = Field(description="The adapter's own id of the submission, if it sent one")
-    received_at: datetime = Field(description="When the gateway accepted it (just before its 202)")
-    processed_at: datetime = Field(description="When a worker stored it")
-    title: str = Field(description="The title as submitted (empty for most WeChat and phone messages)")
-    content: str = Field(description="The citizen's words as submitted (phone: the speech-recognition text)")
-    district: str | None = Field(
-        description="The district: the adapter's, else the one the text names or implies; null when unknown"
-    )
-    address: str | None = Field(description="The address the adapter sent, if any")
-    category: str | None = Field(
-        description="The judged category (the first column of workers/judgement/routing.csv); null if none"
-    )
-    category_confidence: float | None = Field(description="The classifier's probability of `category`, 0–1")
-    needs_review: bool = Field(
-        description="A person should check the judgement; true exactly when `review_reasons` is not empty"
-    )
-    review_reasons: list[str] = Field(
-        description="Why it needs review: the gateway's (e.g. a truncated text) and the judgement's (e.g. a "
-        "category it is unsure of)"
-    )
-    urgency: Urgency = Field(
-        description="`critical` (danger to life or health now), `high` (serious harm soon, or to many) or "
-        "`normal`, as the urgency model judged it (docs/judgement.md)"
-    )
-    urgency_reason: str | None = Field(
-        description="The situation and the words that decided an urgency other than normal; null when normal"
-    )
-    department: str | None = Field(description="The department the routing table sends this category to")
+    schema_version: Literal[1] = Field(default=1, description=d.SCHEMA_VERSION)
+    event_type: str = Field(description=d.EVENT_TYPE)
+    ticket_id: str = Field(description=d.TICKET_ID)
+    channel: str = Field(description=d.CHANNEL)
+    external_id: str | None = Field(description=d.EXTERNAL_ID)
+    received_at: datetime = Field(description=d.RECEIVED_AT)
+    processed_at: datetime = Field(description=d.PROCESSED_AT)
+    title: str = Field(description=d.TITLE)
+    content: str = Field(description=d.CONTENT)
+    district: str | None = Field(description=d.DISTRICT)
+    address: str | None = Field(description=d.ADDRESS)
+    category: str | None = Field(description=d.CATEGORY)
+    category_confidence: float | None = Field(description=d.CATEGORY_CONFIDENCE)
+    needs_review: bool = Field(description=d.NEEDS_REVIEW)
+    review_reasons: list[str] = Field(description=d.REVIEW_REASONS)
+    urgency: Urgency = Field(description=d.URGENCY)
+    urgency_reason: str | None = Field(description=d.URGENCY_REASON)
+    department: str | None = Field(description=d.DEPARTMENT)
     urgency_situation: str | None = Field(
         default=None,
         description="The situation of the urgency catalogue (ingest/urgency/situations.toml) that made the "
@@ -87,22 +74,16 @@ class TicketUrgent(TicketJudged):
     `ticket.processed`, with `incident_id` and `duplicate_of`, follows on both topics once the normal lane has
     linked it."""
 
-    event_type: Literal["ticket.urgent"] = "ticket.urgent"
+    event_type: Literal["ticket.urgent"] = Field(default="ticket.urgent", description=d.EVENT_TYPE)
 
 
 class TicketProcessed(TicketJudged):
     """`ticket.processed` on `complaints.events`, and on `complaints.urgent` when critical or high or when the
     gateway's screen sent it on the urgent lane: a ticket stored, judged and linked."""
 
-    event_type: Literal["ticket.processed"] = "ticket.processed"
-    duplicate_of: str | None = Field(
-        description="The citizen's earlier ticket this one repeats (the same citizen, or a repeat that says "
-        "so, sent through another channel); null when it is not a repeat"
-    )
-    incident_id: str | None = Field(
-        description="The incident (one problem at one site) the ticket joined or started; null only for "
-        "tickets stored before incident grouping existed"
-    )
+    event_type: Literal["ticket.processed"] = Field(default="ticket.processed", description=d.EVENT_TYPE)
+    duplicate_of: str | None = Field(description=d.DUPLICATE_OF)
+    incident_id: str | None = Field(description=d.INCIDENT_ID)
 
 
 Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
@@ -120,22 +101,26 @@ class FollowUp(BaseModel):
 class TicketStatusChanged(BaseModel):
     """`ticket.status_changed` on `complaints.events`: a downstream system moved a ticket on its lifecycle."""
 
-    schema_version: Literal[1] = 1
-    event_type: Literal["ticket.status_changed"] = "ticket.status_changed"
+    schema_version: Literal[1] = Field(default=1, description=d.SCHEMA_VERSION)
+    event_type: Literal["ticket.status_changed"] = Field(
+        default="ticket.status_changed", description=d.EVENT_TYPE
+    )
     event_id: str = Field(description="`<ticket_id>:<seq>`; the same change always has the same id")
-    ticket_id: str
+    ticket_id: str = Field(description=d.TICKET_ID)
     seq: int = Field(ge=1, description="1 for the first change after processing, then 2, 3, …")
-    from_status: Status
-    to_status: Status
-    changed_at: datetime
+    from_status: Status = Field(description="The ticket's status before the change")
+    to_status: Status = Field(description="The ticket's status after the change")
+    changed_at: datetime = Field(description="When the change was committed")
     actor: str = Field(description="The downstream system that made the change")
-    note: str | None
-    department: str | None
-    received_at: datetime
-    channel: str
-    category: str | None
-    district: str | None
-    urgency: Urgency
+    note: str | None = Field(description="The note the downstream system gave with the change, if any")
+    department: str | None = Field(
+        description="The ticket's department after the change: the one named with it, else the one it had"
+    )
+    received_at: datetime = Field(description=d.RECEIVED_AT)
+    channel: str = Field(description=d.CHANNEL)
+    category: str | None = Field(description=d.CATEGORY)
+    district: str | None = Field(description="The ticket's district, as stored (its `ticket.processed`'s)")
+    urgency: Urgency = Field(description="The ticket's urgency, as stored (its `ticket.processed`'s)")
     follow_up: FollowUp | None = Field(
         default=None, description="The follow-up call recorded with a move to `closed`, if any"
     )

@@ -8,6 +8,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.schemas import descriptions as d
+
 INTAKE_SCHEMA_VERSION = 1
 
 __all__ = ["INTAKE_SCHEMA_VERSION", "IntakeRecord", "intake_record_bytes"]
@@ -18,23 +20,33 @@ class IntakeRecord(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    schema_version: Literal[1] = 1
-    ticket_id: str = Field(min_length=1, max_length=64)
-    channel: Literal["web", "wechat", "phone"]
-    external_id: str | None = None
-    received_at: datetime
-    title: str = ""
-    content: str
-    citizen_key: str | None = None
-    district: str | None = None
-    address: str | None = None
-    review_reasons: list[str] = Field(default_factory=list)
+    schema_version: Literal[1] = Field(default=1, description=d.SCHEMA_VERSION)
+    ticket_id: str = Field(min_length=1, max_length=64, description=d.TICKET_ID)
+    channel: Literal["web", "wechat", "phone"] = Field(description=d.CHANNEL)
+    external_id: str | None = Field(default=None, description=d.EXTERNAL_ID)
+    received_at: datetime = Field(description=d.RECEIVED_AT)
+    title: str = Field(default="", description=d.TITLE)
+    content: str = Field(description=d.CONTENT)
+    citizen_key: str | None = Field(
+        default=None,
+        description="The citizen's identity, `tel:<phone>` or `wx:<openid>` (a call's caller number when the "
+        "citizen gave none): what links a citizen's tickets; its keyed hash is the record's Kafka key; null "
+        "for an anonymous submission",
+    )
+    district: str | None = Field(default=None, description="The district the adapter sent, if any")
+    address: str | None = Field(default=None, description=d.ADDRESS)
+    review_reasons: list[str] = Field(
+        default_factory=list,
+        description="Why the gateway wants a person to look (e.g. a truncated text); the workers add theirs",
+    )
     urgent_screen: str | None = Field(
         default=None,
         description="The urgency situation the gateway's screen saw; such a record took the urgent lane "
         "unless that situation's lane budget was spent",
     )
-    trace_id: str
+    trace_id: str = Field(
+        description="The submission's trace id, carried on as its events' `trace_id` header"
+    )
     submission: dict[str, Any] = Field(description="The normalised submission as the adapter sent it")
 
     def to_bytes(self) -> bytes:

@@ -85,20 +85,15 @@ class Strict(BaseModel):
 class Citizen(Strict):
     """Who complains, and how to reach them; every field optional because many citizens stay anonymous."""
 
-    phone: Phone | None = None
-    wechat_openid: (
-        Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=64,
-                pattern=r"^[\w-]+$",
-                description="The citizen's openid on the official account (WeChat `FromUserName`)",
-            ),
-        ]
-        | None
-    ) = None
-    name: Annotated[Text, Field(max_length=64)] | None = None
+    phone: Phone | None = Field(
+        default=None, description="The citizen's phone number, to call back (and what links their tickets)"
+    )
+    wechat_openid: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w-]+$")] | None = Field(
+        default=None, description="The citizen's openid on the official account (WeChat `FromUserName`)"
+    )
+    name: Annotated[Text, Field(max_length=64)] | None = Field(
+        default=None, description="How the citizen gave their name, if they did"
+    )
     email: Email | None = Field(default=None, description="Contact e-mail (web forms)")
 
     def shard_key(self) -> str | None:
@@ -114,10 +109,18 @@ class Location(Strict):
     """Where the problem is, as far as the citizen said (a WeChat location message puts its label in
     `address` and its coordinates in `latitude`/`longitude`)."""
 
-    district: Annotated[Text, Field(max_length=32)] | None = None
-    address: Annotated[Text, Field(max_length=256)] | None = None
-    latitude: Annotated[Number, Field(ge=-90, le=90)] | None = None
-    longitude: Annotated[Number, Field(ge=-180, le=180)] | None = None
+    district: Annotated[Text, Field(max_length=32)] | None = Field(
+        default=None, description="The district, as the adapter knows it (e.g. 朝阳区)"
+    )
+    address: Annotated[Text, Field(max_length=256)] | None = Field(
+        default=None, description="The address or place as given (a WeChat location message's label)"
+    )
+    latitude: Annotated[Number, Field(ge=-90, le=90)] | None = Field(
+        default=None, description="Latitude in degrees, as the adapter sent it"
+    )
+    longitude: Annotated[Number, Field(ge=-180, le=180)] | None = Field(
+        default=None, description="Longitude in degrees, as the adapter sent it"
+    )
 
 
 class _Common(Strict):
@@ -126,8 +129,8 @@ class _Common(Strict):
         description="The adapter's own id of this message (WeChat MsgId, web form id, call id): "
         "with the channel it is the idempotency key, so a retry yields the same ticket",
     )
-    citizen: Citizen = Field(default_factory=Citizen)
-    location: Location | None = None
+    citizen: Citizen = Field(default_factory=Citizen, description="Who complains; may stay anonymous")
+    location: Location | None = Field(default=None, description="Where the problem is, if the citizen said")
     submitted_at: Timestamp | None = Field(default=None, description="When the citizen sent it, if known")
 
 
@@ -152,9 +155,9 @@ class WebSubmission(_Common):
         }
     )
 
-    channel: Literal["web"]
-    title: Title = ""
-    content: Annotated[Content, AfterValidator(_non_blank)]
+    channel: Literal["web"] = Field(description="`web`: a web form (Open311 has its own endpoints)")
+    title: Title = Field(default="", description="The form's subject line")
+    content: Annotated[Content, AfterValidator(_non_blank)] = Field(description="The complaint's text")
     category_hint: Annotated[Text, Field(max_length=32)] | None = Field(
         default=None, description="The category the citizen picked on the form, if any (a hint only)"
     )
@@ -194,12 +197,12 @@ class WechatSubmission(_Common):
         }
     )
 
-    channel: Literal["wechat"]
+    channel: Literal["wechat"] = Field(description="`wechat`: a message to the official account")
     msg_type: Literal["text", "voice", "image", "location"] = Field(
         default="text", description="WeChat MsgType"
     )
-    title: Title = ""
-    content: Content = ""
+    title: Title = Field(default="", description="A title, if the adapter makes one (messages have none)")
+    content: Content = Field(default="", description="The text message's Content")
     recognition: Content | None = Field(
         default=None, description="WeChat's speech recognition of a voice message (Recognition)"
     )
@@ -227,8 +230,8 @@ class WechatSubmission(_Common):
 class TranscriptSegment(Strict):
     """One utterance of a transcribed call."""
 
-    speaker: Literal["citizen", "agent"]
-    text: Annotated[Text, Field(max_length=2000)]
+    speaker: Literal["citizen", "agent"] = Field(description="Who spoke: the citizen or the hotline's agent")
+    text: Annotated[Text, Field(max_length=2000)] = Field(description="What was said, as recognised")
     confidence: Annotated[Number, Field(ge=0, le=1)] = Field(
         default=1.0, description="Speech-recognition confidence of this utterance, 0–1"
     )
@@ -240,12 +243,18 @@ class TranscriptSegment(Strict):
 class Call(Strict):
     """A call to the hotline as the call-centre transcription system reports it."""
 
-    call_id: ExternalId
-    caller: Phone | None = None
-    agent_id: Token | None = None
-    started_at: Timestamp | None = None
-    duration_s: Annotated[Number, Field(ge=0, le=24 * 3600)] | None = None
-    transcript: Annotated[list[TranscriptSegment], Field(min_length=1, max_length=MAX_SEGMENTS)]
+    call_id: ExternalId = Field(description="The call-centre's id of the call")
+    caller: Phone | None = Field(
+        default=None, description="The calling number, if shown (the citizen's identity when none is given)"
+    )
+    agent_id: Token | None = Field(default=None, description="The agent who took the call")
+    started_at: Timestamp | None = Field(default=None, description="When the call began (ISO 8601)")
+    duration_s: Annotated[Number, Field(ge=0, le=24 * 3600)] | None = Field(
+        default=None, description="How long the call lasted, seconds"
+    )
+    transcript: Annotated[list[TranscriptSegment], Field(min_length=1, max_length=MAX_SEGMENTS)] = Field(
+        description="The call's utterances in order, at least one"
+    )
 
 
 class PhoneSubmission(_Common):
@@ -281,9 +290,9 @@ class PhoneSubmission(_Common):
         }
     )
 
-    channel: Literal["phone"]
-    title: Title = ""
-    call: Call
+    channel: Literal["phone"] = Field(description="`phone`: a call to the hotline, transcribed")
+    title: Title = Field(default="", description="A title, if the call-centre system gives one")
+    call: Call = Field(description="The call and its transcript")
 
 
 AnySubmission = WebSubmission | WechatSubmission | PhoneSubmission

@@ -127,6 +127,7 @@ def stack_run_config(
         "kafka": settings.kafka_bootstrap_servers,
         "topic_prefix": settings.topic_prefix,
         "database_url": settings.database_url,
+        "consumer_group": settings.consumer_group,
         "ready_timeout_s": 60,
         "progress": False,
     }

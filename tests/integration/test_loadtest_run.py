@@ -61,6 +61,15 @@ async def test_simulator_run_loses_nothing_and_reports_it(stack_settings: Settin
     lane, labelled = report["urgent"], truth["labelled"]
     assert lane["count"] == labelled["critical"] + labelled["high"] == 6 and lane["hard_negatives"] == 6
     assert lane["urgency_unknown"] == 0 and lane["on_urgent"] + lane["missing_on_urgent"] == lane["count"]
+    # The server side was watched: both lanes' lag read from the broker, the gateway's CPU.
+    server = report["server"]
+    assert server["samples"] >= 2 and set(server["lag"]) == {"normal", "urgent"}
+    assert server["summary"]["lag_max"]["normal"] is not None and server["summary"]["lag_max"]["normal"] >= 0
+    assert server["summary"]["lag_at_end"]["normal"] is not None
+    assert server["summary"]["cpu_mean_pct"]["gateway"] is not None
+    assert (
+        report["headline"]["tickets"] == rec["accepted"] and report["headline"]["drain_s"] == rec["drain_s"]
+    )
     on_disk = orjson.loads(cfg.report.read_bytes())
     assert on_disk["reconciliation"]["missing"] == 0
     assert "<svg" in cfg.report.with_suffix(".html").read_text(encoding="utf-8")

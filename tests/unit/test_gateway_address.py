@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.config import default_target
+from loadtest.config import default_target, service_address
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +27,22 @@ def test_the_gateway_line_is_set_replaced_and_removed_beside_the_services(tmp_pa
     ]
     _gateway_env(env_file, "unset")
     assert env_file.read_text().splitlines() == ["KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:29092"]
+
+
+def test_make_up_records_the_workers_metrics_beside_the_gateway_and_takes_both_out(tmp_path: Path) -> None:
+    env_file = tmp_path / "services.env"
+    env_file.write_text("DATABASE_URL=postgresql://x\n")
+    urls = "http://127.0.0.1:9101/metrics,http://127.0.0.1:9102/metrics"
+    _gateway_env(env_file, "set", "127.0.0.1", "8123", urls)
+    assert service_address("JIESU_WORKER_METRICS_URLS", env_file) == urls
+    _gateway_env(env_file, "set", "127.0.0.1", "8124")  # make run: no worker metrics of its own
+    assert env_file.read_text().splitlines() == [
+        "DATABASE_URL=postgresql://x",
+        "JIESU_GATEWAY_URL=http://127.0.0.1:8124",
+    ]
+    _gateway_env(env_file, "set", "127.0.0.1", "8123", urls)
+    _gateway_env(env_file, "unset")
+    assert env_file.read_text().splitlines() == ["DATABASE_URL=postgresql://x"]
 
 
 def test_the_simulator_targets_the_recorded_gateway_else_host_and_port(

@@ -114,7 +114,9 @@ async def test_html_report_is_self_contained_with_plots() -> None:
     assert "missing tickets" in page
 
 
-def test_command_line_parsing() -> None:
+def test_command_line_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The target comes from the environment before .data/services.env, whatever stack runs beside the test.
+    monkeypatch.setenv("JIESU_GATEWAY_URL", "http://127.0.0.1:8000")
     args = build_parser().parse_args(
         [
             "--profile",

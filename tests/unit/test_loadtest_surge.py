@@ -57,6 +57,18 @@ def test_the_urgent_lane_s_section_goes_into_the_surge_figures() -> None:
     assert summarise(_report(0, 0, True, 1.0), args, {})["urgent"] is None  # a report from before the lane
 
 
+def test_the_headline_and_the_server_side_go_into_the_surge_figures_with_the_html_report() -> None:
+    args = build_parser().parse_args(["--out", "/tmp/x/surge.json"])
+    headline = {"responses_202": 1020, "tickets": 990, "burst_largest_share": 0.96}
+    summary = {"lag_max": {"normal": 2694, "urgent": 48}, "cpu_mean_pct": {"gateway": 10.7}}
+    figures = summarise(
+        _report(0, 0, True, 1.0) | {"headline": headline, "server": {"summary": summary}}, args, {}
+    )
+    assert figures["headline"] == headline and figures["server"] == summary
+    assert figures["html_report"] == "/tmp/x/surge/report.html"
+    assert summarise(_report(0, 0, True, 1.0), args, {})["server"] is None  # a run without the watch
+
+
 def test_cpu_shares_split_the_machine_busy_time_without_counting_anything_twice() -> None:
     before = cpu.CpuSnapshot(machine=100.0, kafka=10.0, postgres=5.0)
     after = cpu.CpuSnapshot(machine=160.0, kafka=18.0, postgres=17.0)
