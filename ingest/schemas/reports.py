@@ -7,7 +7,7 @@ One model is both the API's answer and the event, so a dashboard reads the same 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, Field
@@ -127,7 +127,7 @@ class DayHour(BaseModel):
 
     hour: str = Field(description="the local hour of the day, HH")
     start: datetime = Field(description="where the hour starts (UTC)")
-    tickets: int
+    tickets: int = Field(description="tickets received in the hour")
     urgent: int = Field(description="critical and high tickets")
     week_before: int = Field(description="tickets in the same local hour seven days earlier")
     elapsed: bool = Field(description="the hour has started (a later hour's tickets are 0 so far)")
@@ -137,7 +137,7 @@ class DayTotal(BaseModel):
     """The day so far against the same hours a week earlier."""
 
     tickets: int = Field(description="tickets of the hours elapsed")
-    urgent: int
+    urgent: int = Field(description="critical and high tickets of the hours elapsed")
     week_before: int = Field(description="tickets of the same hours seven days earlier")
     change: float | None = Field(description="(tickets − week_before) / week_before; null when 0 before")
 
@@ -145,20 +145,20 @@ class DayTotal(BaseModel):
 class DayCell(BaseModel):
     """A district × category cell's tickets over the day so far."""
 
-    district: str | None
-    category: str | None
-    tickets: int
+    district: str | None = Field(description="the tickets' district; null when none was found")
+    category: str | None = Field(description="the tickets' category; null when the judgement gave none")
+    tickets: int = Field(description="tickets of the cell over the day so far")
 
 
 class DayReport(BaseModel):
     """A local day for the live dashboard (`GET /v1/reports/day`), from the rollups."""
 
-    date: date
-    timezone: str
+    date: Annotated[date, Field(description="the local day")]
+    timezone: str = Field(description="the IANA time zone the day is local to")
     start: datetime = Field(description="where the day starts (UTC)")
-    end: datetime
+    end: datetime = Field(description="where the day ends (UTC)")
     complete: bool = Field(description="false while the day is still running")
-    generated_at: datetime
+    generated_at: datetime = Field(description="when the report was read from the rollups (UTC)")
     total: DayTotal
     hours: list[DayHour] = Field(
         description="every local hour of the day, in order (24, or 23/25 on a DST day)"
