@@ -27,15 +27,18 @@ from loadtest.config import RunConfig
 from loadtest.plan import PlanSpec
 from workers.consumer import running_worker
 from workers.db import asyncpg_dsn
-from workers.lane_headers import FORWARDED_HEADER
+from workers.lane_headers import FORWARDED_HEADER, RESCREENED_HEADER
 from workers.rollups.worker import running_reports
+
+LANE_HEADERS = (FORWARDED_HEADER, RESCREENED_HEADER)
 
 
 async def read_topic(
     bootstrap: str, topic: str, expect: int, timeout_s: float = 30, *, gateway_only: bool = False
 ) -> list[tuple[bytes, bytes]]:
     """(key, value) of records on `topic` from the beginning, until `expect` seen or the timeout passes;
-    `gateway_only` leaves out the records the urgent lane passed on to the normal lane."""
+    `gateway_only` leaves out the records another lane wrote there (the urgent lane passing its tickets on
+    to the normal lane, the sentinel copying the normal lane's urgent records onto the urgent lane)."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -52,7 +55,7 @@ async def read_topic(
                 (r.key, r.value)
                 for recs in batch.values()
                 for r in recs
-                if not (gateway_only and any(name == FORWARDED_HEADER for name, _ in r.headers))
+                if not (gateway_only and any(name in LANE_HEADERS for name, _ in r.headers))
             )
     finally:
         await consumer.stop()
@@ -183,7 +186,9 @@ async def read_intake(
     `expect` are seen."""
     from ingest.topics import INTAKE, INTAKE_URGENT, topic_name
 
-    urgent = await read_topic(bootstrap, topic_name(INTAKE_URGENT, prefix), expect, timeout_s=2)
+    urgent = await read_topic(
+        bootstrap, topic_name(INTAKE_URGENT, prefix), expect, timeout_s=2, gateway_only=True
+    )
     normal = await read_topic(
         bootstrap, topic_name(INTAKE, prefix), expect - len(urgent), timeout_s, gateway_only=True
     )

@@ -25,8 +25,10 @@ async def _submit_and_wait_processed(
         tickets.append(resp.json()["ticket_id"])
 
     async def all_processed() -> bool:
-        statuses = [(await http.get(f"/v1/complaints/{t}")).json()["status"] for t in tickets]
-        return all(s == "processed" for s in statuses)
+        # Processed and linked: a ticket the urgent lane stored first (the sentinel copies what it judges
+        # urgent) is `processed` before the normal lane links it and publishes its `ticket.processed`.
+        got = [(await http.get(f"/v1/complaints/{t}")).json() for t in tickets]
+        return all(t["status"] == "processed" and t["incident_id"] for t in got)
 
     assert await wait_until(all_processed, timeout_s=30)
     return [(await http.get(f"/v1/complaints/{t}")).json() for t in tickets]
