@@ -108,7 +108,10 @@ class Intake:
         # Without any key a late-acknowledged record and its retry would be two tickets: choose a key now, and
         # hand it back with the refusal for the retry to send.
         chosen = None if key or external_id_of(submission) else uuid.uuid4().hex
-        record = build_record(submission, key or chosen, settings.ticket_secret, self.flood)
+        try:
+            record = build_record(submission, key or chosen, settings.ticket_secret, self.flood)
+        except InvalidSubmission as exc:
+            raise refused(exc) from None
         try:
             await publish(record, resources)
         except BusUnavailable as exc:
@@ -149,9 +152,17 @@ class Intake:
             # An item's own external_id keys it; the batch's key (given or chosen) keys the others by index,
             # so a retry with the chosen key cannot re-key an item that was already accepted.
             item_key = None if external_id_of(item) else key or chosen
-            record = build_record(
-                item, f"{item_key}:{index}" if item_key else None, settings.ticket_secret, self.flood
-            )
+            try:
+                record = build_record(
+                    item,
+                    f"{item_key}:{index}" if item_key else None,
+                    settings.ticket_secret,
+                    self.flood,
+                    ("items", index),
+                )
+            except InvalidSubmission as exc:
+                outcomes.append(refused(exc))
+                continue
             if item_key is not None and item_key == chosen:
                 keyed_by_chosen.add(record.ticket_id)
             # The same ticket twice in one batch (a duplicated item) is sent once.
