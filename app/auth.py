@@ -219,6 +219,8 @@ async def authenticate(
     adapter = guard.key_adapter(credentials.credentials if credentials else None)
     if adapter.signing_secret is not None:
         guard.signatures.verify(adapter, request, await request.body())
+    # For the handler of an invalid body, which counts it against this adapter's budget of invalid input.
+    request.state.adapter = adapter
     return adapter
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -71,3 +72,20 @@ def downstream_system(
 
 
 DownstreamDep = Annotated[str, Depends(downstream_system)]
+
+
+@dataclass(frozen=True, slots=True)
+class DownstreamReader:
+    """A downstream system reading tickets: its name, and whether its key proved it (an open API only has
+    the name the caller claimed)."""
+
+    name: str
+    verified: bool
+
+
+def downstream_reader(request: Request, name: DownstreamDep) -> DownstreamReader:
+    """The calling downstream system as a reader of tickets."""
+    return DownstreamReader(name, not _keys(request).open)
+
+
+DownstreamReaderDep = Annotated[DownstreamReader, Depends(downstream_reader)]

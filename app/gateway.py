@@ -8,7 +8,7 @@ import logging
 from fastapi import FastAPI
 
 from app.auth import Guard
-from app.limits import BodyLimit, FloodTracker
+from app.limits import BodyLimit, FloodTracker, InvalidBudget
 from app.open311 import routes as open311
 from app.routes import batch, wechat
 from app.submission import Intake
@@ -22,7 +22,11 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Attach the guard and flood tracker, the body limit, and the channel routes to `app`."""
     guard = Guard(settings)
     app.state.guard = guard
-    app.state.intake = Intake(guard, FloodTracker(settings.flood_threshold, settings.flood_window_s))
+    app.state.intake = Intake(
+        guard,
+        FloodTracker(settings.flood_threshold, settings.flood_window_s),
+        InvalidBudget(settings.invalid_rate_per_s, settings.invalid_burst),
+    )
     app.state.wechat_token = settings.wechat_token
     app.add_middleware(
         BodyLimit,

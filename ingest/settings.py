@@ -92,6 +92,17 @@ class Settings(BaseSettings):
         description="Submissions per second per adapter in each gateway process (token bucket); 0 = no limit",
     )
     rate_limit_burst: int = Field(default=2000, ge=1, description="Token-bucket size of the rate limit")
+    invalid_rate_per_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Invalid submissions per second an adapter may send in each gateway process before all "
+        "its submissions get 429 (a bucket of invalid_burst, refilled at this rate); 0 = no limit",
+    )
+    invalid_burst: int = Field(
+        default=300,
+        ge=1,
+        description="Invalid submissions an adapter may send at once (see invalid_rate_per_s)",
+    )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Largest request body (413 above)")
     max_batch_body_bytes: int = Field(
         default=16 << 20, ge=1024, description="Largest body of POST /v1/complaints/batch (413 above)"
@@ -175,6 +186,17 @@ class Settings(BaseSettings):
     # Downstream systems (dispatch, dashboards, the warehouse) on the read and status API.
     downstream_keys: str = Field(
         default="", description="Downstream systems' keys, comma-separated name:key; empty = open"
+    )
+    personal_data_readers: str = Field(
+        default="",
+        description="Names (downstream systems, adapters) that read phone, ID-card and bank-card numbers in "
+        "complaint texts unmasked, comma-separated; every such read is audited. Everyone else reads them "
+        "masked",
+    )
+    events_personal_data: bool = Field(
+        default=False,
+        description="Publish events with the personal numbers in their texts unmasked (only when every "
+        "subscriber may read them)",
     )
 
     # Storage maintenance (python -m workers.maintenance, and the worker's partition keeper).

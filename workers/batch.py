@@ -186,10 +186,13 @@ class BatchProcessor:
         *,
         link: bool = True,
         forward_to: str | None = None,
+        mask_events: bool = True,
     ) -> None:
         """`forward_to` makes the urgent lane's processor: it stores tickets unlinked, announces them at once
         (`ticket.urgent`) and passes their records on to that intake topic, whose worker links them and
-        publishes their `ticket.processed`; so an urgent ticket never waits for the incident bucket locks."""
+        publishes their `ticket.processed`; so an urgent ticket never waits for the incident bucket locks.
+        `mask_events` masks the personal numbers in the events' texts (JIESU_EVENTS_PERSONAL_DATA unset)."""
+        self._mask_events = mask_events
         self._pool = pool
         self._producer = producer
         self._judge = judge
@@ -336,9 +339,11 @@ class BatchProcessor:
         """The normal lane publishes `ticket.processed`; the urgent lane `ticket.urgent`, then passes the
         records of its unlinked tickets on to the normal lane (after the announcement: the desk first)."""
         if self._forward_to is None:
-            await publish_processed(self._producer, rows, trace_ids, self._prefix, now)
+            await publish_processed(
+                self._producer, rows, trace_ids, self._prefix, now, mask=self._mask_events
+            )
             return
-        await publish_urgent(self._producer, rows, trace_ids, self._prefix, now)
+        await publish_urgent(self._producer, rows, trace_ids, self._prefix, now, mask=self._mask_events)
         unlinked = [by_id[r.ticket_id].message for r in rows if r.incident_id is None]
         await send_all(self._producer, forwarded(unlinked, self._forward_to))
 

@@ -375,6 +375,7 @@ async def running_worker(
                 dead_letters,
                 settings.topic_prefix,
                 forward_to=topic_name(INTAKE, settings.topic_prefix) if lane.name == "urgent" else None,
+                mask_events=not settings.events_personal_data,
             )
             lanes.append(IntakeWorker(settings, consumer, processor, lane, stops))
         worker = LanedWorker(lanes)

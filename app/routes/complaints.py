@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Header, Request, Response
 
-from app.auth import AdapterDep, ReaderDep
+from app.auth import ANONYMOUS, AdapterDep, ReaderDep
 from app.deps import ResourcesDep
+from app.personal_data import shown
 from app.problems import problem, problem_responses
 from app.queries import find_archived, find_ticket
 from app.submission import MAX_IDEMPOTENCY_KEY, Intake
@@ -121,7 +122,14 @@ async def read(ticket_id: str, resources: ResourcesDep, reader: ReaderDep, respo
         return problem(404, "Not found", f"no ticket {ticket_id!r}")
     found = await find_ticket(resources.engine, ticket_id)
     if found is not None:
-        return found
+        [view] = shown(
+            resources.settings,
+            [found.model_dump()],
+            reader=reader.name,
+            verified=reader is not ANONYMOUS,
+            route="/v1/complaints/{ticket_id}",
+        )
+        return view
     if (archived := await find_archived(resources.engine, ticket_id)) is not None:
         return problem(410, "Archived", archived.detail(), month=f"{archived.month:%Y-%m}")
     return TicketView(ticket_id=ticket_id, status="received")

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
 
-from app.auth_downstream import DownstreamDep
+from app.auth_downstream import DownstreamDep, DownstreamReader, DownstreamReaderDep
 from app.deps import ResourcesDep
+from app.personal_data import shown
 from app.problems import problem
 from app.reads import (
     BadCursor,
@@ -150,6 +151,12 @@ def _bad_cursor(cursor: str) -> Any:
     return problem(400, "Invalid cursor", f"{cursor[:80]!r} is not a cursor this API issued")
 
 
+def _shown(
+    resources: ResourcesDep, rows: list[dict[str, Any]], reader: DownstreamReader, route: str
+) -> list[dict[str, Any]]:
+    return shown(resources.settings, rows, reader=reader.name, verified=reader.verified, route=route)
+
+
 @router.get(
     "/v1/complaints",
     response_model=TicketPage,
@@ -159,7 +166,7 @@ def _bad_cursor(cursor: str) -> Any:
 async def list_complaints(
     *,
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    reader: DownstreamReaderDep,
     since: Annotated[IsoDatetime | None, Query(description="received at or after (ISO 8601)")] = None,
     until: Annotated[IsoDatetime | None, Query(description="received before (ISO 8601)")] = None,
     channel: Literal["web", "wechat", "phone"] | None = None,
@@ -194,6 +201,7 @@ async def list_complaints(
         limit=limit,
     )
     rows, next_cursor = await list_tickets(resources.engine, query)
+    rows = _shown(resources, rows, reader, "/v1/complaints")
     return TicketPage(items=[TicketItem.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -206,7 +214,7 @@ async def list_complaints(
 async def read_incident(
     incident_id: Annotated[str, Path(max_length=128, pattern=NO_NUL)],
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    reader: DownstreamReaderDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
@@ -218,6 +226,7 @@ async def read_incident(
     incident, rows, next_cursor = await find_incident(resources.engine, incident_id, after, limit)
     if incident is None and not rows:
         return problem(404, "Not found", f"no incident {incident_id!r}")
+    rows = _shown(resources, rows, reader, "/v1/incidents/{incident_id}")
     summary = {k: v for k, v in (incident or {}).items() if k in Incident.model_fields}
     return Incident(
         **{**summary, "incident_id": incident_id},

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.auth import TokenBuckets
-from app.limits import FloodTracker
+from app.limits import FloodTracker, InvalidBudget
 from ingest.bus import BusUnavailable
 from tests.api_support import PHONE_KEY, WEB_KEY, accepted_records, bearer, gateway, settings
 from tests.unit.test_submission import PHONE, WEB
@@ -243,3 +243,35 @@ def test_flood_tracker_counts_as_the_deque_version_did(
     for citizen, ticket, step in events:
         clock += step
         assert ours.observe(citizen, ticket, now=clock) == reference.observe(citizen, ticket, now=clock)
+
+
+def test_the_invalid_budget_refills_and_forgets_adapters() -> None:
+    budget = InvalidBudget(rate=2, burst=3)
+    assert budget.wait("a", now=0) == 0
+    budget.spend("a", 2, now=0)
+    assert budget.wait("a", now=0) == 0  # one invalid submission's worth left
+    budget.spend("a", 5, now=0)  # more than the burst: spent up to it
+    assert budget.wait("a", now=0) == pytest.approx(0.5)
+    assert budget.wait("a", now=0.5) == 0
+    assert budget.wait("a", now=10) == 0
+    assert "a" not in budget._spent  # refilled: the accepting path is a dictionary miss again
+
+
+async def test_a_key_flooding_invalid_input_is_throttled_and_others_are_not() -> None:
+    async with gateway(settings(invalid_rate_per_s=0.01, invalid_burst=3)) as (http, broker, _):
+        # Refused by FastAPI (a bad phone), by the gateway's storable check (a NUL), and as batch items.
+        bad_phone = {**WEB, "citizen": {"phone": "12"}}
+        nul = {**WEB, "external_id": "nul-1", "citizen": {"email": "a\x00b@example.com"}}
+        assert (await http.post("/v1/complaints", json=bad_phone, headers=bearer(WEB_KEY))).status_code == 422
+        assert (await http.post("/v1/complaints", json=nul, headers=bearer(WEB_KEY))).status_code == 422
+        batch = {"items": [bad_phone, {**WEB, "external_id": "ok-1"}]}
+        assert (
+            await http.post("/v1/complaints/batch", json=batch, headers=bearer(WEB_KEY))
+        ).status_code == 207
+        throttled = await http.post("/v1/complaints", json=WEB, headers=bearer(WEB_KEY))
+        assert throttled.status_code == 429
+        assert "invalid submissions" in throttled.json()["detail"]
+        assert int(throttled.headers["retry-after"]) >= 1
+        # Another adapter's key is not affected.
+        assert (await http.post("/v1/complaints", json=PHONE, headers=bearer(PHONE_KEY))).status_code == 202
+        assert len(accepted_records(broker)) == 2
