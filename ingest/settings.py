@@ -120,6 +120,19 @@ class Settings(BaseSettings):
     wechat_token: str = Field(
         default="", description="Token of the WeChat official-account callback; empty = callback disabled"
     )
+    wechat_max_age_s: int = Field(
+        default=300,
+        ge=1,
+        description="Largest difference between a WeChat callback's timestamp and the gateway's clock; older "
+        "(or later) callbacks are refused, and replays are remembered this long (table wechat_pushes)",
+    )
+    wechat_openid_per_minute: float = Field(
+        default=10.0,
+        ge=0,
+        description="Messages a minute one WeChat user (openid) may push in each gateway process, in bursts "
+        "of wechat_openid_burst; past it the user is asked to wait. 0 = no limit",
+    )
+    wechat_openid_burst: int = Field(default=20, ge=1, description="Burst of wechat_openid_per_minute")
     open311_jurisdiction: str = Field(
         default="12345",
         max_length=64,

@@ -10,22 +10,25 @@ JSON API's 503 (429) and nothing was accepted.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.auth import Adapter
-from app.deps import ResourcesDep
+from app.auth import Adapter, TokenBuckets
+from app.deps import Resources, ResourcesDep
 from app.metrics import REJECTIONS
 from app.problems import problem_responses
-from app.refusals import InvalidSubmission, error_fields
+from app.refusals import InvalidSubmission, RateLimited, error_fields
 from app.routes.complaints import intake_of
 from app.submission import refused
 from app.wechat import (
     INVALID_TEXT,
     SUBMISSION_TYPES,
+    TOO_FAST_TEXT,
     UNSUPPORTED_TEXT,
     accepted_text,
     parse_push,
@@ -33,12 +36,14 @@ from app.wechat import (
     signature_ok,
     text_reply,
 )
+from app.wechat_replay import PostgresPushLedger, PushLedger
+from ingest.settings import Settings
 
 router = APIRouter(prefix="/v1/channels/wechat", tags=["channels"])
 
 XML = "application/xml"
-# The callback as the submission service sees it: WeChat's servers are one caller (one rate bucket),
-# whatever the citizen, and submit on the WeChat channel only.
+# The callback as the submission service sees it: WeChat's servers are one caller (one adapter rate bucket,
+# besides each user's own: wechat_openid_per_minute), and submit on the WeChat channel only.
 CALLBACK = Adapter(name="wechat-callback", channel="wechat")
 
 Signature = Annotated[str, Query(max_length=64, description="sha1 of the sorted token, timestamp and nonce")]
@@ -46,13 +51,50 @@ Timestamp = Annotated[str, Query(max_length=16)]
 Nonce = Annotated[str, Query(max_length=64)]
 
 
-def _check(request: Request, signature: str, timestamp: str, nonce: str) -> None:
+def _check(request: Request, signature: str, timestamp: str, nonce: str, max_age_s: int) -> None:
     token = request.app.state.wechat_token
     if not token:
         raise HTTPException(404, "the WeChat callback is not enabled (JIESU_WECHAT_TOKEN)")
     if not signature_ok(token, signature, timestamp, nonce):
         REJECTIONS.labels(reason="wechat_signature").inc()
         raise HTTPException(403, "bad WeChat signature")
+    # After the signature: only a caller who knows the token learns that the time was the problem.
+    if not (timestamp.isdecimal() and abs(time.time() - int(timestamp)) <= max_age_s):
+        REJECTIONS.labels(reason="wechat_stale").inc()
+        raise HTTPException(403, f"WeChat timestamp outside ±{max_age_s} s of the gateway's clock")
+
+
+def _ledger(request: Request, resources: Resources) -> PushLedger:
+    """The app's ledger of pushes seen (Postgres, shared by every gateway process)."""
+    ledger: PushLedger | None = getattr(request.app.state, "wechat_ledger", None)
+    if ledger is None:
+        ledger = PostgresPushLedger(resources.engine, resources.settings.wechat_max_age_s * 2)
+        request.app.state.wechat_ledger = ledger
+    return ledger
+
+
+def _openid_buckets(request: Request, settings: Settings) -> TokenBuckets:
+    buckets: TokenBuckets | None = getattr(request.app.state, "wechat_openids", None)
+    if buckets is None:
+        buckets = TokenBuckets(settings.wechat_openid_per_minute / 60, settings.wechat_openid_burst)
+        request.app.state.wechat_openids = buckets
+    return buckets
+
+
+async def _refuse_replay(
+    request: Request, resources: Resources, timestamp: str, nonce: str, body: bytes
+) -> None:
+    try:
+        replay = await _ledger(request, resources).is_replay(timestamp, nonce, body)
+    except (SQLAlchemyError, OSError) as exc:
+        # Without the ledger a replay cannot be told from a first push: WeChat retries after a 503.
+        retry = str(resources.settings.retry_after_s)
+        raise HTTPException(503, "the WeChat replay check is unavailable", {"Retry-After": retry}) from exc
+    if replay:
+        REJECTIONS.labels(reason="wechat_replay").inc()
+        raise HTTPException(
+            403, "a replayed WeChat callback: this timestamp and nonce came with another body"
+        )
 
 
 @router.get(
@@ -75,8 +117,8 @@ async def verify(
     nonce: Nonce,
     echostr: Annotated[str, Query(max_length=128)],
 ) -> Any:
-    """Echo `echostr` when the signature proves the caller knows the token."""
-    _check(request, signature, timestamp, nonce)
+    """Echo `echostr` when the signature proves the caller knows the token, and the timestamp is fresh."""
+    _check(request, signature, timestamp, nonce, request.app.state.resources.settings.wechat_max_age_s)
     return PlainTextResponse(echostr)
 
 
@@ -129,11 +171,14 @@ async def push(
     encrypt_type: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Any:
     """Verify, parse, submit, and answer with the passive text reply carrying the ticket number."""
-    _check(request, signature, timestamp, nonce)
+    settings = resources.settings
+    _check(request, signature, timestamp, nonce, settings.wechat_max_age_s)
     if encrypt_type not in (None, "", "raw"):
         raise HTTPException(400, "only plaintext mode is supported: switch the account's encryption off")
+    body = await request.body()
+    await _refuse_replay(request, resources, timestamp, nonce, body)
     try:
-        fields = parse_push(await request.body())
+        fields = parse_push(body)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     kind = fields.get("MsgType", "")
@@ -142,6 +187,10 @@ async def push(
         return PlainTextResponse("success")
     if kind not in SUBMISSION_TYPES:
         return Response(text_reply(citizen, account, UNSUPPORTED_TEXT), media_type=XML)
+    if _openid_buckets(request, settings).take(citizen):
+        # One user's burst is answered in WeChat, where they will read it; other users are not held up.
+        refused(RateLimited(f"WeChat user over {settings.wechat_openid_per_minute:g} a minute", 60))
+        return Response(text_reply(citizen, account, TOO_FAST_TEXT), media_type=XML)
     try:
         submission = parse_submission(fields)
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 import hashlib
 import time
+import uuid
 from typing import Any
 from xml.etree import ElementTree
 
@@ -16,8 +17,11 @@ ACCOUNT = "gh_3c884a361561"
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 
 
-def signed_query(token: str = WECHAT_TOKEN, **extra: str) -> dict[str, str]:
-    timestamp, nonce = str(int(time.time())), "1514711234"
+def signed_query(
+    token: str = WECHAT_TOKEN, *, at: float | None = None, nonce: str | None = None, **extra: str
+) -> dict[str, str]:
+    timestamp = str(int(time.time() if at is None else at))
+    nonce = nonce or uuid.uuid4().hex[:10]
     signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
     return {"signature": signature, "timestamp": timestamp, "nonce": nonce, **extra}
 
@@ -166,3 +170,44 @@ async def test_bus_down_is_503_and_no_reply(monkeypatch: pytest.MonkeyPatch) -> 
         resp = await http.post(URL, params=signed_query(), content=push("text", Content="路灯坏了"))
         assert resp.status_code == 503
         assert resp.headers["retry-after"] == "2"
+
+
+async def test_a_stale_or_future_timestamp_is_refused() -> None:
+    async with gateway(settings(wechat_max_age_s=300)) as (http, broker, _):
+        body = push("text", Content="红绿灯坏了")
+        for at in (time.time() - 301, time.time() + 301):
+            resp = await http.post(URL, params=signed_query(at=at), content=body)
+            assert resp.status_code == 403
+            assert "timestamp" in resp.json()["detail"]
+        stale_check = await http.get(URL, params=signed_query(at=time.time() - 3600, echostr="1"))
+        assert stale_check.status_code == 403
+        assert accepted_records(broker) == []
+
+
+async def test_a_replayed_callback_with_another_body_is_refused_and_a_retry_is_not() -> None:
+    async with gateway(settings()) as (http, broker, _):
+        query = signed_query()
+        first = push("text", msg_id="m-1", Content="红绿灯坏了")
+        assert (await http.post(URL, params=query, content=first)).status_code == 200
+        retry = await http.post(URL, params=query, content=first)  # WeChat's own retry: same body
+        assert retry.status_code == 200
+        forged = await http.post(URL, params=query, content=push("text", msg_id="m-2", Content="伪造的投诉"))
+        assert forged.status_code == 403
+        assert "replayed" in forged.json()["detail"]
+        assert len({orjson.loads(r.value)["ticket_id"] for r in accepted_records(broker)}) == 1
+
+
+async def test_one_user_over_its_rate_is_told_in_wechat_and_others_go_on() -> None:
+    async with gateway(settings(wechat_openid_per_minute=1, wechat_openid_burst=2)) as (http, broker, _):
+        replies = []
+        for n in range(3):
+            body = push("text", msg_id=f"burst-{n}", Content=f"第{n}条：路灯坏了")
+            replies.append(reply_fields((await http.post(URL, params=signed_query(), content=body)).content))
+        assert "工单号" in replies[0]["Content"] and "工单号" in replies[1]["Content"]
+        assert "过于频繁" in replies[2]["Content"]
+        other = push("text", msg_id="other-1", Content="路灯坏了").replace(OPENID.encode(), b"oOtherUser123")
+        assert (
+            "工单号"
+            in reply_fields((await http.post(URL, params=signed_query(), content=other)).content)["Content"]
+        )
+        assert len(accepted_records(broker)) == 3
