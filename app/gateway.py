@@ -12,6 +12,7 @@ from app.limits import BodyLimit, FloodTracker, InvalidBudget
 from app.open311 import routes as open311
 from app.routes import batch, wechat
 from app.submission import Intake
+from app.wechat_crypto import WechatCrypto
 from ingest.settings import Settings
 
 log = logging.getLogger("jiesu.gateway")
@@ -28,6 +29,11 @@ def install(app: FastAPI, settings: Settings) -> None:
         InvalidBudget(settings.invalid_rate_per_s, settings.invalid_burst),
     )
     app.state.wechat_token = settings.wechat_token
+    app.state.wechat_crypto = (
+        WechatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_app_id)
+        if settings.wechat_aes_key
+        else None
+    )
     app.add_middleware(
         BodyLimit,
         default_limit=settings.max_body_bytes,

@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     wechat_token: str = Field(
         default="", description="Token of the WeChat official-account callback; empty = callback disabled"
     )
+    wechat_aes_key: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9+/]{43})?$",
+        description="The official account's EncodingAESKey (43 characters) for its encrypted mode "
+        "(安全模式); empty = plaintext mode only",
+    )
+    wechat_app_id: str = Field(
+        default="", max_length=64, description="The official account's AppID (encrypted mode checks it)"
+    )
     wechat_max_age_s: int = Field(
         default=300,
         ge=1,

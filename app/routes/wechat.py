@@ -1,11 +1,12 @@
 """`/v1/channels/wechat`: the WeChat official account's server callback (URL verification and message push).
 
 Configure the account's server URL as `https://<gateway>/v1/channels/wechat` with the token of
-`JIESU_WECHAT_TOKEN`, in plaintext mode. A push is taken in like any other WeChat submission (same ticket
-ids, same idempotency by MsgId, same acknowledgement rule: the submission service) and answered with a passive
-text reply carrying the ticket number, or saying why the message was not taken when it is not a valid
-submission; when the bus does not acknowledge in time (or the callback is over its rate) the answer is the
-JSON API's 503 (429) and nothing was accepted.
+`JIESU_WECHAT_TOKEN`, in plaintext mode, or in encrypted mode (安全模式) with `JIESU_WECHAT_AES_KEY` and
+`JIESU_WECHAT_APP_ID` as well (app/wechat_crypto.py). A push is taken in like any other WeChat submission
+(same ticket ids, same idempotency by MsgId, same acknowledgement rule: the submission service) and answered
+with a passive text reply carrying the ticket number, or saying why the message was not taken when it is not
+a valid submission; when the bus does not acknowledge in time (or the callback is over its rate) the answer is
+the JSON API's 503 (429) and nothing was accepted.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from app.wechat import (
     signature_ok,
     text_reply,
 )
+from app.wechat_crypto import WechatCrypto, WechatCryptoError
 from app.wechat_replay import PostgresPushLedger, PushLedger
 from ingest.settings import Settings
 
@@ -154,7 +156,10 @@ _PUSH_BODY = {
             422,
             429,
             503,
-            descriptions={400: "Not a WeChat XML push (or encrypted mode)", 403: "Bad signature"},
+            descriptions={
+                400: "Not a WeChat XML push (or encrypted mode not configured)",
+                403: "Bad signature",
+            },
         ),
     },
     openapi_extra={"requestBody": _PUSH_BODY},
@@ -169,33 +174,56 @@ async def push(
     nonce: Nonce,
     openid: Annotated[str | None, Query(max_length=64)] = None,
     encrypt_type: Annotated[str | None, Query(max_length=16)] = None,
+    msg_signature: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Any:
-    """Verify, parse, submit, and answer with the passive text reply carrying the ticket number."""
+    """Verify, parse (decrypt in encrypted mode), submit, and answer with the passive text reply carrying the
+    ticket number (encrypted in encrypted mode)."""
     settings = resources.settings
     _check(request, signature, timestamp, nonce, settings.wechat_max_age_s)
-    if encrypt_type not in (None, "", "raw"):
-        raise HTTPException(400, "only plaintext mode is supported: switch the account's encryption off")
+    crypto: WechatCrypto | None = request.app.state.wechat_crypto
+    encrypted = encrypt_type == "aes"
+    if encrypt_type not in (None, "", "raw", "aes"):
+        raise HTTPException(400, f"unknown encrypt_type {encrypt_type!r}: want aes or none")
+    if encrypted and crypto is None:
+        raise HTTPException(400, "encrypted mode is not configured: set JIESU_WECHAT_AES_KEY and _APP_ID")
     body = await request.body()
     await _refuse_replay(request, resources, timestamp, nonce, body)
-    try:
-        fields = parse_push(body)
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from exc
+    fields = _fields(body)
+    if encrypted:
+        assert crypto is not None
+        try:
+            inner = crypto.decrypt(msg_signature or "", timestamp, nonce, fields.get("Encrypt", ""))
+        except WechatCryptoError as exc:
+            REJECTIONS.labels(reason="wechat_signature").inc()
+            raise HTTPException(403, f"bad encrypted WeChat message: {exc}") from exc
+        fields = _fields(inner)
+
+    def reply(text: str) -> Response:
+        xml = text_reply(citizen, account, text)
+        return Response(crypto.reply(xml, timestamp, nonce) if encrypted and crypto else xml, media_type=XML)
+
     kind = fields.get("MsgType", "")
     citizen, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
     if kind == "event":
         return PlainTextResponse("success")
     if kind not in SUBMISSION_TYPES:
-        return Response(text_reply(citizen, account, UNSUPPORTED_TEXT), media_type=XML)
+        return reply(UNSUPPORTED_TEXT)
     if _openid_buckets(request, settings).take(citizen):
         # One user's burst is answered in WeChat, where they will read it; other users are not held up.
         refused(RateLimited(f"WeChat user over {settings.wechat_openid_per_minute:g} a minute", 60))
-        return Response(text_reply(citizen, account, TOO_FAST_TEXT), media_type=XML)
+        return reply(TOO_FAST_TEXT)
     try:
         submission = parse_submission(fields)
     except ValidationError as exc:
         refused(InvalidSubmission(error_fields(exc.errors())))
-        return Response(text_reply(citizen, account, INVALID_TEXT), media_type=XML)
+        return reply(INVALID_TEXT)
     # Refused otherwise (rate, bus): the app's problem answer; WeChat tells the citizen to try again later.
     receipt = await intake_of(request).accept(resources, submission, CALLBACK, None)
-    return Response(text_reply(citizen, account, accepted_text(receipt.ticket_id)), media_type=XML)
+    return reply(accepted_text(receipt.ticket_id))
+
+
+def _fields(body: bytes) -> dict[str, str]:
+    try:
+        return parse_push(body)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
