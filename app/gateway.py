@@ -7,7 +7,7 @@ import logging
 
 from fastapi import FastAPI
 
-from app.auth import Guard
+from app.auth import Guard, KeyBeforeBody
 from app.limits import BodyLimit, FloodTracker, InvalidBudget
 from app.open311 import routes as open311
 from app.routes import batch, wechat
@@ -43,6 +43,8 @@ def install(app: FastAPI, settings: Settings) -> None:
             "/v1/channels/wechat": WECHAT_MAX_BODY,
         },
     )
+    # Outside the body limit: a request without a known key is refused before anything reads its body.
+    app.add_middleware(KeyBeforeBody, paths=frozenset({"/v1/complaints", "/v1/complaints/batch"}))
     app.include_router(batch.router)
     app.include_router(wechat.router)
     app.include_router(open311.router)

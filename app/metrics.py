@@ -34,3 +34,8 @@ WORKERS_STOPPED = Gauge(
     "Worker lanes stopped by the dead-letter cap and not resumed since (table worker_stops), as the "
     "gateway last read it: on each /readyz and each scrape of /metrics",
 )
+TIMED_OUT = Counter(
+    "jiesu_gateway_connections_timed_out_total",
+    "Connections closed because the request's headers or body did not arrive in time (app/connections.py)",
+    ["stage"],
+)

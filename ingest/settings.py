@@ -103,6 +103,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Invalid submissions an adapter may send at once (see invalid_rate_per_s)",
     )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds a client has to send a request's headers (else closed)"
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds a client has to send a request's body after its headers"
+    )
+    max_connections: int = Field(
+        default=20000,
+        ge=1,
+        description="Open connections the gateway serves at once; requests on further ones get 503",
+    )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Largest request body (413 above)")
     max_batch_body_bytes: int = Field(
         default=16 << 20, ge=1024, description="Largest body of POST /v1/complaints/batch (413 above)"
