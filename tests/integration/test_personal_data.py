@@ -16,7 +16,7 @@ from app.auth_downstream import DownstreamKeys
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
 from ingest.settings import Settings
-from tests.api_support import API_KEYS, WEB_KEY, bearer
+from tests.api_support import API_KEYS, PHONE_KEY, WEB_KEY, bearer
 from tests.integration.test_read_api import _row, _store
 
 pytestmark = pytest.mark.postgres
@@ -85,3 +85,14 @@ async def test_a_claimed_name_on_an_open_read_api_reads_masked(database_url: str
                 f"/v1/complaints?district={row.district}", headers={"X-Jiesu-Actor": "dispatch"}
             )
     assert [t["content"] for t in answer.json()["items"]] == [MASKED]
+
+
+async def test_an_adapter_reads_only_its_own_channels_tickets(
+    gateway: tuple[httpx.AsyncClient, Settings],
+) -> None:
+    http, settings = gateway
+    row = _row(settings.ticket_secret, datetime.now(UTC), channel="web", district=f"c-{uuid.uuid4().hex[:6]}")
+    await _store(settings, [row])
+    assert (await http.get(f"/v1/complaints/{row.ticket_id}", headers=bearer(WEB_KEY))).status_code == 200
+    other = await http.get(f"/v1/complaints/{row.ticket_id}", headers=bearer(PHONE_KEY))
+    assert other.status_code == 404
