@@ -1,12 +1,8 @@
 """The one masking rule: phone, ID-card and bank-card numbers inside texts; nothing else."""
 
-from datetime import UTC, datetime
-
 import pytest
 
 from ingest.masking import mask_fields, mask_personal
-from workers.events import processed_event
-from workers.ticket import TicketRow
 
 
 @pytest.mark.parametrize(
@@ -45,41 +41,3 @@ def test_fields_are_masked_in_place_and_none_stays_none() -> None:
     record = {"title": "回电13800138000", "content": None, "district": "13800138000"}
     mask_fields(record)
     assert record == {"title": "回电138****8000", "content": None, "district": "13800138000"}
-
-
-def _row(content: str) -> TicketRow:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    return TicketRow(
-        ticket_id="T1",
-        received_at=now,
-        processed_at=now,
-        status="processed",
-        channel="web",
-        external_id=None,
-        title="",
-        content=content,
-        citizen_key=None,
-        district=None,
-        address="幸福里3号 13900139000",
-        category=None,
-        category_confidence=None,
-        needs_review=False,
-        review_reasons=[],
-        urgency="normal",
-        urgency_reason=None,
-        department=None,
-        duplicate_of=None,
-        incident_id=None,
-        submission={},
-        source_partition=0,
-        source_offset=0,
-    )
-
-
-def test_events_are_masked_unless_told_not_to() -> None:
-    row = _row("燃气泄漏，请回电13800138000")
-    masked = processed_event(row)
-    assert masked.content == "燃气泄漏，请回电138****8000"
-    assert masked.address == "幸福里3号 139****9000"
-    assert processed_event(row, mask=False).content == row.content
-    assert row.content == "燃气泄漏，请回电13800138000"  # the stored row itself is untouched
