@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from typing import Any, overload
 
 _ID_CARD = r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]"
 _BANK_CARD = r"[1-9][0-9]{3}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{4}(?:[ -]?[0-9]{1,3})?"
@@ -63,6 +63,10 @@ def _star_digits(text: str, head: int, tail: int) -> str:
     return "".join(out)
 
 
+@overload
+def mask_personal(text: str) -> str: ...
+@overload
+def mask_personal(text: None) -> None: ...
 def mask_personal(text: str | None) -> str | None:
     """`text` with phone, ID-card and bank-card numbers masked; None stays None."""
     if not text or _SEVEN_DIGITS.search(text) is None:

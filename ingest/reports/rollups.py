@@ -16,6 +16,7 @@ from sqlalchemy import and_, exists, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ingest.db.tables import incidents, report_alerts, rollup_hourly, rollup_incident_hourly, tickets
+from ingest.masking import mask_fields, mask_personal
 from ingest.reports.hours import Hour
 
 Cell = tuple[str | None, str | None]  # (district, category)
@@ -188,8 +189,10 @@ async def samples(
     params = {"ids": incident_ids, "start": span[0], "end": span[1], "scan": limit * 4}
     for row in await conn.execute(_SAMPLE_QUERIES[column], params):
         texts = found[row.incident_id]
-        if row.sample not in texts and len(texts) < limit:
-            texts.append(row.sample)
+        # The reports go to every downstream key and topic: personal numbers masked (ingest/masking.py).
+        sample = mask_personal(row.sample)
+        if sample not in texts and len(texts) < limit:
+            texts.append(sample)
     return found
 
 
@@ -215,7 +218,7 @@ async def urgent_tickets(conn: AsyncConnection, hour: Hour, limit: int) -> list[
         .order_by(tickets.c.received_at, tickets.c.ticket_id)
         .limit(limit)
     )
-    return [dict(r._mapping) for r in await conn.execute(stmt)]
+    return [dict(mask_fields(dict(r._mapping), ("title",))) for r in await conn.execute(stmt)]
 
 
 async def alerts_of_hour(conn: AsyncConnection, hour: Hour) -> list[dict[str, Any]]:

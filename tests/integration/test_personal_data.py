@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -15,6 +16,9 @@ import pytest
 from app.auth_downstream import DownstreamKeys
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
+from ingest.db.engine import make_engine
+from ingest.reports import rollups
+from ingest.reports.hours import hour_of
 from ingest.settings import Settings
 from tests.api_support import API_KEYS, PHONE_KEY, WEB_KEY, bearer
 from tests.integration.test_read_api import _row, _store
@@ -96,3 +100,31 @@ async def test_an_adapter_reads_only_its_own_channels_tickets(
     assert (await http.get(f"/v1/complaints/{row.ticket_id}", headers=bearer(WEB_KEY))).status_code == 200
     other = await http.get(f"/v1/complaints/{row.ticket_id}", headers=bearer(PHONE_KEY))
     assert other.status_code == 404
+
+
+async def test_the_reports_show_titles_and_samples_masked(database_url: str) -> None:
+    settings = Settings(database_url=database_url)
+    now = datetime.now(UTC)
+    incident = f"INC-{uuid.uuid4().hex[:8]}"
+    row = _row(
+        settings.ticket_secret,
+        now,
+        title="",
+        content="燃气泄漏了，请回电13800138000",
+        urgency="critical",
+        incident_id=incident,
+        district=f"r-{uuid.uuid4().hex[:6]}",
+    )
+    await _store(settings, [row])
+    engine = make_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            urgent = await rollups.urgent_tickets(conn, hour_of(now, ZoneInfo("Asia/Shanghai")), 1000)
+            samples = await rollups.samples(
+                conn, [incident], (now - timedelta(hours=1), now + timedelta(hours=1)), 3
+            )
+    finally:
+        await engine.dispose()
+    [mine] = [u for u in urgent if u["ticket_id"] == row.ticket_id]
+    assert mine["title"] == "燃气泄漏了，请回电138****8000"
+    assert samples[incident] == ["燃气泄漏了，请回电138****8000"]
