@@ -184,6 +184,7 @@ class Guard:
         self.keys = KeyRing(settings.api_keys, settings.signing_secrets)
         self.signatures = Signatures(settings.signature_window_s)
         self.buckets = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.reads = TokenBuckets(settings.read_rate_per_s, settings.read_burst)
 
     def key_adapter(self, key: str | None) -> Adapter:
         """The adapter of a presented key (ANONYMOUS on an open gateway); 401 when missing or unknown."""
@@ -269,11 +270,24 @@ async def authenticate(
     return adapter
 
 
+def charge_read(request: Request, reader: str) -> None:
+    """Take one read from `reader`'s read rate (in this gateway process); 429 with Retry-After when over."""
+    wait = guard_of(request).reads.take(reader)
+    if wait:
+        REJECTIONS.labels(reason="read_rate_limited").inc()
+        retry = str(max(1, int(wait + 0.999)))
+        raise HTTPException(429, f"{reader} is over its read rate", headers={"Retry-After": retry})
+
+
 async def authenticate_reader(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Adapter:
-    """The calling adapter of a read: any valid key, any channel, no signature, no charge."""
-    return guard_of(request).key_adapter(credentials.credentials if credentials else None)
+    """The calling adapter of a read: any valid key, no signature; charged one read (not the open gateway's
+    anonymous caller, who stands for everyone)."""
+    adapter = guard_of(request).key_adapter(credentials.credentials if credentials else None)
+    if adapter is not ANONYMOUS:
+        charge_read(request, f"adapter {adapter.name!r}")
+    return adapter
 
 
 AdapterDep = Annotated[Adapter, Depends(authenticate)]

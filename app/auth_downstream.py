@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from app.auth import charge_read
 from ingest.settings import parse_downstream_keys
 
 
@@ -84,8 +85,12 @@ class DownstreamReader:
 
 
 def downstream_reader(request: Request, name: DownstreamDep) -> DownstreamReader:
-    """The calling downstream system as a reader of tickets."""
-    return DownstreamReader(name, not _keys(request).open)
+    """The calling downstream system as a reader of tickets, charged one read (when its key proved it: on an
+    open API the name is anyone's to claim)."""
+    verified = not _keys(request).open
+    if verified:
+        charge_read(request, f"downstream system {name!r}")
+    return DownstreamReader(name, verified)
 
 
 DownstreamReaderDep = Annotated[DownstreamReader, Depends(downstream_reader)]

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         description="Submissions per second per adapter in each gateway process (token bucket); 0 = no limit",
     )
     rate_limit_burst: int = Field(default=2000, ge=1, description="Token-bucket size of the rate limit")
+    read_rate_per_s: float = Field(
+        default=50.0,
+        ge=0,
+        description="Ticket reads per second per adapter or downstream key in each gateway process (token "
+        "bucket of read_burst); 0 = no limit",
+    )
+    read_burst: int = Field(default=500, ge=1, description="Token-bucket size of the read rate")
     invalid_rate_per_s: float = Field(
         default=5.0,
         ge=0,

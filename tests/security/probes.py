@@ -22,6 +22,8 @@ import orjson
 from tests.api_support import PHONE_KEY, SIGNED_KEY, WEB_KEY, WECHAT_TOKEN, bearer, signed_headers
 
 DOWNSTREAM_KEY = "dispatch-desk-key-0123456789"
+# The probes' gateway allows this many reads at once (JIESU_READ_BURST).
+READ_BURST = 5
 WEB = {"channel": "web", "content": "小区门口的路灯坏了一个星期", "citizen": {"phone": "13800138000"}}
 
 
@@ -286,6 +288,15 @@ PROBES: list[Probe] = [
         "one key sending invalid submissions past its budget, then a valid one",
         429,
         _invalid_flood,
+    ),
+    Probe(
+        "read_flood",
+        "one downstream key reading past its read rate",
+        429,
+        lambda: [
+            Request("GET", "/v1/complaints", headers=bearer(DOWNSTREAM_KEY), params={"cursor": "x"})
+            for _ in range(READ_BURST + 1)
+        ],
     ),
     Probe(
         "cursor_with_nul",

@@ -15,7 +15,7 @@ from app import auth, auth_downstream, wechat, wechat_crypto
 from app.__main__ import refuse_open_beyond_loopback
 from ingest.settings import REPO_ROOT, Settings
 from tests.api_support import accepted_records, gateway, settings
-from tests.security.probes import DOWNSTREAM_KEY, PROBES, Probe
+from tests.security.probes import DOWNSTREAM_KEY, PROBES, READ_BURST, Probe
 
 REPORT = REPO_ROOT / ".data" / "security-report.json"
 
@@ -36,7 +36,13 @@ def results() -> Iterator[list[dict[str, Any]]]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    config = settings(downstream_keys=f"dispatch:{DOWNSTREAM_KEY}", invalid_burst=3, invalid_rate_per_s=0.01)
+    config = settings(
+        downstream_keys=f"dispatch:{DOWNSTREAM_KEY}",
+        invalid_burst=3,
+        invalid_rate_per_s=0.01,
+        read_burst=READ_BURST,
+        read_rate_per_s=0.01,
+    )
     async with gateway(config) as (client, broker, _):
         yield client, broker
 
