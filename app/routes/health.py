@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 
 from app.deps import ResourcesDep
 from app.metrics import WORKERS_STOPPED
@@ -15,6 +17,7 @@ from app.problems import problem
 from ingest.worker_stops import OPEN_STOPS
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("jiesu.gateway")
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -23,15 +26,21 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def _open_stops(resources: ResourcesDep) -> list[dict[str, str]] | None:
-    """The worker stops not resumed yet (ingest/worker_stops.py); None when the database does not answer."""
+async def _open_stops(resources: ResourcesDep) -> tuple[bool, list[dict[str, str]] | None]:
+    """Whether the database answers, and the worker stops not resumed yet (ingest/worker_stops.py); the stops
+    are None when they cannot be read (no database, or one not migrated to 0009 yet)."""
     try:
         async with asyncio.timeout(2), resources.engine.connect() as conn:
-            rows = (await conn.execute(text(OPEN_STOPS))).mappings().all()
+            try:
+                rows = (await conn.execute(text(OPEN_STOPS))).mappings().all()
+            except ProgrammingError:
+                # A gateway deployed before its migration: the database answers, the stops are unknown.
+                log.warning("worker_stops not readable: apply the migrations (make migrate)")
+                return True, None
     except Exception:  # any failure means not ready; the reason is in the database's own log
-        return None
+        return False, None
     WORKERS_STOPPED.set(len(rows))
-    return [
+    return True, [
         {
             "lane": row["lane"],
             "worker": row["worker"],
@@ -50,8 +59,8 @@ async def _open_stops(resources: ResourcesDep) -> list[dict[str, str]] | None:
 async def readyz(resources: ResourcesDep) -> Any:
     """200 when the bus and the database both answer and no worker lane is stopped by the dead-letter cap,
     else 503 naming what is wrong (a stopped lane with its worker, reason and time)."""
-    stops = await _open_stops(resources)
-    checks = {"bus": await resources.producer.ready(), "database": stops is not None}
+    database, stops = await _open_stops(resources)
+    checks = {"bus": await resources.producer.ready(), "database": database}
     if stops is not None:
         # Accepting goes on while a worker is stopped, but nothing accepted is processed: not ready.
         checks["workers"] = not stops

@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 
@@ -18,6 +19,7 @@ from ingest.topics import INTAKE
 from tests.api_support import wechat_record
 from tests.integration.helpers import fetchval, wait_until
 from workers.consumer import running_worker
+from workers.db import asyncpg_dsn
 from workers.errors import DeadLetterFlood
 
 pytestmark = pytest.mark.postgres
@@ -76,3 +78,21 @@ async def test_a_capped_worker_makes_readyz_503_until_a_new_worker_commits(fresh
                 assert await wait_until(over)
             assert (await _ready(http)).status_code == 200
             assert "jiesu_gateway_workers_stopped 0.0" in (await http.get("/metrics")).text
+
+
+async def test_a_database_not_migrated_yet_is_ready_without_the_workers_check(
+    fresh_database_url: str,
+) -> None:
+    settings = Settings(kafka_bootstrap_servers="", database_url=fresh_database_url)
+    conn = await asyncpg.connect(asyncpg_dsn(settings))
+    try:
+        await conn.execute("DROP TABLE worker_stops")  # as before migration 0009
+    finally:
+        await conn.close()
+    app = create_app(settings, broker=in_process_broker(settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            answer = await _ready(http)
+    assert answer.status_code == 200
+    assert answer.json()["checks"] == {"bus": True, "database": True}
