@@ -10,6 +10,7 @@ from prometheus_client import Counter
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.memory import give_back
 from app.metrics import REJECTIONS
 from app.problems import problem
 
@@ -57,6 +58,8 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+        # The request is answered and its objects freed: after a large body, the memory goes back.
+        give_back(received)
 
 
 def _too_large(limit: int) -> str:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app import memory
 from app.auth import TokenBuckets
 from app.limits import FloodTracker, InvalidBudget
 from ingest.bus import BusUnavailable
@@ -275,3 +276,15 @@ async def test_a_key_flooding_invalid_input_is_throttled_and_others_are_not() ->
         # Another adapter's key is not affected.
         assert (await http.post("/v1/complaints", json=PHONE, headers=bearer(PHONE_KEY))).status_code == 202
         assert len(accepted_records(broker)) == 2
+
+
+async def test_memory_is_given_back_after_a_large_body_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
+    async with gateway(settings()) as (http, _, _app):
+        small = await http.post("/v1/complaints/batch", json={"items": [WEB]}, headers=bearer(WEB_KEY))
+        assert small.status_code == 202 and trims == []
+        items = [{**WEB, "external_id": f"big-{i}", "content": "路灯坏了" * 1000} for i in range(100)]
+        big = await http.post("/v1/complaints/batch", json={"items": items}, headers=bearer(WEB_KEY))
+        assert big.status_code == 202
+        assert trims == [0]
