@@ -303,8 +303,12 @@ async def create_request(
             request.app.state.guard.signatures.verify(adapter, request, raw)
         except HTTPException as exc:
             raise _forbidden(exc) from exc
-    submission = _submission(form)
     intake = intake_of(request)
+    try:
+        submission = _submission(form)
+    except InvalidSubmission:
+        intake.invalid(adapter)  # against the key's budget of invalid input, as on the JSON API
+        raise
     receipt = await intake.accept(resources, submission, adapter, request.headers.get(IDEMPOTENCY_HEADER))
     reply = TokenReply(token=receipt.ticket_id, service_notice="已受理 (received)").model_dump(
         exclude_none=True

@@ -288,3 +288,16 @@ async def test_memory_is_given_back_after_a_large_body_only(monkeypatch: pytest.
         big = await http.post("/v1/complaints/batch", json={"items": items}, headers=bearer(WEB_KEY))
         assert big.status_code == 202
         assert trims == [0]
+
+
+async def test_invalid_open311_posts_spend_the_same_budget() -> None:
+    form = {
+        "api_key": WEB_KEY,
+        "service_code": "nope",
+        "address_string": "海淀区学院路30号",
+        "description": "x",
+    }
+    async with gateway(settings(invalid_rate_per_s=0.01, invalid_burst=2)) as (http, _, _app):
+        for _ in range(2):
+            assert (await http.post("/open311/v2/requests.json", data=form)).status_code == 400
+        assert (await http.post("/v1/complaints", json=WEB, headers=bearer(WEB_KEY))).status_code == 429
