@@ -115,7 +115,16 @@ async def test_the_reports_show_titles_and_samples_masked(database_url: str) -> 
         incident_id=incident,
         district=f"r-{uuid.uuid4().hex[:6]}",
     )
-    await _store(settings, [row])
+    # A number across the 40 characters a title without its own takes from the text: masked before the cut.
+    cut = _row(
+        settings.ticket_secret,
+        now,
+        title="",
+        content="燃" * 35 + "13800138000请回电",
+        urgency="critical",
+        district=row.district,
+    )
+    await _store(settings, [row, cut])
     engine = make_engine(settings)
     try:
         async with engine.connect() as conn:
@@ -125,6 +134,7 @@ async def test_the_reports_show_titles_and_samples_masked(database_url: str) -> 
             )
     finally:
         await engine.dispose()
-    [mine] = [u for u in urgent if u["ticket_id"] == row.ticket_id]
-    assert mine["title"] == "燃气泄漏了，请回电138****8000"
+    titles = {u["ticket_id"]: u["title"] for u in urgent}
+    assert titles[row.ticket_id] == "燃气泄漏了，请回电138****8000"
+    assert titles[cut.ticket_id] == "燃" * 35 + "138**"
     assert samples[incident] == ["燃气泄漏了，请回电138****8000"]
