@@ -8,7 +8,7 @@ SERVICES_ENV := .data/services.env
 service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
 
 .PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme dashboard \
-	train finetune finetune-blend evaluate urgency-model bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench
+	train finetune finetune-blend evaluate urgency-model bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench security
 
 help:
 	@echo "make run            the whole pipeline in one process (embedded bus, local Postgres) on 127.0.0.1:\$${PORT:-8000}"
@@ -21,6 +21,7 @@ help:
 	@echo "make dashboard      the live dashboard's chart library (ECharts, pinned in app/dashboard) from npm"
 	@echo "make chaos          fault scenarios on a private Kafka + Postgres → .data/chaos-report.json"
 	@echo "make fuzz           thousands of malformed requests → .data/fuzz-report.json"
+	@echo "make security       the security probes (issue 18) → .data/security-report.json (make test runs them too)"
 	@echo "make train          train the judgement model from ../shared/data (DATA_DIR=… or JIESU_TRAINING_DATA_DIR)"
 	@echo "make finetune       fine-tune the sentence encoder (the teacher, ~30 min on 2 cores, cached in .data/) and"
 	@echo "                    write its labels of the raw messages (workers/judgement/model/teacher-labels.csv)"
@@ -87,6 +88,12 @@ test: services encoder system-packages dashboard
 # Kill brokers, databases and workers under load (a private stack on other ports; make test runs these too).
 chaos: venv
 	JIESU_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -rs -m chaos tests/chaos
+
+# Each probe an attacker or a careless operator would try, its expected and actual answer, and what the gateway
+# put on the intake topics meanwhile; needs no services (the gateway app on its in-process bus).
+security: venv
+	$(VENV)/bin/pytest -q -rs tests/security
+	@echo "report: .data/security-report.json"
 
 fuzz: services
 	JIESU_REQUIRE_SERVICES=1 $(VENV)/bin/pytest -q -rs tests/fuzz

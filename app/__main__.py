@@ -6,10 +6,12 @@ import logging
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
+from app.connections import with_deadlines
 from app.main import create_app
 from ingest.gc_tuning import tune_gc
 from ingest.logs import configure_logging
@@ -62,19 +64,25 @@ def refuse_open_beyond_loopback(settings: Settings) -> None:
 
 def serve(app: FastAPI, settings: Settings, *, graceful_shutdown_s: int | None) -> None:
     """Run `app` under uvicorn as the gateway and the embedded pipeline both do: SIGTERM drains and exits 0,
-    the start-up heap is frozen (ingest/gc_tuning.py), no access log; `graceful_shutdown_s` bounds the
-    drain (None: wait for every request in hand)."""
+    the start-up heap is frozen (ingest/gc_tuning.py), no access log, the connection limits;
+    `graceful_shutdown_s` bounds the drain (None: wait for every request in hand)."""
     signal.signal(signal.SIGTERM, exit_zero_after_drain)
     tune_gc(settings.gc_tuning)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=graceful_shutdown_s,
-        loop=settings.event_loop,
-    )
+    uvicorn.run(app, **server_options(settings, graceful_shutdown_s))
+
+
+def server_options(settings: Settings, graceful_shutdown_s: int | None) -> dict[str, Any]:
+    """uvicorn's options for the gateway: address, loop, and the connection limits (app/connections.py)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": graceful_shutdown_s,
+        "loop": settings.event_loop,
+        "http": with_deadlines(settings.header_timeout_s, settings.body_timeout_s),
+        "limit_concurrency": settings.max_connections,
+    }
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.metrics import REJECTIONS
+from app.problems import http_problem
 from ingest.settings import Settings, parse_api_keys, parse_signing_secrets
 from ingest.token_buckets import TokenBuckets
 
@@ -154,6 +156,7 @@ class Guard:
         self.keys = KeyRing(settings.api_keys, settings.signing_secrets)
         self.signatures = Signatures(settings.signature_window_s)
         self.buckets = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.reads = TokenBuckets(settings.read_rate_per_s, settings.read_burst)
 
     def key_adapter(self, key: str | None) -> Adapter:
         """The adapter of a presented key (ANONYMOUS on an open gateway); 401 when missing or unknown."""
@@ -172,6 +175,43 @@ class Guard:
         if adapter is ANONYMOUS:
             return 0.0
         return self.buckets.take(adapter.name, cost)
+
+
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, exactly as FastAPI's HTTPBearer reads it."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    credentials = credentials.strip()
+    if not (scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return credentials
+
+
+class KeyBeforeBody:
+    """Refuses a submission without a known adapter key (401) before its body is read.
+
+    FastAPI reads and parses a body before it runs the route's dependencies, so a caller without any key could
+    make the gateway read and parse a 16 MB batch only to be told 401. Pure ASGI: on the submission paths it
+    looks at one header; everything else passes straight through.
+    """
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """401 at once for an unknown key on a submission path; else on to the app."""
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths:
+            guard: Guard = scope["app"].state.guard
+            if not guard.keys.open:
+                header = next((v for n, v in scope["headers"] if n == b"authorization"), None)
+                try:
+                    guard.key_adapter(bearer_key(header.decode("latin-1") if header is not None else None))
+                except HTTPException as exc:
+                    await http_problem(exc)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 _bearer = HTTPBearer(
@@ -197,14 +237,29 @@ async def authenticate(
     adapter = guard.key_adapter(credentials.credentials if credentials else None)
     if adapter.signing_secret is not None:
         guard.signatures.verify(adapter, request, await request.body())
+    # For the handler of an invalid body, which counts it against this adapter's budget of invalid input.
+    request.state.adapter = adapter
     return adapter
+
+
+def charge_read(request: Request, reader: str) -> None:
+    """Take one read from `reader`'s read rate (in this gateway process); 429 with Retry-After when over."""
+    wait = guard_of(request).reads.take(reader)
+    if wait:
+        REJECTIONS.labels(reason="read_rate_limited").inc()
+        retry = str(max(1, int(wait + 0.999)))
+        raise HTTPException(429, f"{reader} is over its read rate", headers={"Retry-After": retry})
 
 
 async def authenticate_reader(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Adapter:
-    """The calling adapter of a read: any valid key, any channel, no signature, no charge."""
-    return guard_of(request).key_adapter(credentials.credentials if credentials else None)
+    """The calling adapter of a read: any valid key, no signature; charged one read (not the open gateway's
+    anonymous caller, who stands for everyone)."""
+    adapter = guard_of(request).key_adapter(credentials.credentials if credentials else None)
+    if adapter is not ANONYMOUS:
+        charge_read(request, f"adapter {adapter.name!r}")
+    return adapter
 
 
 AdapterDep = Annotated[Adapter, Depends(authenticate)]

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from app.auth import charge_read
 from ingest.settings import parse_downstream_keys
 
 
@@ -71,3 +73,24 @@ def downstream_system(
 
 
 DownstreamDep = Annotated[str, Depends(downstream_system)]
+
+
+@dataclass(frozen=True, slots=True)
+class DownstreamReader:
+    """A downstream system reading tickets: its name, and whether its key proved it (an open API only has
+    the name the caller claimed)."""
+
+    name: str
+    verified: bool
+
+
+def downstream_reader(request: Request, name: DownstreamDep) -> DownstreamReader:
+    """The calling downstream system as a reader of tickets, charged one read (when its key proved it: on an
+    open API the name is anyone's to claim)."""
+    verified = not _keys(request).open
+    if verified:
+        charge_read(request, f"downstream system {name!r}")
+    return DownstreamReader(name, verified)
+
+
+DownstreamReaderDep = Annotated[DownstreamReader, Depends(downstream_reader)]

@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import ANONYMOUS, Adapter, Guard
+from app.auth import ANONYMOUS, Adapter, Guard, bearer_key
 from app.deps import Resources
 from app.problems import http_problem, refusal_problem
 from app.refusals import SubmissionRefused
@@ -61,17 +61,6 @@ def _is_json(content_type: bytes) -> bool:
     # What FastAPI reads as JSON, narrowed to the plain media type (any `+json` or oddity goes to FastAPI).
     media = content_type.split(b";", 1)[0].strip().lower()
     return media == b"application/json"
-
-
-def _bearer(authorization: str | None) -> str | None:
-    """The key of an `Authorization: Bearer <key>` header, exactly as FastAPI's HTTPBearer reads it."""
-    if not authorization:
-        return None
-    scheme, _, credentials = authorization.partition(" ")
-    credentials = credentials.strip()
-    if not (scheme and credentials) or scheme.lower() != "bearer":
-        return None
-    return credentials
 
 
 def _replaying(messages: list[Message], receive: Receive) -> Receive:
@@ -98,8 +87,9 @@ LANE_DEPENDENCIES = frozenset(
 # The request's parts the lane reads: the Idempotency-Key header and the body (a `Submission`).
 LANE_PARAMETERS = frozenset({("header", "idempotency-key"), ("body", "submission")})
 # The middleware inside the lane (added before it) that it stands in for: the body limit, by passing over-long
-# bodies on. Middleware added after the lane wraps it and runs for the lane's requests too.
-LANE_INNER_MIDDLEWARE = frozenset({"BodyLimit"})
+# bodies on; the key check before the body, by looking the key up before reading the body and passing unknown
+# keys on. Middleware added after the lane wraps it and runs for the lane's requests too.
+LANE_INNER_MIDDLEWARE = frozenset({"BodyLimit", "KeyBeforeBody"})
 
 
 @dataclass(frozen=True)
@@ -243,10 +233,15 @@ class FastLane:
             _PASSED.inc()
             await self.app(scope, receive, send)
             return
+        # The key before the body: an unknown one is refused by the app (KeyBeforeBody) without reading it.
+        adapter = self._adapter(scope, headers.authorization)
+        if adapter is None:
+            _PASSED.inc()
+            await self.app(scope, receive, send)
+            return
         messages, body = await _read_body(receive)
-        adapter = self._adapter(scope, headers.authorization) if body is not None else None
-        submission = self._validate(body) if body is not None and adapter is not None else None
-        if body is None or adapter is None or submission is None:
+        submission = self._validate(body) if body is not None else None
+        if body is None or submission is None:
             _PASSED.inc()
             await self.app(scope, _replaying(messages, receive), send)
             return
@@ -277,7 +272,7 @@ class FastLane:
         guard: Guard = scope["app"].state.guard
         if guard.keys.open:
             return ANONYMOUS
-        key = _bearer(authorization.decode("latin-1") if authorization is not None else None)
+        key = bearer_key(authorization.decode("latin-1") if authorization is not None else None)
         return guard.keys.lookup(key) if key else None
 
     @staticmethod

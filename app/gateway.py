@@ -7,11 +7,12 @@ import logging
 
 from fastapi import FastAPI
 
-from app.auth import Guard
-from app.limits import BodyLimit, FloodTracker
+from app.auth import Guard, KeyBeforeBody
+from app.limits import BodyLimit, FloodTracker, InvalidBudget
 from app.open311 import routes as open311
 from app.routes import batch, wechat
 from app.submission import Intake
+from app.wechat_crypto import WechatCrypto
 from ingest.settings import Settings
 
 log = logging.getLogger("jiesu.gateway")
@@ -22,8 +23,17 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Attach the guard and flood tracker, the body limit, and the channel routes to `app`."""
     guard = Guard(settings)
     app.state.guard = guard
-    app.state.intake = Intake(guard, FloodTracker(settings.flood_threshold, settings.flood_window_s))
+    app.state.intake = Intake(
+        guard,
+        FloodTracker(settings.flood_threshold, settings.flood_window_s),
+        InvalidBudget(settings.invalid_rate_per_s, settings.invalid_burst),
+    )
     app.state.wechat_token = settings.wechat_token
+    app.state.wechat_crypto = (
+        WechatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_app_id)
+        if settings.wechat_aes_key
+        else None
+    )
     app.add_middleware(
         BodyLimit,
         default_limit=settings.max_body_bytes,
@@ -33,6 +43,8 @@ def install(app: FastAPI, settings: Settings) -> None:
             "/v1/channels/wechat": WECHAT_MAX_BODY,
         },
     )
+    # Outside the body limit: a request without a known key is refused before anything reads its body.
+    app.add_middleware(KeyBeforeBody, paths=frozenset({"/v1/complaints", "/v1/complaints/batch"}))
     app.include_router(batch.router)
     app.include_router(wechat.router)
     app.include_router(open311.router)

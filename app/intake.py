@@ -14,10 +14,12 @@ from typing import Any
 from app.deps import Resources
 from app.limits import FloodTracker
 from app.metrics import ACCEPTED, PRODUCE_SECONDS
+from app.refusals import InvalidSubmission
 from ingest.bus import BusUnavailable
 from ingest.bus.base import Outgoing
 from ingest.schemas.records import INTAKE_SCHEMA_VERSION, IntakeRecord, intake_record_bytes
 from ingest.schemas.submission import AnySubmission, external_id_of, intake_text
+from ingest.storable import unstorable_fields
 from ingest.tickets import idempotency_key_for, new_ticket_id
 from ingest.topics import INTAKE, INTAKE_URGENT, topic_name
 from ingest.urgency.screen import default_screen
@@ -58,8 +60,13 @@ def build_record(
     idempotency_header: str | None,
     secret: str,
     flood: FloodTracker | None = None,
+    field_prefix: Sequence[str | int] = (),
 ) -> AcceptedRecord:
-    """The intake record of `sub`, with its (deterministic, when keyed) ticket id and review reasons."""
+    """The intake record of `sub`, with its (deterministic, when keyed) ticket id and review reasons.
+
+    InvalidSubmission (fields named under `field_prefix`) when the database could not store the record: a
+    record accepted with a 202 must never be refused later.
+    """
     external_id = external_id_of(sub)
     ticket_id = new_ticket_id(secret, idempotency_key_for(sub.channel, external_id, idempotency_header))
     text = intake_text(sub)
@@ -86,6 +93,8 @@ def build_record(
         "trace_id": trace_id,
     }
     value = intake_record_bytes(head, sub)
+    if unstorable := unstorable_fields(value, sub, field_prefix):
+        raise InvalidSubmission(unstorable)
     return AcceptedRecord(
         ticket_id,
         sub.channel,

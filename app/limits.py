@@ -1,4 +1,5 @@
-"""Request-size limit (pure ASGI middleware) and the citizen flood flag; both constant work per request."""
+"""Request-size limit (pure ASGI middleware), the citizen flood flag and the budget of invalid input; each
+constant work per request."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from prometheus_client import Counter
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.memory import give_back
 from app.metrics import REJECTIONS
 from app.problems import problem
 
@@ -56,6 +58,8 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+        # The request is answered and its objects freed: after a large body, the memory goes back.
+        give_back(received)
 
 
 def _too_large(limit: int) -> str:
@@ -108,3 +112,43 @@ class FloodTracker:
             return None
         _FLOODING.inc()
         return f"citizen flooding: more than {self.threshold} submissions within {self.window_s / 60:g} min"
+
+
+class InvalidBudget:
+    """Per adapter, how much invalid input it may still send: `burst` submissions, refilled at `rate`/s.
+
+    An adapter that spends it has every submission refused (429) until one is back: a key spraying bad input,
+    probing for a value the database refuses, is stopped at the gateway rather than by the workers'
+    dead-letter cap, which stops processing for everyone. Adapters that send only valid input are not in the
+    table at all, so the check on the accepting path is one dictionary miss.
+    """
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        # adapter → (tokens spent, when last counted); dropped once refilled.
+        self._spent: dict[str, tuple[float, float]] = {}
+
+    def _outstanding(self, name: str, clock: float) -> float:
+        spent, last = self._spent[name]
+        spent = max(0.0, spent - (clock - last) * self.rate)
+        if spent == 0.0:
+            del self._spent[name]
+        return spent
+
+    def spend(self, name: str, count: int = 1, now: float | None = None) -> None:
+        """Count `count` invalid submissions of adapter `name`."""
+        if self.rate <= 0:
+            return
+        clock = time.monotonic() if now is None else now
+        spent = self._outstanding(name, clock) if name in self._spent else 0.0
+        self._spent[name] = (min(float(self.burst), spent + count), clock)
+
+    def wait(self, name: str, now: float | None = None) -> float:
+        """0 while `name` may submit; else the seconds until one invalid submission's worth is back."""
+        if name not in self._spent:
+            return 0.0
+        spent = self._outstanding(name, time.monotonic() if now is None else now)
+        if spent <= self.burst - 1:
+            return 0.0
+        return (spent - (self.burst - 1)) / self.rate

@@ -29,3 +29,13 @@ URGENT_LANE = Counter(
     "`over_budget` the normal one because the situation's lane budget was spent",
     ["outcome", "situation"],
 )
+WORKERS_STOPPED = Gauge(
+    "jiesu_gateway_workers_stopped",
+    "Worker lanes stopped by the dead-letter cap and not resumed since (table worker_stops), as the "
+    "gateway last read it: on each /readyz and each scrape of /metrics",
+)
+TIMED_OUT = Counter(
+    "jiesu_gateway_connections_timed_out_total",
+    "Connections closed because the request's headers or body did not arrive in time (app/connections.py)",
+    ["stage"],
+)

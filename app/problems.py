@@ -164,6 +164,10 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = field_errors(exc)
     REJECTIONS.labels(reason="validation").inc()
+    # A submission's body (the adapter was authenticated first): counted against its budget of invalid input.
+    adapter = getattr(request.state, "adapter", None)
+    if adapter is not None:
+        request.app.state.intake.invalid(adapter)
     return problem(422, "Invalid submission", summary(errors), errors=errors)
 
 

@@ -14,10 +14,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.auth import Adapter, Guard
+from app.auth import ANONYMOUS, Adapter, Guard
 from app.deps import Resources
 from app.intake import AcceptedRecord, build_record, publish, publish_many
-from app.limits import FloodTracker
+from app.limits import FloodTracker, InvalidBudget
 from app.metrics import REJECTIONS
 from app.refusals import (
     ChannelRefused,
@@ -83,18 +83,32 @@ def channel_refusal(adapter: Adapter, channel: str) -> ChannelRefused | None:
     return None
 
 
-class Intake:
-    """Accepts submissions for one gateway process: its rate buckets and its citizen flood tracker."""
+def _retry_after(wait: float) -> int:
+    return max(1, int(wait + 0.999))
 
-    def __init__(self, guard: Guard, flood: FloodTracker) -> None:
+
+class Intake:
+    """Accepts submissions for one gateway process: its rate buckets, its budget of invalid input and its
+    citizen flood tracker."""
+
+    def __init__(self, guard: Guard, flood: FloodTracker, invalid: InvalidBudget | None = None) -> None:
         self.guard = guard
         self.flood = flood
+        self.invalid_budget = invalid or InvalidBudget(0, 1)
 
     def _charge(self, adapter: Adapter, cost: int) -> None:
+        if wait := self.invalid_budget.wait(adapter.name):
+            why = f"adapter {adapter.name!r} sent too many invalid submissions; fix them before sending more"
+            raise refused(RateLimited(why, _retry_after(wait)))
         wait = self.guard.charge(adapter, cost)
         if wait:
-            retry = max(1, int(wait + 0.999))
-            raise refused(RateLimited(f"adapter {adapter.name!r} is over its rate limit", retry))
+            raise refused(RateLimited(f"adapter {adapter.name!r} is over its rate limit", _retry_after(wait)))
+
+    def invalid(self, adapter: Adapter | None, count: int = 1) -> None:
+        """Count `count` invalid submissions against `adapter`'s budget (not the open gateway's anonymous
+        caller: it stands for everyone)."""
+        if adapter is not None and adapter is not ANONYMOUS:
+            self.invalid_budget.spend(adapter.name, count)
 
     async def accept(
         self, resources: Resources, submission: AnySubmission, adapter: Adapter, idempotency_key: str | None
@@ -108,7 +122,11 @@ class Intake:
         # Without any key a late-acknowledged record and its retry would be two tickets: choose a key now, and
         # hand it back with the refusal for the retry to send.
         chosen = None if key or external_id_of(submission) else uuid.uuid4().hex
-        record = build_record(submission, key or chosen, settings.ticket_secret, self.flood)
+        try:
+            record = build_record(submission, key or chosen, settings.ticket_secret, self.flood)
+        except InvalidSubmission as exc:
+            self.invalid(adapter)
+            raise refused(exc) from None
         try:
             await publish(record, resources)
         except BusUnavailable as exc:
@@ -131,6 +149,7 @@ class Intake:
         """
         key = checked_key(idempotency_key)
         self._charge(adapter, len(items))
+        self.invalid(adapter, sum(isinstance(item, InvalidSubmission) for item in items))
         settings = resources.settings
         keyless = key is None and any(
             not isinstance(item, InvalidSubmission) and not external_id_of(item) for item in items
@@ -149,9 +168,18 @@ class Intake:
             # An item's own external_id keys it; the batch's key (given or chosen) keys the others by index,
             # so a retry with the chosen key cannot re-key an item that was already accepted.
             item_key = None if external_id_of(item) else key or chosen
-            record = build_record(
-                item, f"{item_key}:{index}" if item_key else None, settings.ticket_secret, self.flood
-            )
+            try:
+                record = build_record(
+                    item,
+                    f"{item_key}:{index}" if item_key else None,
+                    settings.ticket_secret,
+                    self.flood,
+                    ("items", index),
+                )
+            except InvalidSubmission as exc:
+                self.invalid(adapter)
+                outcomes.append(refused(exc))
+                continue
             if item_key is not None and item_key == chosen:
                 keyed_by_chosen.add(record.ticket_id)
             # The same ticket twice in one batch (a duplicated item) is sent once.

@@ -147,3 +147,4 @@ def accepted_text(ticket_id: str) -> str:
 # shows its users only a generic failure for an HTTP error, and a retry of the same message cannot succeed.
 INVALID_TEXT = "您的消息未能受理：内容为空、过长或无法识别。请用文字描述您的诉求后重新发送，或拨打12345热线。"
 UNSUPPORTED_TEXT = "暂不支持此类消息。请发送文字、语音、图片或位置描述您的诉求，或拨打12345热线。"
+TOO_FAST_TEXT = "您发送消息过于频繁，本条未能受理。请稍候一分钟后重新发送，或拨打12345热线。"

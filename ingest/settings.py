@@ -92,6 +92,35 @@ class Settings(BaseSettings):
         description="Submissions per second per adapter in each gateway process (token bucket); 0 = no limit",
     )
     rate_limit_burst: int = Field(default=2000, ge=1, description="Token-bucket size of the rate limit")
+    read_rate_per_s: float = Field(
+        default=50.0,
+        ge=0,
+        description="Ticket reads per second per adapter or downstream key in each gateway process (token "
+        "bucket of read_burst); 0 = no limit",
+    )
+    read_burst: int = Field(default=500, ge=1, description="Token-bucket size of the read rate")
+    invalid_rate_per_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Invalid submissions per second an adapter may send in each gateway process before all "
+        "its submissions get 429 (a bucket of invalid_burst, refilled at this rate); 0 = no limit",
+    )
+    invalid_burst: int = Field(
+        default=300,
+        ge=1,
+        description="Invalid submissions an adapter may send at once (see invalid_rate_per_s)",
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds a client has to send a request's headers (else closed)"
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds a client has to send a request's body after its headers"
+    )
+    max_connections: int = Field(
+        default=20000,
+        ge=1,
+        description="Open connections the gateway serves at once; requests on further ones get 503",
+    )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Largest request body (413 above)")
     max_batch_body_bytes: int = Field(
         default=16 << 20, ge=1024, description="Largest body of POST /v1/complaints/batch (413 above)"
@@ -109,6 +138,28 @@ class Settings(BaseSettings):
     wechat_token: str = Field(
         default="", description="Token of the WeChat official-account callback; empty = callback disabled"
     )
+    wechat_aes_key: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9+/]{43})?$",
+        description="The official account's EncodingAESKey (43 characters) for its encrypted mode "
+        "(安全模式); empty = plaintext mode only",
+    )
+    wechat_app_id: str = Field(
+        default="", max_length=64, description="The official account's AppID (encrypted mode checks it)"
+    )
+    wechat_max_age_s: int = Field(
+        default=300,
+        ge=1,
+        description="Largest difference between a WeChat callback's timestamp and the gateway's clock; older "
+        "(or later) callbacks are refused, and replays are remembered this long (table wechat_pushes)",
+    )
+    wechat_openid_per_minute: float = Field(
+        default=10.0,
+        ge=0,
+        description="Messages a minute one WeChat user (openid) may push in each gateway process, in bursts "
+        "of wechat_openid_burst; past it the user is asked to wait. 0 = no limit",
+    )
+    wechat_openid_burst: int = Field(default=20, ge=1, description="Burst of wechat_openid_per_minute")
     open311_jurisdiction: str = Field(
         default="12345",
         max_length=64,
@@ -182,6 +233,17 @@ class Settings(BaseSettings):
     # Downstream systems (dispatch, dashboards, the warehouse) on the read and status API.
     downstream_keys: str = Field(
         default="", description="Downstream systems' keys, comma-separated name:key; empty = open"
+    )
+    personal_data_readers: str = Field(
+        default="",
+        description="Names (downstream systems, adapters) that read phone, ID-card and bank-card numbers in "
+        "complaint texts unmasked, comma-separated; every such read is audited. Everyone else reads them "
+        "masked",
+    )
+    events_personal_data: bool = Field(
+        default=False,
+        description="Publish events with the personal numbers in their texts unmasked (only when every "
+        "subscriber may read them)",
     )
 
     # Storage maintenance (python -m workers.maintenance, and the worker's partition keeper).

@@ -8,9 +8,12 @@ import time
 class TokenBuckets:
     """A token bucket per name (in memory, per process): `rate` tokens a second, `burst` at most."""
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int, max_names: int = 100_000) -> None:
         self.rate = rate
         self.burst = burst
+        # A bound for buckets keyed by callers' own names (WeChat openids): the oldest is forgotten first,
+        # which only hands that name a full bucket again.
+        self._max_names = max_names
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def take(self, name: str, cost: int = 1, now: float | None = None) -> float:
@@ -19,7 +22,10 @@ class TokenBuckets:
             return 0.0
         clock = time.monotonic() if now is None else now
         cost = min(cost, self.burst)
-        tokens, last = self._buckets.get(name, (float(self.burst), clock))
+        found = self._buckets.get(name)
+        if found is None and len(self._buckets) >= self._max_names:
+            del self._buckets[next(iter(self._buckets))]
+        tokens, last = found or (float(self.burst), clock)
         tokens = min(float(self.burst), tokens + (clock - last) * self.rate)
         if tokens >= cost:
             self._buckets[name] = (tokens - cost, clock)

@@ -80,10 +80,24 @@ async def gateway(
     """The gateway app on an in-process broker, running its lifespan; yields (client, broker, app)."""
     broker = broker or in_process_broker(config)
     app = create_app(config, broker=broker)
+    # The unit tests' database is unreachable: WeChat pushes are remembered in memory instead.
+    app.state.wechat_ledger = MemoryPushLedger()
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=30) as http:
             yield http, broker, app
+
+
+class MemoryPushLedger:
+    """app/wechat_replay.py's ledger in this process's memory (one gateway process: the unit tests)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, bytes] = {}
+
+    async def is_replay(self, timestamp: str, nonce: str, body: bytes) -> bool:
+        """True when this timestamp and nonce came before with another body."""
+        digest = hashlib.sha256(body).digest()
+        return self.seen.setdefault(f"{timestamp}:{nonce}", digest) != digest
 
 
 def accepted_records(broker: InProcessBroker) -> list[BusMessage]:

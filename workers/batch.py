@@ -169,10 +169,13 @@ class BatchProcessor:
         *,
         link: bool = True,
         forward_to: str | None = None,
+        mask_events: bool = True,
     ) -> None:
         """`forward_to` makes the urgent lane's processor: it stores tickets unlinked, announces them at once
         (`ticket.urgent`) and passes their records on to that intake topic, whose worker links them and
-        publishes their `ticket.processed`; so an urgent ticket never waits for the incident bucket locks."""
+        publishes their `ticket.processed`; so an urgent ticket never waits for the incident bucket locks.
+        `mask_events` masks the personal numbers in the events' texts (JIESU_EVENTS_PERSONAL_DATA unset)."""
+        self._mask_events = mask_events
         self._pool = pool
         self._producer = producer
         self._judge = judge
@@ -326,10 +329,12 @@ class BatchProcessor:
         its `ticket.processed`, and an announcement after it would tell the desk less, later. (The sentinel's
         copy of a record can reach the urgent lane after the normal lane took the original.)"""
         if self._forward_to is None:
-            await publish_processed(self._producer, rows, trace_ids, self._prefix, now)
+            await publish_processed(
+                self._producer, rows, trace_ids, self._prefix, now, mask=self._mask_events
+            )
             return
         unlinked = [r for r in rows if r.incident_id is None]
-        await publish_urgent(self._producer, unlinked, trace_ids, self._prefix, now)
+        await publish_urgent(self._producer, unlinked, trace_ids, self._prefix, now, mask=self._mask_events)
         # A rescreened record's original is on the normal lane already: it is not passed on again.
         messages = [by_id[r.ticket_id].message for r in unlinked]
         await send_all(self._producer, copied(messages, self._forward_to, FORWARDED_HEADER))

@@ -26,7 +26,7 @@ from workers.batch import BatchProcessor
 from workers.batch_size import BatchSizer
 from workers.db import open_pool
 from workers.dead_letters import DeadLetters
-from workers.errors import TransientError
+from workers.errors import DeadLetterFlood, TransientError
 from workers.judgement.judge import Judge
 from workers.maintenance import partitions_kept_ahead
 from workers.metrics import (
@@ -42,6 +42,7 @@ from workers.metrics import (
 )
 from workers.process import close_within
 from workers.sentinel import Sentinel
+from workers.stops import StopRecord
 
 log = logging.getLogger("jiesu.worker")
 
@@ -163,11 +164,13 @@ class IntakeWorker:
         consumer: BusConsumer,
         processor: Processor,
         lane: Lane | None = None,
+        stops: StopRecord | None = None,
     ) -> None:
         self._settings = settings
         self._consumer = consumer
         self._processor = processor
         self.lane = lane or normal_lane(settings)
+        self._stops = stops
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -188,7 +191,15 @@ class IntakeWorker:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Process batches until stopped."""
+        """Process batches until stopped; a stop by the dead-letter cap is recorded for /readyz first."""
+        try:
+            await self._run()
+        except DeadLetterFlood as exc:
+            if self._stops is not None:
+                await self._stops.stopped(self.lane.name, str(exc))
+            raise
+
+    async def _run(self) -> None:
         settings, lane = self._settings, self.lane
         sizer = BatchSizer(lane.max_records, lane.max_records_behind)
         while not self._stopping.is_set():
@@ -256,6 +267,8 @@ class IntakeWorker:
             return
         COMMITS.inc()
         LAST_PROGRESS.set_to_current_time()
+        if self._stops is not None:
+            await self._stops.committed(self.lane.name)
         log.info(
             "batch committed",
             extra={
@@ -386,7 +399,15 @@ def lane_processor(
         budget = LaneBudget(settings.urgent_lane_rate, settings.urgent_lane_burst)
         return Sentinel(producer, judge.urgency, budget, topic_name(INTAKE_URGENT, prefix))
     forward_to = topic_name(INTAKE, prefix) if lane.name == "urgent" else None
-    return BatchProcessor(pool, producer, judge, dead_letters, prefix, forward_to=forward_to)
+    return BatchProcessor(
+        pool,
+        producer,
+        judge,
+        dead_letters,
+        prefix,
+        forward_to=forward_to,
+        mask_events=not settings.events_personal_data,
+    )
 
 
 @asynccontextmanager
@@ -405,6 +426,7 @@ async def running_worker(
         dead_letters = DeadLetters(
             producer, settings.topic_prefix, settings.dlq_max_per_window, settings.dlq_window_s
         )
+        stops = await StopRecord.open(pool)
         judge = load_classifier()
         models = model_versions(judge)
         lanes: list[IntakeWorker] = []
@@ -417,7 +439,7 @@ async def running_worker(
             processor = lane_processor(
                 lane, settings, pool=pool, producer=producer, judge=judge, dead_letters=dead_letters
             )
-            lanes.append(IntakeWorker(settings, consumer, processor, lane))
+            lanes.append(IntakeWorker(settings, consumer, processor, lane, stops))
         worker = LanedWorker(lanes)
         worker.start()
         try:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from ingest.bus import BusProducer
 from ingest.bus.base import Outgoing
+from ingest.masking import mask_fields
 from ingest.schemas.events import (
     EVENT_SCHEMA_VERSION,
     TicketJudged,
@@ -52,23 +53,26 @@ _NOT_COLUMNS = ("schema_version", "event_type", "urgency_change")
 _ROW_FIELDS = tuple(name for name in TicketJudged.model_fields if name not in _NOT_COLUMNS)
 
 
-def _judged_fields(row: TicketRow) -> dict[str, object]:
-    """The fields every ticket event takes from the stored row (TicketJudged's)."""
+def _judged_fields(row: TicketRow, mask: bool) -> dict[str, object]:
+    """The fields every ticket event takes from the stored row (TicketJudged's), the personal numbers in
+    its texts masked when `mask` (ingest/masking.py)."""
     fields = {name: getattr(row, name) for name in _ROW_FIELDS}
     fields["urgency_change"] = urgency_change(row)
+    if mask:
+        mask_fields(fields)
     return fields
 
 
-def processed_event(row: TicketRow) -> TicketProcessed:
+def processed_event(row: TicketRow, mask: bool = True) -> TicketProcessed:
     """The `ticket.processed` event of a stored, linked row."""
     return TicketProcessed.model_validate(
-        {**_judged_fields(row), "duplicate_of": row.duplicate_of, "incident_id": row.incident_id}
+        {**_judged_fields(row, mask), "duplicate_of": row.duplicate_of, "incident_id": row.incident_id}
     )
 
 
-def urgent_event(row: TicketRow) -> TicketUrgent:
+def urgent_event(row: TicketRow, mask: bool = True) -> TicketUrgent:
     """The `ticket.urgent` event of a row the urgent lane stored (the same before and after its linking)."""
-    return TicketUrgent.model_validate(_judged_fields(row))
+    return TicketUrgent.model_validate(_judged_fields(row, mask))
 
 
 async def send_all(producer: BusProducer, records: Sequence[Outgoing]) -> None:
@@ -81,14 +85,20 @@ async def send_all(producer: BusProducer, records: Sequence[Outgoing]) -> None:
 
 
 async def publish_processed(
-    producer: BusProducer, rows: list[TicketRow], trace_ids: dict[str, str], prefix: str, now: datetime
+    producer: BusProducer,
+    rows: list[TicketRow],
+    trace_ids: dict[str, str],
+    prefix: str,
+    now: datetime,
+    *,
+    mask: bool = True,
 ) -> int:
     """Send every row's `ticket.processed` (urgent ones to the urgent topic as well); wait for all
     acknowledgements. Raises BusUnavailable if any is not acknowledged."""
     events, urgent = topic_name(EVENTS, prefix), topic_name(URGENT, prefix)
     records: list[Outgoing] = []
     for row in rows:
-        event = processed_event(row)
+        event = processed_event(row, mask)
         value, key = event.to_bytes(), row.ticket_id.encode()
         headers = event_headers(event.event_type, EVENT_SCHEMA_VERSION, trace_ids.get(row.ticket_id), now)
         records.append((events, value, key, headers))
@@ -99,13 +109,19 @@ async def publish_processed(
 
 
 async def publish_urgent(
-    producer: BusProducer, rows: list[TicketRow], trace_ids: dict[str, str], prefix: str, now: datetime
+    producer: BusProducer,
+    rows: list[TicketRow],
+    trace_ids: dict[str, str],
+    prefix: str,
+    now: datetime,
+    *,
+    mask: bool = True,
 ) -> int:
     """Send the `ticket.urgent` of every row to the urgent topic; wait for all acknowledgements."""
     urgent = topic_name(URGENT, prefix)
     records: list[Outgoing] = []
     for row in rows:
-        event = urgent_event(row)
+        event = urgent_event(row, mask)
         headers = event_headers(event.event_type, event.schema_version, trace_ids.get(row.ticket_id), now)
         records.append((urgent, event.to_bytes(), row.ticket_id.encode(), headers))
     await send_all(producer, records)

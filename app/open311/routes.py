@@ -41,6 +41,7 @@ from app.open311.models import (
     TokenReply,
 )
 from app.open311.queries import CLOSED_STATUSES, RequestFilter, find_requests
+from app.personal_data import shown
 from app.refusals import InvalidSubmission, SubmissionRefused, error_fields
 from app.routes.complaints import intake_of
 from app.routes.downstream import within_years
@@ -302,13 +303,22 @@ async def create_request(
             request.app.state.guard.signatures.verify(adapter, request, raw)
         except HTTPException as exc:
             raise _forbidden(exc) from exc
-    submission = _submission(form)
     intake = intake_of(request)
+    try:
+        submission = _submission(form)
+    except InvalidSubmission:
+        intake.invalid(adapter)  # against the key's budget of invalid input, as on the JSON API
+        raise
     receipt = await intake.accept(resources, submission, adapter, request.headers.get(IDEMPOTENCY_HEADER))
     reply = TokenReply(token=receipt.ticket_id, service_notice="已受理 (received)").model_dump(
         exclude_none=True
     )
     return render.respond(format, [reply], "service_requests", "request")
+
+
+def _public(resources: Resources, rows: list[dict[str, Any]], route: str) -> list[dict[str, Any]]:
+    """Rows as the public reads them: personal numbers in the texts masked, the read audited."""
+    return shown(resources.settings, rows, reader="public", verified=False, route=route)
 
 
 def _request_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -394,6 +404,7 @@ async def list_requests(
             offset=(page - 1) * page_size,
         )
     rows = await _read(find_requests(resources.engine, where), resources.settings.retry_after_s)
+    rows = _public(resources, rows, "/open311/v2/requests")
     return render.respond(format, [_request_view(r) for r in rows], "service_requests", "request")
 
 
@@ -438,7 +449,8 @@ async def get_request(
     rows = await _read(find_requests(resources.engine, where), resources.settings.retry_after_s)
     if not rows:
         raise HTTPException(404, f"service_request_id {service_request_id!r} not found (yet)")
-    return render.respond(format, [_request_view(rows[0])], "service_requests", "request")
+    [row] = _public(resources, rows, "/open311/v2/requests/{service_request_id}")
+    return render.respond(format, [_request_view(row)], "service_requests", "request")
 
 
 @router.get(

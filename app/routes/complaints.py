@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Header, Request, Response
 
-from app.auth import AdapterDep, ReaderDep
+from app.auth import ANONYMOUS, AdapterDep, ReaderDep
 from app.deps import ResourcesDep
+from app.personal_data import shown
 from app.problems import problem, problem_responses
 from app.submission import MAX_IDEMPOTENCY_KEY, Intake
 from app.ticket_lookup import find_archived, find_ticket
@@ -115,13 +116,23 @@ def accepted(ticket_id: str, base: str) -> Response:
 )
 async def read(ticket_id: str, resources: ResourcesDep, reader: ReaderDep, response: Response) -> Any:
     """The stored ticket; `received` for an issued id not stored yet; 410 once its month is archived; 404
-    for an id this deployment never issued (any adapter's key)."""
+    for an id this deployment never issued, or a ticket of another channel than the adapter key's."""
     # Ids this deployment never signed are answered without a database query.
     if not is_issued_ticket_id(resources.settings.ticket_secret, ticket_id):
         return problem(404, "Not found", f"no ticket {ticket_id!r}")
     found = await find_ticket(resources.engine, ticket_id)
+    if found is not None and reader.channel is not None and found.channel != reader.channel:
+        # An adapter reads its own channel's tickets only; another channel's is as unknown to it as any.
+        return problem(404, "Not found", f"no ticket {ticket_id!r} on channel {reader.channel!r}")
     if found is not None:
-        return found
+        [view] = shown(
+            resources.settings,
+            [found.model_dump()],
+            reader=reader.name,
+            verified=reader is not ANONYMOUS,
+            route="/v1/complaints/{ticket_id}",
+        )
+        return view
     if (archived := await find_archived(resources.engine, ticket_id)) is not None:
         return problem(410, "Archived", archived.detail(), month=f"{archived.month:%Y-%m}")
     return TicketView(ticket_id=ticket_id, status="received")

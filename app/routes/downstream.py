@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
 
-from app.auth_downstream import DownstreamDep
+from app.auth_downstream import DownstreamDep, DownstreamReader, DownstreamReaderDep
 from app.deps import ResourcesDep
 from app.downstream_queries import (
     BadCursor,
@@ -27,6 +27,7 @@ from app.downstream_queries import (
     hourly_report,
     list_tickets,
 )
+from app.personal_data import shown
 from app.problems import problem
 from ingest.lifecycle import Status
 from ingest.schemas import descriptions as d
@@ -158,6 +159,12 @@ def _bad_cursor(cursor: str) -> Any:
     return problem(400, "Invalid cursor", f"{cursor[:80]!r} is not a cursor this API issued")
 
 
+def _shown(
+    resources: ResourcesDep, rows: list[dict[str, Any]], reader: DownstreamReader, route: str
+) -> list[dict[str, Any]]:
+    return shown(resources.settings, rows, reader=reader.name, verified=reader.verified, route=route)
+
+
 @router.get(
     "/v1/complaints",
     response_model=TicketPage,
@@ -167,7 +174,7 @@ def _bad_cursor(cursor: str) -> Any:
 async def list_complaints(
     *,
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    reader: DownstreamReaderDep,
     since: Annotated[IsoDatetime | None, Query(description="received at or after (ISO 8601)")] = None,
     until: Annotated[IsoDatetime | None, Query(description="received before (ISO 8601)")] = None,
     channel: Literal["web", "wechat", "phone"] | None = None,
@@ -202,6 +209,7 @@ async def list_complaints(
         limit=limit,
     )
     rows, next_cursor = await list_tickets(resources.engine, query)
+    rows = _shown(resources, rows, reader, "/v1/complaints")
     return TicketPage(items=[TicketItem.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -214,7 +222,7 @@ async def list_complaints(
 async def read_incident(
     incident_id: Annotated[str, Path(max_length=128, pattern=NO_NUL)],
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    reader: DownstreamReaderDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
@@ -226,6 +234,7 @@ async def read_incident(
     incident, rows, next_cursor = await find_incident(resources.engine, incident_id, after, limit)
     if incident is None and not rows:
         return problem(404, "Not found", f"no incident {incident_id!r}")
+    rows = _shown(resources, rows, reader, "/v1/incidents/{incident_id}")
     summary = {k: v for k, v in (incident or {}).items() if k in Incident.model_fields}
     return Incident(
         **{**summary, "incident_id": incident_id},

@@ -15,4 +15,7 @@ def make_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # A failed statement's exception (and so the log of a 500) shows the SQL, never its parameters:
+        # they are citizens' texts, phone numbers and ticket ids.
+        hide_parameters=True,
     )

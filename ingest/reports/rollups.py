@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.db.tables import incidents, report_alerts, rollup_hourly, rollup_incident_hourly, tickets
+from ingest.masking import mask_personal
 from ingest.reports.hours import Hour
 
 Cell = tuple[str | None, str | None]  # (district, category)
@@ -164,21 +165,36 @@ async def new_incidents(conn: AsyncConnection, hour: Hour) -> int:
 
 # The first few tickets of each incident in a time range, by the `tickets_incident_time` index.
 _SAMPLES = """
-SELECT i.incident_id, t.sample
+SELECT i.incident_id, t.title, t.head
 FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS i(incident_id, n)
 CROSS JOIN LATERAL (
-    SELECT {column} AS sample FROM tickets
+    SELECT {columns} FROM tickets
     WHERE incident_id = i.incident_id AND received_at >= :start AND received_at < :end
     ORDER BY received_at, ticket_id
     LIMIT :scan
 ) t
 ORDER BY i.n
 """
-# A ticket's title as the reports show it: WeChat messages and calls have none, so their text's beginning.
-TITLE_SQL = "coalesce(nullif(title, ''), left(content, 40))"
+# A ticket's title as the reports show it: WeChat messages and calls have none, so their text's first
+# TITLE_CHARS characters. Read with more than that (HEAD_SQL), so that a number across the cut is masked whole
+# before the cut (masking keeps the length).
+TITLE_CHARS = 40
+HEAD_SQL = "left(content, 64)"
 _SAMPLE_QUERIES = {
-    name: text(_SAMPLES.format(column=sql)) for name, sql in (("title", TITLE_SQL), ("content", "content"))
+    name: text(_SAMPLES.format(columns=columns))
+    for name, columns in (
+        ("title", f"title, {HEAD_SQL} AS head"),
+        ("content", "'' AS title, content AS head"),
+    )
 }
+
+
+def report_title(title: str | None, head: str | None) -> str:
+    """The title the reports show, personal numbers masked (ingest/masking.py): the reports go to every
+    downstream key and topic."""
+    if title:
+        return mask_personal(title)
+    return mask_personal(head or "")[:TITLE_CHARS]
 
 
 async def samples(
@@ -189,15 +205,16 @@ async def samples(
     column: str = "title",
 ) -> dict[str, list[str]]:
     """Up to `limit` distinct titles (or contents) of each incident's tickets within `span`, first come
-    first, in one query."""
+    first, in one query; personal numbers masked."""
     found: dict[str, list[str]] = {incident_id: [] for incident_id in incident_ids}
     if not incident_ids:
         return found
     params = {"ids": incident_ids, "start": span[0], "end": span[1], "scan": limit * 4}
     for row in await conn.execute(_SAMPLE_QUERIES[column], params):
         texts = found[row.incident_id]
-        if row.sample not in texts and len(texts) < limit:
-            texts.append(row.sample)
+        sample = report_title(row.title, row.head) if column == "title" else mask_personal(row.head)
+        if sample not in texts and len(texts) < limit:
+            texts.append(sample)
     return found
 
 
@@ -216,7 +233,8 @@ async def urgent_tickets(
             tickets.c.received_at,
             tickets.c.urgency,
             tickets.c.urgency_situation,
-            literal_column(TITLE_SQL).label("title"),
+            tickets.c.title,
+            literal_column(HEAD_SQL).label("head"),
             tickets.c.category,
             tickets.c.district,
             tickets.c.department,
@@ -232,7 +250,10 @@ async def urgent_tickets(
     )
     if open_only:
         stmt = stmt.where(tickets.c.status.in_(OPEN_STATUSES))
-    return [dict(r._mapping) for r in await conn.execute(stmt)]
+    rows = [dict(r._mapping) for r in await conn.execute(stmt)]
+    for row in rows:
+        row["title"] = report_title(row["title"], row.pop("head"))
+    return rows
 
 
 async def alerts_between(

@@ -78,7 +78,7 @@ async def test_gateway_starts_while_kafka_is_down_then_recovers(
         assert refused.headers["retry-after"] == "2"
         ready = await http.get("/readyz")
         assert ready.status_code == 503
-        assert ready.json()["checks"] == {"bus": False, "database": True}
+        assert ready.json()["checks"] == {"bus": False, "database": True, "workers": True}
 
         async with _tcp_proxy(port, kafka_bootstrap):
 

@@ -7,18 +7,22 @@ from typing import Any
 import httpx
 
 from ingest.settings import Settings
-from tests.api_support import API_KEYS, PHONE_KEY, WEB_KEY, WECHAT_TOKEN, bearer
+from tests.api_support import API_KEYS, PHONE_KEY, WEB_KEY, WECHAT_KEY, WECHAT_TOKEN, bearer
 from tests.integration.helpers import pipeline, wait_until
 from tests.unit.test_api_wechat import push, reply_fields, signed_query
 
 
-async def _stored(http: httpx.AsyncClient, tickets: list[str]) -> list[dict[str, Any]]:
+async def _stored(http: httpx.AsyncClient, tickets: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The tickets once processed, each read with its own channel's adapter key (a key reads only those)."""
+
+    async def views() -> list[dict[str, Any]]:
+        return [(await http.get(f"/v1/complaints/{t}", headers=bearer(key))).json() for t, key in tickets]
+
     async def processed() -> bool:
-        views = [(await http.get(f"/v1/complaints/{t}", headers=bearer(WEB_KEY))).json() for t in tickets]
-        return all(v["status"] == "processed" for v in views)
+        return all(v["status"] == "processed" for v in await views())
 
     assert await wait_until(processed, timeout_s=30)
-    return [(await http.get(f"/v1/complaints/{t}", headers=bearer(WEB_KEY))).json() for t in tickets]
+    return await views()
 
 
 async def test_every_channel_is_stored_and_doubtful_ones_flagged(stack_settings: Settings) -> None:
@@ -60,7 +64,14 @@ async def test_every_channel_is_stored_and_doubtful_ones_flagged(stack_settings:
         }
         call = await http.post("/v1/complaints", json=mumbled, headers=bearer(PHONE_KEY))
         assert call.status_code == 202
-        stored = await _stored(http, [wechat_ticket, *web_tickets, call.json()["ticket_id"]])
+        stored = await _stored(
+            http,
+            [
+                (wechat_ticket, WECHAT_KEY),
+                *((t, WEB_KEY) for t in web_tickets),
+                (call.json()["ticket_id"], PHONE_KEY),
+            ],
+        )
 
     by_id = {t["ticket_id"]: t for t in stored}
     voice = by_id[wechat_ticket]

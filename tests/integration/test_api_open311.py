@@ -10,7 +10,7 @@ import httpx
 
 from ingest.settings import Settings
 from tests import open311_spec as spec
-from tests.api_support import API_KEYS, PHONE_KEY, WEB_KEY
+from tests.api_support import API_KEYS, WEB_KEY
 from tests.integration.helpers import fetchval, pipeline, wait_until
 
 V2 = "/open311/v2"
@@ -133,7 +133,8 @@ async def test_token_resolves_once_stored_and_requests_read_postgres(stack_setti
         await _check_filters(http, settings, ids, started)
 
         # The classifier's category stays on the jiesu API.
-        ticket = await http.get(f"/v1/complaints/{ids[0]}", headers={"Authorization": f"Bearer {PHONE_KEY}"})
+        # Read with the web adapter's key: Open311 submissions are web tickets; a key reads its own channel's.
+        ticket = await http.get(f"/v1/complaints/{ids[0]}", headers={"Authorization": f"Bearer {WEB_KEY}"})
         assert ticket.json()["category"] == "环境保护"
 
         xml_list = (await http.get(f"{V2}/requests.xml")).content

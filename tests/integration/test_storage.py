@@ -21,10 +21,13 @@ import orjson
 import pytest
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.auth_downstream import DownstreamKeys
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
+from ingest.db.engine import make_engine
 from ingest.settings import REPO_ROOT, Settings
 from ingest.tickets import new_ticket_id
 from ingest.topics import EVENTS
@@ -362,3 +365,15 @@ async def test_partitions_are_kept_ahead_and_the_commands_run(own_database: str)
             check=False,
         )
         assert done.returncode == 0 and expect in done.stdout, done.stderr
+
+
+async def test_a_failed_statement_shows_no_parameters(database_url: str) -> None:
+    engine = make_engine(Settings(database_url=database_url))
+    try:
+        async with engine.connect() as conn:
+            with pytest.raises(DBAPIError) as failed:
+                await conn.execute(text("SELECT CAST(:phone AS date)"), {"phone": "13800138000"})
+    finally:
+        await engine.dispose()
+    assert "parameters hidden" in str(failed.value)
+    assert "'13800138000'" not in str(failed.value).split("[SQL:")[1]

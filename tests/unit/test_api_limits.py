@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.limits import FloodTracker
+from app import memory
+from app.limits import FloodTracker, InvalidBudget
 from ingest.bus import BusUnavailable
 from ingest.token_buckets import TokenBuckets
 from tests.api_support import PHONE_KEY, WEB_KEY, accepted_records, bearer, gateway, settings
@@ -243,3 +244,60 @@ def test_flood_tracker_counts_as_the_deque_version_did(
     for citizen, ticket, step in events:
         clock += step
         assert ours.observe(citizen, ticket, now=clock) == reference.observe(citizen, ticket, now=clock)
+
+
+def test_the_invalid_budget_refills_and_forgets_adapters() -> None:
+    budget = InvalidBudget(rate=2, burst=3)
+    assert budget.wait("a", now=0) == 0
+    budget.spend("a", 2, now=0)
+    assert budget.wait("a", now=0) == 0  # one invalid submission's worth left
+    budget.spend("a", 5, now=0)  # more than the burst: spent up to it
+    assert budget.wait("a", now=0) == pytest.approx(0.5)
+    assert budget.wait("a", now=0.5) == 0
+    assert budget.wait("a", now=10) == 0
+    assert "a" not in budget._spent  # refilled: the accepting path is a dictionary miss again
+
+
+async def test_a_key_flooding_invalid_input_is_throttled_and_others_are_not() -> None:
+    async with gateway(settings(invalid_rate_per_s=0.01, invalid_burst=3)) as (http, broker, _):
+        # Refused by FastAPI (a bad phone), by the gateway's storable check (a NUL), and as batch items.
+        bad_phone = {**WEB, "citizen": {"phone": "12"}}
+        nul = {**WEB, "external_id": "nul-1", "citizen": {"email": "a\x00b@example.com"}}
+        assert (await http.post("/v1/complaints", json=bad_phone, headers=bearer(WEB_KEY))).status_code == 422
+        assert (await http.post("/v1/complaints", json=nul, headers=bearer(WEB_KEY))).status_code == 422
+        batch = {"items": [bad_phone, {**WEB, "external_id": "ok-1"}]}
+        assert (
+            await http.post("/v1/complaints/batch", json=batch, headers=bearer(WEB_KEY))
+        ).status_code == 207
+        throttled = await http.post("/v1/complaints", json=WEB, headers=bearer(WEB_KEY))
+        assert throttled.status_code == 429
+        assert "invalid submissions" in throttled.json()["detail"]
+        assert int(throttled.headers["retry-after"]) >= 1
+        # Another adapter's key is not affected.
+        assert (await http.post("/v1/complaints", json=PHONE, headers=bearer(PHONE_KEY))).status_code == 202
+        assert len(accepted_records(broker)) == 2
+
+
+async def test_memory_is_given_back_after_a_large_body_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
+    async with gateway(settings()) as (http, _, _app):
+        small = await http.post("/v1/complaints/batch", json={"items": [WEB]}, headers=bearer(WEB_KEY))
+        assert small.status_code == 202 and trims == []
+        items = [{**WEB, "external_id": f"big-{i}", "content": "路灯坏了" * 1000} for i in range(100)]
+        big = await http.post("/v1/complaints/batch", json={"items": items}, headers=bearer(WEB_KEY))
+        assert big.status_code == 202
+        assert trims == [0]
+
+
+async def test_invalid_open311_posts_spend_the_same_budget() -> None:
+    form = {
+        "api_key": WEB_KEY,
+        "service_code": "nope",
+        "address_string": "海淀区学院路30号",
+        "description": "x",
+    }
+    async with gateway(settings(invalid_rate_per_s=0.01, invalid_burst=2)) as (http, _, _app):
+        for _ in range(2):
+            assert (await http.post("/open311/v2/requests.json", data=form)).status_code == 400
+        assert (await http.post("/v1/complaints", json=WEB, headers=bearer(WEB_KEY))).status_code == 429

@@ -2,12 +2,14 @@
 
 import hashlib
 import time
+import uuid
 from typing import Any
 from xml.etree import ElementTree
 
 import orjson
 import pytest
 
+from app.wechat_crypto import WechatCrypto
 from ingest.bus import BusUnavailable
 from tests.api_support import WECHAT_TOKEN, accepted_records, gateway, settings
 
@@ -16,8 +18,11 @@ ACCOUNT = "gh_3c884a361561"
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 
 
-def signed_query(token: str = WECHAT_TOKEN, **extra: str) -> dict[str, str]:
-    timestamp, nonce = str(int(time.time())), "1514711234"
+def signed_query(
+    token: str = WECHAT_TOKEN, *, at: float | None = None, nonce: str | None = None, **extra: str
+) -> dict[str, str]:
+    timestamp = str(int(time.time() if at is None else at))
+    nonce = nonce or uuid.uuid4().hex[:10]
     signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
     return {"signature": signature, "timestamp": timestamp, "nonce": nonce, **extra}
 
@@ -166,3 +171,102 @@ async def test_bus_down_is_503_and_no_reply(monkeypatch: pytest.MonkeyPatch) -> 
         resp = await http.post(URL, params=signed_query(), content=push("text", Content="路灯坏了"))
         assert resp.status_code == 503
         assert resp.headers["retry-after"] == "2"
+
+
+async def test_a_stale_or_future_timestamp_is_refused() -> None:
+    async with gateway(settings(wechat_max_age_s=300)) as (http, broker, _):
+        body = push("text", Content="红绿灯坏了")
+        for at in (time.time() - 301, time.time() + 301):
+            resp = await http.post(URL, params=signed_query(at=at), content=body)
+            assert resp.status_code == 403
+            assert "timestamp" in resp.json()["detail"]
+        stale_check = await http.get(URL, params=signed_query(at=time.time() - 3600, echostr="1"))
+        assert stale_check.status_code == 403
+        assert accepted_records(broker) == []
+
+
+async def test_a_replayed_callback_with_another_body_is_refused_and_a_retry_is_not() -> None:
+    async with gateway(settings()) as (http, broker, _):
+        query = signed_query()
+        first = push("text", msg_id="m-1", Content="红绿灯坏了")
+        assert (await http.post(URL, params=query, content=first)).status_code == 200
+        retry = await http.post(URL, params=query, content=first)  # WeChat's own retry: same body
+        assert retry.status_code == 200
+        forged = await http.post(URL, params=query, content=push("text", msg_id="m-2", Content="伪造的投诉"))
+        assert forged.status_code == 403
+        assert "replayed" in forged.json()["detail"]
+        assert len({orjson.loads(r.value)["ticket_id"] for r in accepted_records(broker)}) == 1
+
+
+async def test_one_user_over_its_rate_is_told_in_wechat_and_others_go_on() -> None:
+    async with gateway(settings(wechat_openid_per_minute=1, wechat_openid_burst=2)) as (http, broker, _):
+        replies = []
+        for n in range(3):
+            body = push("text", msg_id=f"burst-{n}", Content=f"第{n}条：路灯坏了")
+            replies.append(reply_fields((await http.post(URL, params=signed_query(), content=body)).content))
+        assert "工单号" in replies[0]["Content"] and "工单号" in replies[1]["Content"]
+        assert "过于频繁" in replies[2]["Content"]
+        other = push("text", msg_id="other-1", Content="路灯坏了").replace(OPENID.encode(), b"oOtherUser123")
+        assert (
+            "工单号"
+            in reply_fields((await http.post(URL, params=signed_query(), content=other)).content)["Content"]
+        )
+        assert len(accepted_records(broker)) == 3
+
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wx5823bf96d3bd56c7"
+
+
+def encrypted_push(crypto: WechatCrypto, inner: bytes, query: dict[str, str]) -> tuple[dict[str, str], bytes]:
+    """The query and body WeChat sends in encrypted mode for the message `inner`."""
+    encrypted = crypto.encrypt(inner)
+    signed = {**query, "encrypt_type": "aes"}
+    signed["msg_signature"] = crypto.signature(query["timestamp"], query["nonce"], encrypted)
+    body = (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    )
+    return signed, body.encode()
+
+
+async def test_encrypted_mode_decrypts_the_push_and_encrypts_the_reply() -> None:
+    config = settings(wechat_aes_key=AES_KEY, wechat_app_id=APP_ID)
+    crypto = WechatCrypto(WECHAT_TOKEN, AES_KEY, APP_ID)
+    async with gateway(config) as (http, broker, _):
+        query, body = encrypted_push(
+            crypto, push("text", msg_id="aes-1", Content="红绿灯坏了"), signed_query()
+        )
+        resp = await http.post(URL, params=query, content=body)
+        assert resp.status_code == 200, resp.text
+        outer = reply_fields(resp.content)
+        assert outer["MsgSignature"] == crypto.signature(outer["TimeStamp"], outer["Nonce"], outer["Encrypt"])
+        inner = crypto.decrypt(outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"], outer["Encrypt"])
+        [record] = accepted_records(broker)
+        assert orjson.loads(record.value)["ticket_id"] in reply_fields(inner)["Content"]
+        assert b"aes-1" in record.value
+
+        # A body changed in transit, or one for another account, is refused: the body is signed here.
+        query, body = encrypted_push(crypto, push("text", msg_id="aes-2", Content="x"), signed_query())
+        tampered = await http.post(URL, params={**query, "msg_signature": "0" * 40}, content=body)
+        assert tampered.status_code == 403
+        other = WechatCrypto(WECHAT_TOKEN, AES_KEY, "wx-another-account")
+        query, body = encrypted_push(other, push("text", msg_id="aes-3", Content="x"), signed_query())
+        assert (await http.post(URL, params=query, content=body)).status_code == 403
+        assert len(accepted_records(broker)) == 1
+
+
+def test_tencents_published_test_vector_decrypts() -> None:
+    # The sample of Tencent's own WXBizMsgCrypt documentation: token, EncodingAESKey, AppID and one push.
+    crypto = WechatCrypto("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7")
+    encrypted = (
+        "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/s"
+        "YYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZ"
+        "fJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3"
+        "LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVK"
+        "n28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q=="
+    )
+    message = crypto.decrypt(
+        "477715d11cdb4164915debcba66cb864d751f3e6", "1409659813", "1372623149", encrypted
+    )
+    assert reply_fields(message)["Content"] == "hello"
+    assert reply_fields(message)["MsgId"] == "4561255354251345929"

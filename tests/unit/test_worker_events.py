@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ import pytest
 
 from ingest.bus import BusUnavailable
 from ingest.bus.base import Headers, Outgoing
-from workers.events import publish_processed, publish_urgent
+from workers.events import processed_event, publish_processed, publish_urgent
 from workers.ticket import TicketRow
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -72,3 +73,14 @@ async def test_the_urgent_lane_announces_on_the_desk_topic_only_without_links() 
     assert "incident_id" not in event and "duplicate_of" not in event
     assert (event["urgency"], event["urgency_change"]) == ("critical", "confirmed")
     assert ("event_type", b"ticket.urgent") in (headers or [])
+
+
+def test_events_are_masked_unless_told_not_to() -> None:
+    row = dataclasses.replace(
+        _row("t1"), content="燃气泄漏，请回电13800138000", address="幸福里3号 13900139000"
+    )
+    masked = processed_event(row)
+    assert masked.content == "燃气泄漏，请回电138****8000"
+    assert masked.address == "幸福里3号 139****9000"
+    assert processed_event(row, mask=False).content == row.content
+    assert row.content == "燃气泄漏，请回电13800138000"  # the stored row itself is untouched

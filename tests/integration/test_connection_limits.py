@@ -1,0 +1,120 @@
+"""The gateway's connection limits on a real uvicorn on 127.0.0.1, with real sockets: slow headers and slow
+bodies are cut off, idle connections do not slow the others, and a keyless body is refused unread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from app.__main__ import server_options
+from app.main import create_app
+from ingest.bus.factory import in_process_broker
+from ingest.settings import Settings
+from tests.api_support import API_KEYS, UNREACHABLE_DB, WEB_KEY
+from tests.integration.helpers import free_port
+
+HEADER_TIMEOUT_S, BODY_TIMEOUT_S = 1.0, 1.5
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[int]:
+    """A keyed gateway served by uvicorn with the gateway's own options, in a thread; its port."""
+    settings = Settings(
+        kafka_bootstrap_servers="",
+        database_url=UNREACHABLE_DB,
+        api_keys=API_KEYS,
+        host="127.0.0.1",
+        port=free_port(),
+        header_timeout_s=HEADER_TIMEOUT_S,
+        body_timeout_s=BODY_TIMEOUT_S,
+        log_level="WARNING",
+    )
+    app = create_app(settings, broker=in_process_broker(settings))
+    options = server_options(settings, graceful_shutdown_s=1)
+    options["loop"] = "asyncio"
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield settings.port
+    server.should_exit = True
+    thread.join(10)
+
+
+def _closed_after(sock: socket.socket, trickle: bytes, every_s: float, limit_s: float) -> float | None:
+    """Send `trickle` a byte every `every_s` until the server closes the connection; the seconds it took."""
+    started = time.monotonic()
+    sock.settimeout(every_s)
+    for byte in trickle:
+        try:
+            sock.sendall(bytes([byte]))
+            if sock.recv(1024) == b"":
+                return time.monotonic() - started
+        except TimeoutError:
+            pass
+        except OSError:
+            return time.monotonic() - started
+        if time.monotonic() - started > limit_s:
+            return None
+    return None
+
+
+def test_trickled_headers_are_cut_off(gateway: int) -> None:
+    with socket.create_connection(("127.0.0.1", gateway)) as sock:
+        trickle = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 1000
+        took = _closed_after(sock, trickle, 0.2, 15)
+    assert took is not None and took < HEADER_TIMEOUT_S + 1
+
+
+def test_a_stalled_body_is_cut_off(gateway: int) -> None:
+    with socket.create_connection(("127.0.0.1", gateway)) as sock:
+        sock.sendall(
+            b"POST /v1/complaints HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer " + WEB_KEY.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        took = _closed_after(sock, b"a" * 1000, 0.3, 15)
+    assert took is not None and took < BODY_TIMEOUT_S + 1
+
+
+def test_a_thousand_idle_connections_leave_healthz_fast_and_are_closed(gateway: int) -> None:
+    idle = [socket.create_connection(("127.0.0.1", gateway)) for _ in range(1000)]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{gateway}") as http:
+            http.get("/healthz")
+            timings = []
+            for _ in range(20):
+                started = time.perf_counter()
+                assert http.get("/healthz").status_code == 200
+                timings.append(time.perf_counter() - started)
+        assert max(timings) < 0.1, timings
+        time.sleep(HEADER_TIMEOUT_S + 1)
+        for sock in idle:
+            sock.settimeout(2)
+            assert sock.recv(1) == b""  # closed by the server: never sent a request
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_a_large_body_without_a_key_is_refused_before_it_is_read(gateway: int) -> None:
+    with socket.create_connection(("127.0.0.1", gateway), timeout=5) as sock:
+        # 15 MB announced, none of it sent: the 401 comes from the headers alone.
+        sock.sendall(
+            b"POST /v1/complaints/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 15000000\r\n\r\n"
+        )
+        answer = b""
+        while b"missing API key" not in answer and (chunk := sock.recv(4096)):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert b"missing API key" in answer
