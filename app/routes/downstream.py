@@ -139,20 +139,28 @@ class Incident(BaseModel):
 class HourlyRow(BaseModel):
     """Tickets received in one local hour with one category, district and channel."""
 
-    hour: datetime
-    category: str | None
-    district: str | None
-    channel: str
-    count: int
+    hour: datetime = Field(
+        description="the local hour's start, with the zone's UTC offset (on a day the clocks go back, the "
+        "repeated hour's tickets are one row)"
+    )
+    category: str | None = Field(
+        description="the tickets' judged category; null when the judgement gave none"
+    )
+    district: str | None = Field(description="the tickets' district; null when unknown")
+    channel: str = Field(description=d.CHANNEL)
+    count: int = Field(description="tickets received in that hour with that category, district and channel")
 
 
 class HourlyReport(BaseModel):
     """The hotline's hourly report of one day."""
 
-    date: date
-    timezone: str
-    total: int
-    rows: list[HourlyRow]
+    date: Annotated[date, Field(description="the local day counted, YYYY-MM-DD")]
+    timezone: str = Field(description="the IANA time zone the day and its hours are local to")
+    total: int = Field(description="tickets received in the day, the rows' counts added up")
+    rows: list[HourlyRow] = Field(
+        description="one row per local hour × category × district × channel with tickets, by hour, then "
+        "category, district and channel; hours without tickets are absent"
+    )
 
 
 def _bad_cursor(cursor: str) -> Any:
