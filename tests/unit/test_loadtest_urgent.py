@@ -264,7 +264,7 @@ async def test_observe_and_the_regular_traffic_from_what_the_watches_saw(corpus:
     assert [o.ticket for o in outcomes] == [f"T{m}" for m in labelled]
     hit = outcomes[0]
     assert hit.intended == 1_000.0 + float(plan.msg_at[first]) and hit.sent is not None
-    # asyncio fires a timer up to its clock's resolution early, so a send may precede its plan by microseconds.
+    # asyncio fires a timer up to its clock's resolution early: a send may precede its plan by microseconds.
     assert hit.sent >= hit.intended - 0.001 and hit.on_urgent == pytest.approx(hit.intended + 2.5)
     assert (hit.urgency, hit.situation) == ("critical", "fire")
     assert all(o.urgency == "normal" and o.on_urgent is None for o in outcomes[1:])
