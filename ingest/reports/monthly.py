@@ -129,7 +129,10 @@ async def candidates(
         repeaters = {
             r.incident_id: r.repeat_callers for r in await conn.execute(_REPEATERS, {**span, "ids": ids})
         }
-        summaries = {r.incident_id: dict(r._mapping) for r in await conn.execute(_SUMMARIES, {"ids": ids})}
+        summaries = {
+            r.incident_id: rollups.incident_summary(r._mapping)
+            for r in await conn.execute(_SUMMARIES, {"ids": ids})
+        }
         messages = await rollups.samples(conn, ids, (month.start, month.end), samples, column="content")
     out = []
     for rank, row in enumerate(recurring, start=1):

@@ -8,7 +8,7 @@ Unknown district or category is '' in the rollups and None here.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -145,7 +145,16 @@ async def growing_incidents(
         .order_by(rollup_incident_hourly.c.tickets.desc(), rollup_incident_hourly.c.incident_id)
         .limit(limit)
     )
-    return [dict(r._mapping) for r in await conn.execute(stmt)]
+    return [incident_summary(r._mapping) for r in await conn.execute(stmt)]
+
+
+def incident_summary(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """An incident's row as the reports show it: its title (its first ticket's) with personal numbers masked,
+    as every report's texts are."""
+    summary = dict(row)
+    if summary.get("title"):
+        summary["title"] = mask_personal(summary["title"])
+    return summary
 
 
 async def new_incidents(conn: AsyncConnection, hour: Hour) -> int:

@@ -3,6 +3,7 @@
 import pytest
 
 from ingest.masking import mask_fields, mask_personal
+from ingest.reports.rollups import incident_summary
 
 
 @pytest.mark.parametrize(
@@ -41,3 +42,10 @@ def test_fields_are_masked_in_place_and_none_stays_none() -> None:
     record = {"title": "回电13800138000", "content": None, "district": "13800138000"}
     mask_fields(record)
     assert record == {"title": "回电138****8000", "content": None, "district": "13800138000"}
+
+
+def test_an_incidents_title_in_the_reports_is_masked() -> None:
+    # An incident's title is its first ticket's: the brief, the monthly candidates and the alerts show it.
+    row = {"incident_id": "inc-1", "title": "燃气泄漏请回电13800138000", "size": 3}
+    assert incident_summary(row) == {**row, "title": "燃气泄漏请回电138****8000"}
+    assert incident_summary({"incident_id": "inc-2", "title": None})["title"] is None
