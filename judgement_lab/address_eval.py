@@ -139,7 +139,7 @@ def group_messages(
         )
         incident[m.id] = r.incident_id
         linked += r.duplicate_of is not None
-    return incident, linked
+    return {i: engine.resolve(inc) for i, inc in incident.items()}, linked
 
 
 def distractor_merges(

@@ -63,7 +63,7 @@ def group_pool(
         r = engine.process(GroupingMessage(m.id, m.title, m.content, m.submitted_at, citizen=m.user))
         incident[m.id] = r.incident_id
         duplicates += r.duplicate_of is not None
-    return incident, duplicates
+    return {i: engine.resolve(inc) for i, inc in incident.items()}, duplicates
 
 
 def bucket_check(judge: Judge, gold: list[ds.RawMessage]) -> dict[str, dict[str, list[str]]]:

@@ -1,7 +1,9 @@
 """`python -m judgement_lab.group group < in.jsonl > out.jsonl`: resubmissions and incidents, offline.
 
 In (in submission order): {"id", "title", "content", "submitted_at", "channel"?, "district"?, "citizen"?}.
-Out: {"id", "incident_id", "duplicate_of"}. Bad lines are reported on stderr and the exit status is 2.
+Out: {"id", "incident_id", "duplicate_of", "merged"}; "merged" lists the incidents this message showed to be
+its own: earlier lines naming one of them now belong to its incident. Bad lines are reported on stderr and
+the exit status is 2.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def group(engine: GroupingEngine, stream: IO[bytes], out: IO[bytes]) -> int:
             bad += 1
             continue
         r = engine.process(msg)
-        write(out, {"id": r.id, "incident_id": r.incident_id, "duplicate_of": r.duplicate_of})
+        line = {"id": r.id, "incident_id": r.incident_id, "duplicate_of": r.duplicate_of, "merged": r.merged}
+        write(out, line)
     return bad
 
 

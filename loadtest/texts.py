@@ -43,6 +43,32 @@ _ROADS = (
     "朝阳北路",
     "阜成路",
 )
+# The district each road runs through (the longer ones: the district of their best-known stretch), and the
+# district of the estate-name heads that are Beijing area names (望京 is in Chaoyang). A burst's incident is
+# one place: its reports name its road, its estate and its district, so the three must agree, as a real
+# city's do. Everyday complaints draw estate and district independently: the same estate name in another
+# district is a distractor grouping must keep apart.
+_ROAD_DISTRICTS = {
+    "学院路": "海淀区",
+    "建国路": "朝阳区",
+    "复兴路": "海淀区",
+    "长安街": "东城区",
+    "安立路": "朝阳区",
+    "京顺路": "朝阳区",
+    "丰北路": "丰台区",
+    "西三环": "海淀区",
+    "朝阳北路": "朝阳区",
+    "阜成路": "海淀区",
+}
+_HEAD_DISTRICTS = {
+    "望京": "朝阳区",
+    "清河": "海淀区",
+    "天通": "昌平区",
+    "芳城": "丰台区",
+    "华清": "海淀区",
+    "翠微": "海淀区",
+    "龙泽": "昌平区",
+}
 _OPENINGS = ("", "你好，", "您好，", "尊敬的领导：", "我要反映一个问题，", "麻烦帮忙解决一下，")
 _DURATIONS = ("好几天了", "一个多星期了", "半个多月了", "从上个月开始", "已经很长时间了", "这两天")
 _ASKS = (
@@ -118,12 +144,14 @@ class Incident:
 
 
 def incident(rng: random.Random, kind: str | None = None) -> Incident:
-    """Pick the burst's incident: a heating outage or a burst main at one estate of one district."""
+    """Pick the burst's incident: a heating outage or a burst main at one estate on one road, in the
+    district both are in."""
+    kind = kind or rng.choice(("heating", "water"))
+    road = rng.choice(_ROADS)
+    district = _ROAD_DISTRICTS[road]
+    heads = [h for h in _ESTATE_HEADS if _HEAD_DISTRICTS.get(h, district) == district]
     return Incident(
-        kind=kind or rng.choice(("heating", "water")),
-        district=rng.choice(DISTRICTS),
-        estate=estate(rng),
-        road=rng.choice(_ROADS),
+        kind=kind, district=district, estate=rng.choice(heads) + rng.choice(_ESTATE_TAILS), road=road
     )
 
 

@@ -23,7 +23,7 @@ import asyncpg
 import orjson
 
 from workers.judgement.incidents import Incident
-from workers.judgement.memory_store import InMemoryIncidentStore, attached
+from workers.judgement.memory_store import InMemoryIncidentStore, attached, merged_incident
 from workers.judgement.signature import IssueSignature
 
 # A bucket holds at most this many incidents (the most recently seen): ~8 KB each with their parsed
@@ -34,15 +34,21 @@ MAX_INCIDENTS_PER_BUCKET = 20_000
 LOAD_MARGIN = timedelta(days=1)
 
 _COLUMNS = """incident_id, bucket, title, category, city, district, places, size, first_seen, last_seen,
-    signature::text AS signature, keys, version"""
+    signature::text AS signature, keys, version, merged_into"""
 _LOAD = f"""
 SELECT {_COLUMNS} FROM incidents
-WHERE bucket = $1 AND last_seen >= $2
+WHERE bucket = $1 AND last_seen >= $2 AND merged_into IS NULL
 ORDER BY last_seen DESC, version DESC
 LIMIT $3
 """
 _CHANGED = f"SELECT {_COLUMNS} FROM incidents WHERE bucket = $1 AND version > $2 ORDER BY version"
-_BY_ID = f"SELECT {_COLUMNS} FROM incidents WHERE incident_id = ANY($1::text[]) ORDER BY version"
+# The incidents asked for, and those they were merged into.
+_BY_ID = f"""
+SELECT {_COLUMNS} FROM incidents
+WHERE incident_id = ANY($1::text[])
+   OR incident_id IN (SELECT merged_into FROM incidents WHERE incident_id = ANY($1::text[]))
+ORDER BY version
+"""
 
 
 def incident_from_row(rec: asyncpg.Record) -> Incident:
@@ -79,11 +85,16 @@ class IncidentCache(InMemoryIncidentStore):
         self._unconfirmed: set[str] = set()
         # Incidents of buckets not in memory, read for one batch (a resubmission's incident in another city).
         self._foreign: set[str] = set()
+        # Incidents the batch in hand merged into another, in the order it merged them.
+        self.merges: list[str] = []
 
     # -- the batch's transaction --
 
     def begin(self) -> None:
         """Start a batch: forget the buckets of a batch whose commit was never confirmed."""
+        if self._unconfirmed:
+            # Its merges may not have happened: forget every merge; `ensure` reads back those still needed.
+            self.merged_into.clear()
         for bucket in self._unconfirmed:
             self.drop(bucket)
         self._unconfirmed.clear()
@@ -94,10 +105,17 @@ class IncidentCache(InMemoryIncidentStore):
                 self._index.pop(inc.bucket, None)
         self._foreign.clear()
         self.touched.clear()
+        self.merges.clear()
 
     def confirm(self) -> None:
         """The batch's transaction committed: what it changed in memory is what Postgres holds."""
         self._unconfirmed.clear()
+        for merged_id in self.merges:  # written back; from now on only `resolve` needs to know them
+            inc = self.incidents.pop(merged_id, None)
+            if inc is not None:
+                self._ids.get(inc.bucket, set()).discard(merged_id)
+            self.keys_of.pop(merged_id, None)
+        self.merges.clear()
         for bucket in list(self._ids):
             if len(self._ids[bucket]) > self.max_per_bucket * 5 // 4:
                 self._cap(bucket)
@@ -115,14 +133,17 @@ class IncidentCache(InMemoryIncidentStore):
 
     async def ensure(self, conn: asyncpg.Connection, incident_ids: Iterable[str]) -> None:
         """Read the incidents the batch's resubmissions will join that memory lacks (their buckets locked)."""
-        missing = sorted({i for i in incident_ids if i not in self.incidents})
+        missing = sorted({i for i in incident_ids if i not in self.incidents and i not in self.merged_into})
         if missing:
             for rec in await conn.fetch(_BY_ID, missing):
                 if rec["bucket"] in self._version:
                     self._version[rec["bucket"]] = max(self._version[rec["bucket"]], rec["version"])
                 else:
                     self._foreign.add(rec["incident_id"])
-                self._add(incident_from_row(rec), rec["keys"])
+                if rec["merged_into"] is not None:
+                    self._absorbed(rec["merged_into"], rec["incident_id"])
+                else:
+                    self._add(incident_from_row(rec), rec["keys"])
 
     def written(self, versions: Iterable[tuple[str, int]]) -> None:
         """The versions the batch's own writes got, per bucket: nobody else wrote the bucket in between (its
@@ -156,6 +177,17 @@ class IncidentCache(InMemoryIncidentStore):
             self.keys_of[incident_id] = list(keys)
         self.touched.add(incident_id)
 
+    def merge(self, survivor_id: str, merged_id: str, signature: IssueSignature, keys: Sequence[str]) -> None:
+        """Make `merged_id` part of `survivor_id`; both rows are written back (the merged one with its
+        `merged_into`), and `merges` tells the linker whose tickets to move."""
+        survivor = merged_incident(self.incidents[survivor_id], self.incidents[merged_id], signature)
+        self._put(survivor)
+        self._touch(survivor.bucket, survivor_id, keys)
+        self.keys_of[survivor_id] = list(keys)
+        self._absorbed(survivor_id, merged_id)
+        self.touched.update((survivor_id, merged_id))
+        self.merges.append(merged_id)
+
     # -- internals --
 
     def drop(self, bucket: str) -> None:
@@ -182,9 +214,15 @@ class IncidentCache(InMemoryIncidentStore):
             self._take(rec)
 
     def _take(self, rec: asyncpg.Record) -> None:
-        """Put a row of a bucket in memory, as the most recently touched of its keys."""
+        """Put a row of a bucket in memory, as the most recently touched of its keys (a row merged into
+        another incident by another worker: no longer a candidate, and resolved to that incident)."""
         bucket = rec["bucket"]
         self._version[bucket] = max(self._version[bucket], rec["version"])
+        if rec["merged_into"] is not None:
+            self._absorbed(rec["merged_into"], rec["incident_id"])
+            self.incidents.pop(rec["incident_id"], None)
+            self._ids.get(bucket, set()).discard(rec["incident_id"])
+            return
         # Older than what the bucket holds: never a candidate here, and at the end of its postings it would
         # stop their walk early (postings are walked newest first, up to the first one out of the window).
         if rec["last_seen"] < self._horizon[bucket]:

@@ -22,7 +22,7 @@ from workers.incident_cache import IncidentCache
 from workers.judgement.grouping import GroupingMessage, build_engine
 from workers.judgement.judge import Judge
 from workers.judgement.resubmission import InMemoryResubmissionStore, PriorMessage, says_repeat
-from workers.metrics import BUCKET_LOCK_HELD, BUCKET_LOCK_WAIT
+from workers.metrics import BUCKET_LOCK_HELD, BUCKET_LOCK_WAIT, MERGED_INCIDENTS
 from workers.ticket import TicketRow
 
 # Sorted, so two workers needing the same buckets take their locks in the same order and never deadlock: the
@@ -40,19 +40,32 @@ ORDER BY t.received_at, t.ticket_id
 # Arrays of arrays cannot be bound, so places and keys travel as JSON text and are unpacked in SQL.
 _UPSERT = """
 INSERT INTO incidents (incident_id, bucket, title, category, city, district, place, places, size,
-                       first_seen, last_seen, signature, keys)
+                       first_seen, last_seen, signature, keys, merged_into)
 SELECT incident_id, bucket, title, category, city, district, place,
        ARRAY(SELECT jsonb_array_elements_text(places::jsonb)), size, first_seen, last_seen, signature::jsonb,
-       ARRAY(SELECT jsonb_array_elements_text(keys::jsonb))
+       ARRAY(SELECT jsonb_array_elements_text(keys::jsonb)), merged_into
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::int[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[])
+            $8::text[], $9::int[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[],
+            $14::text[])
     AS t(incident_id, bucket, title, category, city, district, place, places, size, first_seen, last_seen,
-         signature, keys)
+         signature, keys, merged_into)
 ON CONFLICT (incident_id) DO UPDATE SET
-    size = EXCLUDED.size, last_seen = EXCLUDED.last_seen, signature = EXCLUDED.signature,
-    keys = EXCLUDED.keys, places = EXCLUDED.places, place = EXCLUDED.place,
+    size = EXCLUDED.size, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
+    signature = EXCLUDED.signature, keys = EXCLUDED.keys, places = EXCLUDED.places, place = EXCLUDED.place,
+    merged_into = EXCLUDED.merged_into,
     city = COALESCE(incidents.city, EXCLUDED.city), district = COALESCE(incidents.district, EXCLUDED.district)
 RETURNING bucket, version
+"""
+# A merge moves the merged incident's tickets, and the incidents merged into it earlier, to the survivor.
+_MOVE_TICKETS = """
+UPDATE tickets t SET incident_id = m.survivor
+FROM unnest($1::text[], $2::text[]) AS m(merged, survivor)
+WHERE t.incident_id = m.merged
+"""
+_MOVE_MERGED = """
+UPDATE incidents i SET merged_into = m.survivor
+FROM unnest($1::text[], $2::text[]) AS m(merged, survivor)
+WHERE i.merged_into = m.merged
 """
 
 
@@ -125,12 +138,14 @@ class BatchLinker:
         for bucket in locked:
             await cache.sync(conn, bucket, earliest - self.incident_window)
         await cache.ensure(conn, (incident_id for incident_id, _ in originals))
-        links: dict[str, Link] = {}
-        for row, msg, sig in zip(ordered, messages, signatures, strict=True):
-            result = engine.process(msg, category=row.category, signature=sig)
-            links[row.ticket_id] = Link(result.duplicate_of, result.incident_id, result.created_incident)
+        results = [
+            engine.process(msg, category=row.category, signature=sig)
+            for row, msg, sig in zip(ordered, messages, signatures, strict=True)
+        ]
         await self._write_incidents(conn, cache)
-        return links
+        await self._move_merged(conn, cache)
+        # Resolved once all are grouped: a later message may have merged an earlier one's incident.
+        return {r.id: Link(r.duplicate_of, cache.resolve(r.incident_id), r.created_incident) for r in results}
 
     async def _seed_prior(
         self,
@@ -161,17 +176,28 @@ class BatchLinker:
         return originals
 
     @staticmethod
+    async def _move_merged(conn: asyncpg.Connection, cache: IncidentCache) -> None:
+        """Move the tickets of the incidents the batch merged (stored earlier) to their survivors."""
+        if not cache.merges:
+            return
+        survivors = [cache.resolve(i) for i in cache.merges]
+        await conn.execute(_MOVE_TICKETS, cache.merges, survivors)
+        await conn.execute(_MOVE_MERGED, cache.merges, survivors)
+        MERGED_INCIDENTS.inc(len(cache.merges))
+
+    @staticmethod
     async def _write_incidents(conn: asyncpg.Connection, cache: IncidentCache) -> None:
         touched = [cache.incidents[i] for i in sorted(cache.touched)]
         if not touched:
             return
-        columns: list[list[object]] = [[] for _ in range(13)]
+        columns: list[list[object]] = [[] for _ in range(14)]
         for inc in touched:
             values = (
                 inc.incident_id, inc.bucket, inc.title, inc.category, inc.city, inc.district,
                 "、".join(inc.places[:3]) or None, orjson.dumps(list(inc.places)).decode(), inc.size,
                 inc.first_seen, inc.last_seen, orjson.dumps(inc.signature.to_json()).decode(),
                 orjson.dumps(cache.keys_of.get(inc.incident_id, [])).decode(),
+                cache.merged_into.get(inc.incident_id),
             )  # fmt: skip
             for column, value in zip(columns, values, strict=True):
                 column.append(value)

@@ -52,6 +52,9 @@ DUPLICATES = Counter(
     "jiesu_worker_duplicates_total", "Tickets linked to an earlier ticket of the same citizen"
 )
 INCIDENTS = Counter("jiesu_worker_incidents_created_total", "Incidents opened")
+MERGED_INCIDENTS = Counter(
+    "jiesu_worker_incidents_merged_total", "Incidents found to be part of another and merged into it"
+)
 LAG = Gauge("jiesu_worker_consumer_lag", "Records on assigned partitions not yet consumed")
 URGENT_LAG = Gauge(
     "jiesu_worker_urgent_lane_lag", "Records on assigned partitions of the urgent lane not yet consumed"

@@ -116,6 +116,8 @@ incidents = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("signature", JSONB, nullable=False),
+    # Set when grouping found it to be part of another incident (migration 0010); its tickets moved there.
+    Column("merged_into", Text),
 )
 
 # Report rollups (migration 0008): kept by the reports worker from complaints.events, read by the reports.

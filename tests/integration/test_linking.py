@@ -2,6 +2,7 @@
 
 import asyncio
 import itertools
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from ingest.schemas.records import IntakeRecord
 from ingest.settings import Settings
 from judgement_lab.dataset import RawMessage, read_raw
 from loadtest.bench.records import intake_records
+from loadtest.texts import Incident, paraphrase
 from workers import store
 from workers.batch import BatchProcessor, Decoded
 from workers.db import asyncpg_dsn, open_pool
@@ -232,6 +234,8 @@ async def test_one_worker_groups_like_the_offline_engine_at_bench_scale(
                 )
             )  # fmt: skip
             expected[rec.ticket_id] = (result.incident_id, result.duplicate_of)
+    # A merge later in the run moves earlier tickets to the surviving incident, offline as in Postgres.
+    expected = {t: (offline.resolve(incident), dup) for t, (incident, dup) in expected.items()}
     # Grouping happened (the simulator's everyday texts repeat 15 problems over ~100 estates and 16 districts,
     # and one problem at one site is one incident), and every common word's posting is long.
     assert len(set(expected.values())) < 0.8 * len(records)
@@ -330,3 +334,70 @@ async def test_a_rolled_back_batch_leaves_no_incident_in_memory(
         assert stored == 1
     finally:
         await conn.close()
+
+
+async def test_incidents_merged_by_one_worker_are_one_for_the_other(
+    fresh_database_url: str, judge: Judge
+) -> None:
+    """A burst's paraphrases, batches taken in turn by two workers: the offline engine founds two incidents
+    and merges them when later reports show they are one. The stored tickets must end as the offline engine
+    resolves them (the merged incident's tickets moved to the survivor), the merged row must name its
+    survivor, and the survivor's size must count every ticket: the other worker learns of the merge from
+    Postgres, not from its own memory."""
+    settings = Settings(database_url=fresh_database_url)
+    run = uuid.uuid4().hex[:6]
+    burst = Incident("water", "朝阳区", "望京花园", "朝阳北路")
+    rng = random.Random(3)  # a seed whose reports found two incidents before one merges them
+    t0 = datetime(2026, 12, 1, 19, 30, tzinfo=UTC)
+    records = []
+    for i in range(120):
+        text = paraphrase(burst, rng)
+        records.append(
+            IntakeRecord(
+                ticket_id=f"{run}-{i:03d}",
+                channel="wechat",
+                external_id=f"{run}-{i:03d}",
+                received_at=t0 + timedelta(seconds=i),
+                title=text.title,
+                content=text.content,
+                district=text.district,
+                citizen_key=f"wx:{run}:{i}",
+                trace_id=uuid.uuid4().hex,
+                submission={"channel": "wechat"},
+            )
+        )
+    offline = build_engine(judge)
+    results = [
+        offline.process(
+            GroupingMessage(
+                r.ticket_id, r.title, r.content, r.received_at, r.channel, r.district, r.citizen_key
+            )
+        )
+        for r in records
+    ]
+    assert sum(len(r.merged) for r in results) >= 1, "the precondition: the offline engine merges"
+    expected = {r.id: (offline.resolve(r.incident_id), None) for r in results}
+    producer = InProcessProducer(in_process_broker(settings))
+    pool = await open_pool(settings)
+    try:
+        workers = [
+            BatchProcessor(pool, producer, judge, DeadLetters(producer, "", 100, 60)) for _ in range(2)
+        ]
+        for n, start in enumerate(range(0, len(records), 10)):
+            await workers[n % 2].process(_batch(records[start : start + 10], start))
+    finally:
+        await pool.close()
+    assert await _links(settings, list(expected)) == expected
+    (survivor,) = {incident for incident, _ in expected.values()}
+    conn = await asyncpg.connect(asyncpg_dsn(settings))
+    try:
+        rows = await conn.fetch(
+            "SELECT incident_id, size, merged_into FROM incidents WHERE incident_id = ANY($1)",
+            sorted({r.incident_id for r in results} | {survivor}),
+        )
+    finally:
+        await conn.close()
+    by_id = {r["incident_id"]: r for r in rows}
+    assert by_id[survivor]["merged_into"] is None and by_id[survivor]["size"] == len(records)
+    merged = [r for r in rows if r["incident_id"] != survivor]
+    assert merged and all(r["merged_into"] == survivor for r in merged)

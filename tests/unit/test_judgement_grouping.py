@@ -163,7 +163,7 @@ def test_group_cli_round_trips_json_lines() -> None:
         timeout=60,
     )
     out = {o["id"]: o for o in map(orjson.loads, proc.stdout.splitlines())}
-    assert out["1"] == {"id": "1", "incident_id": "inc-1", "duplicate_of": None}
-    assert out["2"] == {"id": "2", "incident_id": "inc-1", "duplicate_of": "1"}
+    assert out["1"] == {"id": "1", "incident_id": "inc-1", "duplicate_of": None, "merged": []}
+    assert out["2"] == {"id": "2", "incident_id": "inc-1", "duplicate_of": "1", "merged": []}
     assert out["3"]["incident_id"] == "inc-1" and out["3"]["duplicate_of"] is None
     assert out["4"]["incident_id"] == "inc-4"

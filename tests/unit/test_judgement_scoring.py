@@ -69,7 +69,9 @@ def test_scores_equal_match_score_on_real_messages(signatures: list[IssueSignatu
         want = np.array([match_score(sig, o) for o in candidates])
         # Topic vectors are float32: one matrix-vector product and a dot per pair round differently (~1e-8),
         # as they did before scoring was vectorised; the word part alone agrees to 1e-12 (below).
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+        # match_score is capped at 1; the scorer keeps what is above it, which ranks strong candidates.
+        np.testing.assert_allclose(np.minimum(got, 1.0), want, rtol=0, atol=1e-6)
+        assert (got >= want - 1e-6).all()
         overlaps = scorer.term_overlaps(sig, candidates)
         np.testing.assert_allclose(overlaps, [cosine(sig.terms, o.terms) for o in candidates], atol=1e-12)
     assert any(match_score(a, b) > 0.5 for a, b in itertools.combinations(signatures[:20], 2))
@@ -115,7 +117,7 @@ def test_skipping_hopeless_candidates_keeps_the_full_scans_answer(
     scanned = 0
     for sig in rng.choices(signatures, k=300):
         found = rng.sample(cands, rng.randint(1, 63))
-        best, score = grouper._best_one_by_one(sig, found)
+        best, score, _ = grouper._best_one_by_one(sig, found)
         assert ((best.incident_id if best else None), score) == _full_scan(sig, found)
         scanned += sum(not relate(sig, c.signature)[0] for c in found)
     # The point of it: about half the word overlaps are never computed (every one was before). The problem

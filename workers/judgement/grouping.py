@@ -39,6 +39,8 @@ class GroupingResult:
     duplicate_of: str | None
     created_incident: bool
     score: float
+    # Incidents this message showed to be its own, merged into it (their earlier members now belong to it).
+    merged: tuple[str, ...] = ()
 
 
 class GroupingEngine:
@@ -66,8 +68,9 @@ class GroupingEngine:
         text = f"{msg.title}\n{msg.content}"
         original = self.resubmissions.find_original(msg.citizen, text, msg.submitted_at, msg.content)
         if original is not None and original.incident_id is not None:
-            self.grouper.attach_resubmission(original.incident_id, msg.id, msg.submitted_at)
-            return GroupingResult(msg.id, original.incident_id, original.id, False, 1.0)
+            incident_id = self.resolve(original.incident_id)
+            self.grouper.attach_resubmission(incident_id, msg.id, msg.submitted_at)
+            return GroupingResult(msg.id, incident_id, original.id, False, 1.0)
         sig = signature or self.signature(msg)
         assignment = self.grouper.assign(GroupingInput(msg.id, msg.title, msg.submitted_at, sig, category))
         self.resubmissions.remember(
@@ -75,7 +78,13 @@ class GroupingEngine:
             PriorMessage(msg.id, text, msg.submitted_at, assignment.incident_id, msg.citizen),
             msg.content,
         )
-        return GroupingResult(msg.id, assignment.incident_id, None, assignment.created, assignment.score)
+        return GroupingResult(
+            msg.id, assignment.incident_id, None, assignment.created, assignment.score, assignment.merged
+        )
+
+    def resolve(self, incident_id: str) -> str:
+        """The incident `incident_id` belongs to now, after any merges."""
+        return self.grouper.store.resolve(incident_id)
 
 
 def build_engine(

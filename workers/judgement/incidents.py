@@ -18,6 +18,7 @@ from workers.judgement.signature import (
     cosine,
     finer_site,
     relate,
+    topic_similarity,
     unit,
 )
 
@@ -84,6 +85,8 @@ class Assignment:
     incident_id: str
     created: bool
     score: float
+    # Incidents the message showed to be this one, merged into it.
+    merged: tuple[str, ...] = ()
 
 
 class IncidentStore(Protocol):
@@ -113,6 +116,16 @@ class IncidentStore(Protocol):
         resubmission), the new centroid and retrieval keys (idempotent on message_id)."""
         ...
 
+    def merge(self, survivor_id: str, merged_id: str, signature: IssueSignature, keys: Sequence[str]) -> None:
+        """Make `merged_id` part of `survivor_id`: its members count in the survivor's size, the survivor's
+        first and last seen span both, `signature` and `keys` are the survivor's new centroid and keys, and
+        the merged incident is no longer a candidate (`resolve` leads from it to the survivor)."""
+        ...
+
+    def resolve(self, incident_id: str) -> str:
+        """The incident `incident_id` is part of now: itself, or the one it was merged into."""
+        ...
+
 
 def incident_id_for(message_id: str) -> str:
     """An incident is named after the message that founded it, so a redelivered message recreates the same
@@ -130,15 +143,16 @@ def bucket_for(signature: IssueSignature, default_city: str, by_district: bool =
     return city
 
 
-def merge(centroid: IssueSignature, size: int, new: IssueSignature) -> IssueSignature:
-    """The centroid after adding one member (a size-weighted mean, truncated and renormalised)."""
+def merge(centroid: IssueSignature, size: int, new: IssueSignature, new_size: int = 1) -> IssueSignature:
+    """The centroid after adding `new_size` members whose mean is `new` (one message, or a whole incident
+    merged in): a size-weighted mean, truncated and renormalised."""
     acc = {k: v * size for k, v in centroid.terms.items()}
     for k, v in new.terms.items():
-        acc[k] = acc.get(k, 0.0) + v
+        acc[k] = acc.get(k, 0.0) + v * new_size
     places = tuple(dict.fromkeys(centroid.places + new.places))[:MAX_INCIDENT_PLACES]
     topic = centroid.topic
     if new.topic.size and topic.size == new.topic.size:
-        mean = topic * size + new.topic
+        mean = topic * size + new.topic * new_size
         norm = float(np.linalg.norm(mean))
         topic = (mean / norm).astype(np.float32) if norm > 0 else topic
     # Every field anew, so the constructor rather than dataclasses.replace (which looks the fields up each
@@ -191,6 +205,14 @@ class IncidentGrouper:
 
     def best_match(self, message: GroupingInput) -> tuple[IncidentCandidate | None, float]:
         """The best candidate incident and its score (None if there is no candidate)."""
+        best, score, _ = self.matches(message)
+        return best, score
+
+    def matches(
+        self, message: GroupingInput
+    ) -> tuple[IncidentCandidate | None, float, list[IncidentCandidate]]:
+        """The best candidate incident, its score, and the other candidates the message also joins (at least
+        the threshold) at the same place with the same problem: incidents it may show to be one."""
         sig = message.signature
         found = self.store.candidates(
             self.bucket(sig),
@@ -200,7 +222,7 @@ class IncidentGrouper:
             self.candidates_per_key,
         )
         if not found:
-            return None, 0.0
+            return None, 0.0, []
         if len(found) < VECTORISE_FROM:
             return self._best_one_by_one(sig, found)
         scores = self._scorer.scores(sig, [c.signature for c in found])
@@ -208,12 +230,17 @@ class IncidentGrouper:
         i = int(np.argmax(scores))
         best_score = float(scores[i])
         if best_score <= 0.0:
-            return None, 0.0
-        return found[i], best_score
+            return None, 0.0, []
+        also = [
+            c
+            for j, c in enumerate(found)
+            if j != i and scores[j] >= self.threshold and _one_place_one_problem(sig, c.signature)
+        ]
+        return found[i], best_score, also
 
     def _best_one_by_one(
         self, sig: IssueSignature, found: list[IncidentCandidate]
-    ) -> tuple[IncidentCandidate | None, float]:
+    ) -> tuple[IncidentCandidate | None, float, list[IncidentCandidate]]:
         """A few candidates: a plain loop costs less than numpy's per-call overhead."""
         dims = sig.topic.size
         zero = np.zeros(dims, np.float32)
@@ -228,10 +255,13 @@ class IncidentGrouper:
         )
         best: IncidentCandidate | None = None
         best_score = 0.0
-        weights, terms = self.weights, sig.terms
+        # Scored candidates at the message's place with its problem: the incidents it may join together.
+        one_place: list[tuple[IncidentCandidate, float]] = []
+        weights, terms, threshold = self.weights, sig.terms, self.threshold
         # What a candidate can score at most before its word overlap (the loop's cost) is known: a ceiling no
         # higher than the best so far cannot replace it (only a strictly better score does), so the overlap
-        # is not computed. Float addition is monotonic, so the answer is the full scan's, score and all.
+        # is not computed, unless the candidate is at the same place with the same problem and could reach
+        # the threshold. Float addition is monotonic, so the best is the full scan's, score and all.
         without_terms = weights.terms * TERMS_CEILING
         for cand, t in zip(found, topic_sims, strict=True):
             other = cand.signature
@@ -244,28 +274,58 @@ class IncidentGrouper:
                 + (weights.place_bonus if same else 0.0)
                 + (weights.problem_bonus if same_problem else 0.0)
             )
-            if ceiling <= best_score:
+            joinable = same and same_problem and ceiling >= threshold
+            if ceiling <= best_score and not joinable:
                 continue
             s = combine(t, cosine(terms, other.terms), same, weights, same_problem)
+            if joinable and s >= threshold:
+                one_place.append((cand, s))
             if s > best_score:
                 best, best_score = cand, s
-        return best, best_score
+        also = [c for c, _ in one_place if c is not best]
+        return best, best_score, also
 
     def assign(self, message: GroupingInput) -> Assignment:
-        """Join the best incident scoring at least the threshold, else found a new incident."""
-        best, score = self.best_match(message)
-        if best is not None and score >= self.threshold:
-            self.join(best, message)
-            return Assignment(best.incident_id, False, score)
-        incident_id = self.found(message)
-        return Assignment(incident_id, True, score)
-
-    def join(self, incident: IncidentCandidate, message: GroupingInput) -> None:
-        """Attach a message to an incident (also used for resubmissions, which follow their first ticket)."""
-        centroid = merge(incident.signature, incident.size, message.signature)
+        """Join the best incident scoring at least the threshold, else found a new incident. Incidents the
+        message also joins, and that match the joined incident once it holds the message, become one."""
+        best, score, also = self.matches(message)
+        if best is None or score < self.threshold:
+            incident_id = self.found(message)
+            return Assignment(incident_id, True, min(1.0, score))
+        centroid = merge(best.signature, best.size, message.signature)
         self.store.attach(
-            incident.incident_id, message.id, message.submitted_at, centroid, centroid.retrieval_keys()
+            best.incident_id, message.id, message.submitted_at, centroid, centroid.retrieval_keys()
         )
+        joined = IncidentCandidate(best.incident_id, centroid, best.size + 1, message.submitted_at)
+        incident_id, merged = self._merge_matching(joined, also)
+        return Assignment(incident_id, False, min(1.0, score), merged)
+
+    def _merge_matching(
+        self, joined: IncidentCandidate, others: list[IncidentCandidate]
+    ) -> tuple[str, tuple[str, ...]]:
+        """Merge into one the joined incident and those of `others` that match it now: the largest keeps its
+        id (the one downstream systems have seen most). Returns the survivor and the incidents merged."""
+        same = [c for c in others if self._one_incident(joined.signature, c.signature)]
+        if not same:
+            return joined.incident_id, ()
+        group = sorted([joined, *same], key=lambda c: (-c.size, c.incident_id))
+        survivor, merged = group[0], group[1:]
+        centroid, size = survivor.signature, survivor.size
+        for other in merged:
+            centroid = merge(centroid, size, other.signature, other.size)
+            size += other.size
+            self.store.merge(survivor.incident_id, other.incident_id, centroid, centroid.retrieval_keys())
+        return survivor.incident_id, tuple(c.incident_id for c in merged)
+
+    def _one_incident(self, a: IssueSignature, b: IssueSignature) -> bool:
+        """Whether two incidents at one place with one problem are one: their words and topic must match on
+        their own, without the place and problem bonuses. The bonuses let one message join either; they do
+        not show that a lift's noise and a power cut of one estate are one incident."""
+        apart, same, same_problem = relate(a, b)
+        if apart or not (same and same_problem):
+            return False
+        words = combine(topic_similarity(a, b), cosine(a.terms, b.terms), False, self.weights)
+        return words >= self.threshold
 
     def attach_resubmission(self, incident_id: str, message_id: str, at: datetime) -> None:
         """Count a resubmission in its first ticket's incident without moving the centroid."""
@@ -289,3 +349,9 @@ class IncidentGrouper:
         )
         self.store.create(incident, sig.retrieval_keys(), message.id)
         return incident.incident_id
+
+
+def _one_place_one_problem(a: IssueSignature, b: IssueSignature) -> bool:
+    """Whether two signatures name one place and one problem: the only incidents a message joins together."""
+    apart, same, same_problem = relate(a, b)
+    return not apart and same and same_problem

@@ -29,6 +29,20 @@ def attached(incident: Incident, at: datetime, signature: IssueSignature | None)
     return inc
 
 
+def merged_incident(survivor: Incident, merged: Incident, signature: IssueSignature) -> Incident:
+    """The survivor of a merge: both incidents' members, their span, and the merged centroid."""
+    return replace(
+        survivor,
+        size=survivor.size + merged.size,
+        first_seen=min(survivor.first_seen, merged.first_seen),
+        last_seen=max(survivor.last_seen, merged.last_seen),
+        signature=signature,
+        places=signature.places,
+        city=survivor.city or merged.city,
+        district=survivor.district or merged.district,
+    )
+
+
 class InMemoryIncidentStore:
     """Incidents in a dict with an inverted index from retrieval key to incidents, per bucket."""
 
@@ -39,6 +53,8 @@ class InMemoryIncidentStore:
         self._candidates: dict[str, IncidentCandidate] = {}
         self.members: dict[str, list[str]] = {}
         self._seen: set[str] = set()
+        # Incidents merged into another (see `merge`), each pointing at its survivor.
+        self.merged_into: dict[str, str] = {}
         # bucket -> key -> incident ids in order of last touch (a dict keeps insertion order).
         self._index: dict[str, dict[str, dict[str, None]]] = {}
 
@@ -65,7 +81,7 @@ class InMemoryIncidentStore:
             # The `take` most recently touched of each posting.
             for incident_id in islice(reversed(posting), take):
                 cand = candidates.get(incident_id)
-                if cand is None:  # let go of by a bounded subclass (workers/incident_cache.py)
+                if cand is None:  # merged, or let go of by a bounded subclass (workers/incident_cache.py)
                     continue
                 # Postings are in order of last touch, so the rest of this one is older still.
                 if cand.last_seen < since:
@@ -104,3 +120,24 @@ class InMemoryIncidentStore:
         inc = attached(self.incidents[incident_id], at, signature)
         self._put(inc)
         self._touch(inc.bucket, incident_id, keys)
+
+    def merge(self, survivor_id: str, merged_id: str, signature: IssueSignature, keys: Sequence[str]) -> None:
+        """Make `merged_id` part of `survivor_id` (a second merge of the same pair is ignored)."""
+        if self.merged_into.get(merged_id) == survivor_id:
+            return
+        self._put(merged_incident(self.incidents[survivor_id], self.incidents[merged_id], signature))
+        self._touch(self.incidents[survivor_id].bucket, survivor_id, keys)
+        self.members[survivor_id] = self.members.get(survivor_id, []) + self.members.pop(merged_id, [])
+        self._absorbed(survivor_id, merged_id)
+
+    def _absorbed(self, survivor_id: str, merged_id: str) -> None:
+        """`merged_id` now resolves to `survivor_id` and is no candidate (its postings drop it lazily)."""
+        for earlier, into in self.merged_into.items():
+            if into == merged_id:
+                self.merged_into[earlier] = survivor_id
+        self.merged_into[merged_id] = survivor_id
+        self._candidates.pop(merged_id, None)
+
+    def resolve(self, incident_id: str) -> str:
+        """The incident `incident_id` is part of now (merges point straight at their survivor)."""
+        return self.merged_into.get(incident_id, incident_id)

@@ -88,12 +88,26 @@ NOT_NAMES = frozenset(
 )
 
 
+# Words that run straight into the place a message names when a sentence has no punctuation (a phone
+# call's transcript, a hurried post): a request ("派人抢修望京花园"), a utility ("恢复供水清河花园"), a time
+# ("今天一早小区门口"), who writes ("居民小区"). No place name holds them: a name starts after the last one.
+NAME_BREAKS = re.compile(
+    "处理|抢修|维修|修理|修复|检修|解决|检查|查看|派人|赶紧|尽快|马上|帮忙|看看|管管|清理|疏通|协调|反映|投诉|举报"
+    "|联系|通知|恢复|供水|来水|停水|供电|来电|停电|供暖|停暖|暖气|今天|昨天|前天|凌晨|一早|早上|晚上|开始|刚才"
+    "|现在|已经|一直|居民"
+)
+
+
 def clean_name(name: str) -> str:
-    """Keep what follows the last character that cannot be part of a place name ("地省经济" -> "经济")."""
+    """Keep what follows the last character that cannot be part of a place name ("地省经济" -> "经济") and
+    the last word that breaks a name ("处理望京" -> "望京")."""
     for i in range(len(name) - 1, -1, -1):
         if name[i] in _NOT_NAME:
             name = name[i + 1 :]
             break
+    breaks = [m.end() for m in NAME_BREAKS.finditer(name)]
+    if breaks:
+        name = name[breaks[-1] :]
     return "" if name in NOT_NAMES else name
 
 

@@ -43,6 +43,8 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "水压",
         "水管破裂",
     ),
+    # Yellow or smelly tap water is the supply's quality, another problem than a burst main or a water cut.
+    "water_quality": ("发黄", "浑浊", "水质", "黄水", "铁锈", "锈水", "水垢", "水有异味", "水有味", "水发臭"),
     "power": ("停电", "没电", "断电", "供电", "跳闸"),
     "gas": ("燃气", "煤气", "天然气", "液化气"),
     "signal": ("红绿灯", "信号灯", "信号机", "红灯"),
@@ -96,6 +98,8 @@ _OVERRIDES = {
     "停车费": ("fees",),
     "停车场": (),
     "公交都": (),
+    # Tap water itself: "自来水发黄" is its quality, not a water cut (来水).
+    "自来水": (),
     "扶梯的事": ("lift",),
     # A radiator leaking into the flat below is the building's leak, not the estate's heating.
     "暖气漏水": ("indoor_leak",),

@@ -66,7 +66,8 @@ class CandidateScorer:
         return sums
 
     def scores(self, sig: IssueSignature, others: Sequence[IssueSignature]) -> Scores:
-        """`match_score(sig, o)` for each of `others` (a conflict of city or district scores 0)."""
+        """`combine`'s score (uncapped, unlike `match_score`) for each of `others` (a conflict of city or
+        district scores 0)."""
         n = len(others)
         if n == 0:
             return np.zeros(0, np.float64)
@@ -87,7 +88,6 @@ class CandidateScorer:
         conflict, same, same_problem = relations[:, 0], relations[:, 1], relations[:, 2]
         score: Scores = w.topic * topic + w.terms * terms + np.where(same, w.place_bonus, 0.0)
         score += np.where(same_problem, w.problem_bonus, 0.0)
-        np.minimum(score, 1.0, out=score)
         score[(~(same | same_problem) & (terms < w.min_terms_without_place)) | conflict] = 0.0
         return score
 

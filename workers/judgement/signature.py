@@ -224,14 +224,15 @@ def combine(
     weights: ScoreWeights = DEFAULT_WEIGHTS,
     same_problem: bool = False,
 ) -> float:
-    """The match score from its parts, capped at 1. `same_problem` is true only for one problem kind in one
-    district (see `relate`)."""
+    """The match score from its parts. `same_problem` is true only for one problem kind in one district (see
+    `relate`). It is not capped at 1: among candidates that all clear the threshold, the one with more
+    evidence (closer words and topic besides the place and problem) is the better match."""
     if not (same_place or same_problem) and terms < weights.min_terms_without_place:
         return 0.0
     score = weights.topic * topic + weights.terms * terms + (weights.place_bonus if same_place else 0.0)
     if same_problem:
         score += weights.problem_bonus
-    return min(1.0, score)
+    return score
 
 
 # How two messages' sites relate (site_relation).
@@ -313,9 +314,10 @@ def site_relation(a: IssueSignature, b: IssueSignature) -> int:
 
 
 def finer_site(a: IssueSignature, b: IssueSignature) -> tuple[str | None, str | None]:
-    """The site of an incident after a member joins: the longer of two names that agree (芳城园一区 over
-    芳城园), else the incident's own (the member's if the incident had none)."""
-    if a.site and b.site and len(b.site) > len(a.site) and _agree(a.site, b.site):
+    """The site of an incident after a member joins: the member's when it continues the incident's (芳城园一区
+    after 芳城园), else the incident's own (the member's if the incident had none). A name longer at its
+    start is not finer: "供水望京花园" is words of a sentence run into 望京花园."""
+    if a.site and b.site and len(b.site) > len(a.site) and b.site.startswith(a.site):
         return b.site, b.site_kind
     return (a.site, a.site_kind) if a.site else (b.site, b.site_kind)
 
@@ -354,7 +356,7 @@ def match_score(a: IssueSignature, b: IssueSignature, weights: ScoreWeights = DE
     apart, same, same_problem = relate(a, b)
     if apart:
         return 0.0
-    return combine(topic_similarity(a, b), cosine(a.terms, b.terms), same, weights, same_problem)
+    return min(1.0, combine(topic_similarity(a, b), cosine(a.terms, b.terms), same, weights, same_problem))
 
 
 # Words of talk rather than of the problem: a phone call's greetings and fillers, a post's opening.

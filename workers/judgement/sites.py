@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from workers.judgement.places import NOT_NAMES
+from workers.judgement.places import NAME_BREAKS, NOT_NAMES
 
 # Kinds in order of preference: the finest and least ambiguous site a message names wins. A landmark is a
 # well-known place of the area table (公主坟, 北医三院, 北京站) named without a place word.
@@ -164,6 +164,11 @@ def name_before(text: str, end: int, kind: str, cuts: Sequence[int]) -> str:
         if town >= start:
             start = town + 1
     start = max([cut for cut in cuts if start < cut <= end - 2], default=start)
+    breaks = [m.end() for m in NAME_BREAKS.finditer(text, start, end)]
+    if breaks:
+        if breaks[-1] > end - 2:  # "居民小区", "今天一早小区": no name at all
+            return ""
+        start = breaks[-1]
     if (
         kind == ROAD
         and end - start > 2
