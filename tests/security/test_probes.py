@@ -42,6 +42,8 @@ async def http() -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
         invalid_rate_per_s=0.01,
         read_burst=READ_BURST,
         read_rate_per_s=0.01,
+        public_read_burst=READ_BURST,
+        public_read_rate_per_s=0.01,
     )
     async with gateway(config) as (client, broker, _):
         yield client, broker
