@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -12,6 +13,16 @@ import orjson
 
 # Attributes every LogRecord has; anything else passed through `extra=` is emitted as a field.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
+# asyncpg quotes the value it could not encode ("invalid input for query argument $2: '138…' (expected …)"),
+# and SQLAlchemy's hide_parameters does not reach into the driver's message: a query's parameters are
+# citizens' texts and numbers, which no log line shows.
+_QUERY_ARGUMENT = re.compile(r"(query argument \$\d+: )[^\n]*")
+_HIDDEN = r"\1(value hidden)"
+
+
+def without_query_arguments(text: str) -> str:
+    """`text` with the values of asyncpg's "invalid input for query argument" messages hidden."""
+    return _QUERY_ARGUMENT.sub(_HIDDEN, text) if "query argument" in text else text
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,6 +39,9 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
+        for key, value in entry.items():
+            if isinstance(value, str):
+                entry[key] = without_query_arguments(value)
         return orjson.dumps(entry, default=str).decode()
 
 

@@ -5,6 +5,7 @@ audited with the actor, the route and how many tickets."""
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,11 +15,14 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.auth_downstream import DownstreamKeys
 from app.main import create_app
 from ingest.bus.factory import in_process_broker
 from ingest.db.engine import make_engine
+from ingest.logs import JsonFormatter
 from ingest.reports import rollups
 from ingest.reports.hours import hour_of
 from ingest.settings import Settings
@@ -215,3 +219,22 @@ async def test_an_incidents_title_is_masked_as_its_tickets_are(
     unscoped = (await http.get(f"/v1/incidents/{incident}", headers=bearer(DASHBOARD_KEY))).json()
     assert scoped["title"] == TEXT[:14] and scoped["tickets"][0]["title"] == TEXT[:14]
     assert unscoped["title"] == MASKED[:14] and unscoped["tickets"][0]["title"] == MASKED[:14]
+
+
+async def test_a_failed_statements_log_shows_neither_its_parameters_nor_asyncpgs_quote_of_them(
+    database_url: str,
+) -> None:
+    engine = make_engine(Settings(database_url=database_url))
+    try:
+        async with engine.connect() as conn:
+            # Built here so that the traceback's own source line does not hold the number.
+            number = "1380013" + "8000"
+            await conn.execute(text("SELECT CAST(:v AS integer)"), {"v": f"请回电{number}"})
+    except DBAPIError:
+        record = logging.LogRecord("jiesu.gateway", logging.ERROR, __file__, 1, "unhandled", (), None)
+        record.exc_info = sys.exc_info()
+    finally:
+        await engine.dispose()
+    line = JsonFormatter().format(record)
+    assert "13800138000" not in line
+    assert "query argument $1: (value hidden)" in line and "SELECT CAST" in line
