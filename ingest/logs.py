@@ -13,16 +13,22 @@ import orjson
 
 # Attributes every LogRecord has; anything else passed through `extra=` is emitted as a field.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
-# asyncpg quotes the value it could not encode ("invalid input for query argument $2: '138…' (expected …)"),
-# and SQLAlchemy's hide_parameters does not reach into the driver's message: a query's parameters are
-# citizens' texts and numbers, which no log line shows.
-_QUERY_ARGUMENT = re.compile(r"(query argument \$\d+: )[^\n]*")
+# Where a database error quotes a value: asyncpg names the argument it could not encode ("invalid input for
+# query argument $2: '138…' (expected …)"), Postgres the text it could not parse ("invalid input syntax for
+# type integer: "…"") and, in DETAIL, often a key or a token of it. SQLAlchemy's hide_parameters does not
+# reach into these messages, and the values are citizens' texts and numbers, which no log line shows.
+_QUOTED_VALUE = re.compile(
+    r"((?:invalid input for query argument \$\d+|invalid input (?:syntax|value) for [^:\n]+): "
+    r"|DETAIL: +)[^\n]*"
+)
 _HIDDEN = r"\1(value hidden)"
 
 
 def without_query_arguments(text: str) -> str:
-    """`text` with the values of asyncpg's "invalid input for query argument" messages hidden."""
-    return _QUERY_ARGUMENT.sub(_HIDDEN, text) if "query argument" in text else text
+    """`text` with the values database errors quote hidden (the message and the statement stay)."""
+    if "invalid input" not in text and "DETAIL:" not in text:
+        return text
+    return _QUOTED_VALUE.sub(_HIDDEN, text)
 
 
 class JsonFormatter(logging.Formatter):

@@ -238,3 +238,24 @@ async def test_a_failed_statements_log_shows_neither_its_parameters_nor_asyncpgs
     line = JsonFormatter().format(record)
     assert "13800138000" not in line
     assert "query argument $1: (value hidden)" in line and "SELECT CAST" in line
+
+
+@pytest.mark.parametrize(
+    ("cast", "says"),
+    [
+        ("integer", "invalid input syntax for type integer: (value hidden)"),
+        ("jsonb", "DETAIL:  (value hidden)"),
+    ],
+)
+async def test_postgres_own_quotes_of_a_value_are_hidden_too(database_url: str, cast: str, says: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(Settings(database_url=database_url)))
+    try:
+        await conn.fetchval(f"SELECT $1::text::{cast}", "{" + "1380013" + "8000")
+    except asyncpg.PostgresError as exc:
+        error = str(exc)
+    finally:
+        await conn.close()
+    line = JsonFormatter().format(
+        logging.LogRecord("jiesu.worker", logging.WARNING, __file__, 1, "refused: %s", (error,), None)
+    )
+    assert "13800138000" not in line and says in line
