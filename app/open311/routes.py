@@ -25,7 +25,6 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import Adapter, charge_public_read
 from app.deps import Resources, ResourcesDep
@@ -44,6 +43,7 @@ from app.open311.models import (
 )
 from app.open311.queries import CLOSED_STATUSES, RequestFilter, find_requests
 from app.personal_data import shown
+from app.problems import DATABASE_UNAVAILABLE, database_unavailable_detail
 from app.refusals import InvalidSubmission, SubmissionRefused, error_fields
 from app.routes.complaints import intake_of
 from app.routes.downstream import within_years
@@ -135,9 +135,10 @@ async def _read(query: Awaitable[list[dict[str, Any]]], retry_after_s: int) -> l
     try:
         async with asyncio.timeout(_DB_TIMEOUT_S):
             return await query
-    except (OSError, TimeoutError, SQLAlchemyError) as exc:
+    except DATABASE_UNAVAILABLE as exc:
+        # GeoReport's error format, so not the app's problem+json handler of the same errors.
         raise HTTPException(
-            503, f"database unavailable: {type(exc).__name__}", {"Retry-After": str(retry_after_s)}
+            503, database_unavailable_detail(exc), {"Retry-After": str(retry_after_s)}
         ) from exc
 
 

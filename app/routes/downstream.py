@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
 
-from app.auth_downstream import DownstreamDep, DownstreamReader, DownstreamReaderDep
+from app.auth_downstream import DownstreamReader, DownstreamReaderDep
 from app.deps import ResourcesDep
 from app.downstream_queries import (
     BadCursor,
@@ -266,7 +266,7 @@ async def read_incident(
 )
 async def hourly(
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    _reader: DownstreamReaderDep,
     day: Annotated[IsoDate, Query(alias="date", description="the day, YYYY-MM-DD")],
     timezone: Annotated[str, Query(max_length=64, description="IANA zone of the day")] = DEFAULT_TIMEZONE,
 ) -> Any:

@@ -299,6 +299,17 @@ PROBES: list[Probe] = [
         ],
     ),
     Probe(
+        "report_flood",
+        "one downstream key asking for the hourly report (an aggregate query) past its read rate",
+        429,
+        lambda: [
+            Request(
+                "GET", "/v1/reports/hourly", headers=bearer(DOWNSTREAM_KEY), params={"date": "2024-03-10"}
+            )
+            for _ in range(READ_BURST + 1)
+        ],
+    ),
+    Probe(
         "open311_public_read_flood",
         "keyless Open311 reads from one address past its public read rate",
         429,
