@@ -207,6 +207,9 @@ def database_unavailable_detail(exc: Exception) -> str:
 
 
 async def _database_handler(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        # A file the gateway could not read (a deployment's mistake), not the database: a bug's 500.
+        return await _crash_handler(request, exc)
     REJECTIONS.labels(reason="database_unavailable").inc()
     log.warning("database unavailable", extra={"route": request.url.path, "error": type(exc).__name__})
     retry = str(request.app.state.resources.settings.retry_after_s)

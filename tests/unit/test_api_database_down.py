@@ -3,6 +3,7 @@ GeoReport error on Open311), counted; never a 500, which would say there is a bu
 
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
@@ -47,3 +48,17 @@ async def test_the_database_down_is_a_503_with_retry_after(
     if not path.startswith("/open311"):
         assert answer.headers["content-type"] == "application/problem+json"
         assert _counted() - before == 1
+
+
+async def test_a_missing_file_is_still_a_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.routes import dashboard
+
+    def missing(name: str) -> bytes:
+        raise FileNotFoundError(2, "No such file or directory", name)
+
+    monkeypatch.setattr(dashboard, "_static", missing)
+    async with gateway(settings()) as (_http, _, app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            answer = await client.get("/dashboard")
+    assert answer.status_code == 500
