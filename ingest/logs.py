@@ -45,9 +45,12 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
+        line = orjson.dumps(entry, default=str).decode()
+        if "invalid input" not in line and "DETAIL:" not in line:
+            return line  # one search of the line: most records quote no database error
         for key, value in entry.items():
-            if isinstance(value, str):
-                entry[key] = without_query_arguments(value)
+            if not isinstance(value, int | float | bool | None):
+                entry[key] = without_query_arguments(str(value))
         return orjson.dumps(entry, default=str).decode()
 
 

@@ -68,3 +68,11 @@ def test_asyncpgs_quoted_query_arguments_are_hidden_in_messages_fields_and_trace
     # The rest of the traceback stays: the statement, and what the driver expected.
     assert "[SQL: INSERT INTO t VALUES ($1, $2)]" in entry["exc"]
     assert "TypeError: expected str, got int" in entry["exc"]
+
+
+def test_an_exception_passed_as_a_field_is_hidden_too() -> None:
+    record = _record("jiesu.worker", "refused")
+    record.error = ValueError("invalid input for query argument $1: '13800138000' (no)")
+    record.count = 3
+    entry = orjson.loads(JsonFormatter().format(record))
+    assert entry["error"] == "invalid input for query argument $1: (value hidden)" and entry["count"] == 3
