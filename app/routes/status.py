@@ -24,6 +24,7 @@ from ingest.bus import BusUnavailable
 from ingest.lifecycle import Status
 from ingest.schemas import descriptions as d
 from ingest.schemas.events import FollowUp
+from ingest.schemas.submission import Text
 from ingest.tickets import is_issued_ticket_id
 from ingest.topics import EVENTS, topic_name
 
@@ -39,8 +40,11 @@ class StatusChange(BaseModel):
     expected_status: Status | None = Field(
         default=None, description="Refuse (409) unless the ticket is in this status now: optimistic locking"
     )
-    department: str | None = Field(default=None, max_length=128, description="Assigned department, if any")
-    note: str | None = Field(default=None, max_length=2000, description="A note kept with the change")
+    # Free text as everywhere (ingest/normalise.py): NFKC-folded, so that the masking of personal numbers sees
+    # full-width digits as the digits they are, and control characters dropped (U+0000 among them, which
+    # Postgres would refuse with a 500).
+    department: Text | None = Field(default=None, max_length=128, description="Assigned department, if any")
+    note: Text | None = Field(default=None, max_length=2000, description="A note kept with the change")
     follow_up: FollowUp | None = Field(
         default=None,
         description="The follow-up call (回访), with `closed` only: solved or not, and how satisfied; "

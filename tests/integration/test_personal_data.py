@@ -150,8 +150,8 @@ async def test_the_reports_show_titles_and_samples_masked(database_url: str) -> 
     assert samples[incident] == ["燃气泄漏了，请回电138****8000"]
 
 
-NOTE = "已联系市民，回电13800138000"
-NOTE_MASKED = "已联系市民，回电138****8000"
+NOTE = "已联系市民,回电13800138000"
+NOTE_MASKED = "已联系市民,回电138****8000"
 DEPARTMENT = "街道办 王师傅 13900001111"
 DEPARTMENT_MASKED = "街道办 王师傅 139****1111"
 
@@ -259,3 +259,22 @@ async def test_postgres_own_quotes_of_a_value_are_hidden_too(database_url: str, 
         logging.LogRecord("jiesu.worker", logging.WARNING, __file__, 1, "refused: %s", (error,), None)
     )
     assert "13800138000" not in line and says in line
+
+
+async def test_a_status_note_is_normalised_like_any_free_text(
+    gateway: tuple[httpx.AsyncClient, Settings],
+) -> None:
+    http, settings = gateway
+    row = _row(settings.ticket_secret, datetime.now(UTC), district=f"f-{uuid.uuid4().hex[:6]}")
+    await _store(settings, [row])
+    # A NUL byte Postgres would refuse, and full-width digits the masking would not see as a number.
+    change = {"status": "dispatched", "note": "已回电\x00１３８００１３８０００", "department": "街道办\x00"}
+    moved = await http.post(
+        f"/v1/complaints/{row.ticket_id}/status", json=change, headers=bearer(DISPATCH_KEY)
+    )
+    assert moved.status_code == 200, moved.text
+    history = f"/v1/complaints/{row.ticket_id}/history"
+    [step] = (await http.get(history, headers=bearer(DASHBOARD_KEY))).json()["history"][2:]
+    assert (step["note"], step["department"]) == ("已回电138****8000", "街道办")
+    stored = "SELECT note FROM ticket_status_history WHERE ticket_id = $1"
+    assert await fetchval(settings, stored, row.ticket_id) == "已回电13800138000"
