@@ -94,8 +94,13 @@ class RepeatFilter(logging.Filter):
         return True
 
 
+# Loggers whose INFO lines are records to keep, not chatter: the audit of who read citizens' complaints.
+AUDIT_LOGGERS = ("jiesu.audit",)
+
+
 def configure_logging(level: str = "INFO") -> None:
-    """Send every logger's records to stderr as JSON lines (repeated library errors thinned)."""
+    """Send every logger's records to stderr as JSON lines (repeated library errors thinned); the audit
+    loggers log at INFO whatever `level` says, so a quieter log never loses who read what."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RepeatFilter())
@@ -103,3 +108,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    for name in AUDIT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)

@@ -6,8 +6,9 @@ import logging
 import sys
 
 import orjson
+import pytest
 
-from ingest.logs import JsonFormatter, RepeatFilter
+from ingest.logs import JsonFormatter, RepeatFilter, configure_logging
 
 
 def _record(name: str, msg: str, *args: object, level: int = logging.ERROR) -> logging.LogRecord:
@@ -76,3 +77,17 @@ def test_an_exception_passed_as_a_field_is_hidden_too() -> None:
     record.count = 3
     entry = orjson.loads(JsonFormatter().format(record))
     assert entry["error"] == "invalid input for query argument $1: (value hidden)" and entry["count"] == 3
+
+
+def test_the_audit_is_logged_at_a_quieter_level_too(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("WARNING")
+        logging.getLogger("jiesu.audit").info("tickets read", extra={"actor": "dispatch", "tickets": 3})
+        logging.getLogger("jiesu.gateway").info("chatter")
+        lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines()]
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    assert [(line["logger"], line["actor"]) for line in lines] == [("jiesu.audit", "dispatch")]
