@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import math
 import re
 import time
 from collections import OrderedDict
@@ -34,6 +36,8 @@ NONCE_HEADER = "x-jiesu-nonce"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # Nonces remembered per process; at the default window this covers ~300 signed requests/s per process.
 NONCE_CACHE_SIZE = 200_000
+# Client addresses with a public read bucket, per process (about 100 bytes each).
+PUBLIC_READERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,10 @@ class Guard:
         self.signatures = Signatures(settings.signature_window_s)
         self.buckets = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.reads = TokenBuckets(settings.read_rate_per_s, settings.read_burst)
+        # Keyed by client addresses, which anyone can vary: the table's bound is what keeps it small.
+        self.public_reads = TokenBuckets(
+            settings.public_read_rate_per_s, settings.public_read_burst, max_names=PUBLIC_READERS
+        )
 
     def key_adapter(self, key: str | None) -> Adapter:
         """The adapter of a presented key (ANONYMOUS on an open gateway); 401 when missing or unknown."""
@@ -242,13 +250,40 @@ async def authenticate(
     return adapter
 
 
+def _charge(buckets: TokenBuckets, reader: str, reason: str) -> None:
+    """Take one read from `reader`'s bucket; 429 with Retry-After (whole seconds), counted, when over."""
+    wait = buckets.take(reader)
+    if wait:
+        REJECTIONS.labels(reason=reason).inc()
+        retry = str(max(1, math.ceil(wait)))
+        raise HTTPException(429, f"{reader} is over its read rate", headers={"Retry-After": retry})
+
+
 def charge_read(request: Request, reader: str) -> None:
     """Take one read from `reader`'s read rate (in this gateway process); 429 with Retry-After when over."""
-    wait = guard_of(request).reads.take(reader)
-    if wait:
-        REJECTIONS.labels(reason="read_rate_limited").inc()
-        retry = str(max(1, int(wait + 0.999)))
-        raise HTTPException(429, f"{reader} is over its read rate", headers={"Retry-After": retry})
+    _charge(guard_of(request).reads, reader, "read_rate_limited")
+
+
+def client_network(host: str) -> str:
+    """Who a keyless caller is, for its rate: its IPv4 address, or its IPv6 address's /64 (one host is
+    usually given a whole /64, and could otherwise take a fresh bucket for every request)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host  # not an address (a test client's name, a Unix socket): the name is the caller
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def charge_public_read(request: Request) -> None:
+    """Take one read from the calling address's public read rate (Open311's keyless reads, in this gateway
+    process); 429 with Retry-After when over. Behind a proxy the address is the one uvicorn takes from
+    X-Forwarded-For when the proxy is among FORWARDED_ALLOW_IPS (loopback by default)."""
+    host = request.client.host if request.client else "unknown"
+    _charge(guard_of(request).public_reads, f"client {client_network(host)}", "public_read_rate_limited")
 
 
 async def authenticate_reader(

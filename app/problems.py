@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
@@ -189,6 +190,56 @@ def http_problem(exc: StarletteHTTPException) -> Response:
     return problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {}))
 
 
+# The database not answering: refused, reset, timed out, gone mid-statement, or the pool exhausted waiting for
+# it. A read or a status change cannot be served now and a retry may well be: 503 with Retry-After, not a 500
+# (which says there is a bug). Programming errors (bad SQL, a value the column refuses) stay 500s.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,  # TimeoutError and the refused or reset connections of asyncpg included
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+)
+
+
+def database_unavailable_detail(exc: Exception) -> str:
+    """What the client is told: the kind of failure only (an exception's text may quote a query's values)."""
+    return f"database unavailable: {type(exc).__name__}"
+
+
+async def _database_handler(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        # A file the gateway could not read (a deployment's mistake), not the database: a bug's 500.
+        return await _crash_handler(request, exc)
+    REJECTIONS.labels(reason="database_unavailable").inc()
+    log.warning("database unavailable", extra={"route": request.url.path, "error": type(exc).__name__})
+    retry = str(request.app.state.resources.settings.retry_after_s)
+    return problem(
+        503,
+        "Service unavailable",
+        f"{database_unavailable_detail(exc)}; retry",
+        headers={"Retry-After": retry},
+    )
+
+
+def _only_unavailable(exc: Exception) -> Exception | None:
+    """The first database failure of a task group whose every failure is one (reports query in parallel)."""
+    if not isinstance(exc, ExceptionGroup):
+        return None
+    _, rest = exc.split(DATABASE_UNAVAILABLE)
+    if rest is not None:
+        return None
+    leaf: Exception = exc
+    while isinstance(leaf, ExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf
+
+
+async def _group_handler(request: Request, exc: Exception) -> Response:
+    if (unavailable := _only_unavailable(exc)) is None:
+        raise exc  # on to the crash handler: a 500, logged
+    return await _database_handler(request, unavailable)
+
+
 async def _crash_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal Server Error", "unexpected error; it has been logged")
@@ -267,6 +318,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(SubmissionRefused, _refusal_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_handler)
+    app.add_exception_handler(ExceptionGroup, _group_handler)
     app.add_exception_handler(Exception, _crash_handler)
     generate: Callable[[], dict[str, Any]] = app.openapi
 

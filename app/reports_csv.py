@@ -1,7 +1,8 @@
 """The hourly brief as CSV, for the spreadsheet the duty office forwards: one table, a row per figure.
 
 Columns: section, key, name, tickets, baseline, score, detail. Sections: total, category, district, incident,
-hotspot, urgent, alert, summary. UTF-8 with a byte-order mark, so that a spreadsheet opens the Chinese right.
+hotspot, urgent, alert, summary. UTF-8 with a byte-order mark, so that a spreadsheet opens the Chinese right;
+text a spreadsheet would take for a formula is written as text.
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ from ingest.schemas.reports import HourlyBrief
 
 COLUMNS = ("section", "key", "name", "tickets", "baseline", "score", "detail")
 Row = tuple[str, str, str, int | str, float | str, float | str, str]
+# What makes a spreadsheet read a cell as a formula. The titles are citizens' words: a complaint titled
+# `=HYPERLINK("http://…", "详情")` must not become a live link, or a computation over the sheet, in the duty
+# office's spreadsheet (CSV injection). A leading apostrophe makes the cell text, shown as written.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: int | float | str) -> int | float | str:
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 def _rows(brief: HourlyBrief) -> list[Row]:
@@ -92,5 +101,5 @@ def brief_csv(brief: HourlyBrief) -> str:
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    writer.writerows(_rows(brief))
+    writer.writerows([_cell(value) for value in row] for row in _rows(brief))
     return out.getvalue()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ingest.bus import BusProducer
 from ingest.db.tables import ticket_keys, ticket_status_history, tickets
 from ingest.lifecycle import STATUSES, TRANSITIONS, Status, can_move
+from ingest.masking import mask_fields
 from ingest.schemas.events import FollowUp, TicketStatusChanged, event_headers
 
 
@@ -70,8 +71,10 @@ async def change_status(
     expected: Status | None = None,
     trace_id: str | None = None,
     follow_up: FollowUp | None = None,
+    mask_event: bool = True,
 ) -> Outcome:
-    """Move `ticket_id` to `target`; the same status again is a no-op (a retried request changes nothing)."""
+    """Move `ticket_id` to `target`; the same status again is a no-op (a retried request changes nothing).
+    The history keeps the note as written; the event has its personal numbers masked when `mask_event`."""
     async with engine.begin() as conn:
         key = (
             await conn.execute(select(ticket_keys.c.received_at).where(ticket_keys.c.ticket_id == ticket_id))
@@ -114,7 +117,7 @@ async def change_status(
                 follow_up_at=now,
             )
         await conn.execute(update(tickets).where(*where).values(**values))
-        # The history row and the event say the same thing about the change.
+        # The history row and the event say the same thing about the change (the event's texts masked).
         change = {
             "ticket_id": ticket_id,
             "seq": seq,
@@ -128,7 +131,7 @@ async def change_status(
         await conn.execute(insert(ticket_status_history).values(received_at=key.received_at, **change))
         event = TicketStatusChanged(
             event_id=f"{ticket_id}:{seq}",
-            **change,
+            **(mask_fields(dict(change)) if mask_event else change),
             received_at=row.received_at,
             channel=row.channel,
             category=row.category,

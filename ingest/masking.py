@@ -4,7 +4,9 @@ A complaint's text often holds the citizen's own phone number ("请回电 138001
 or a bank-card number. Readers without the personal-data scope (`JIESU_PERSONAL_DATA_READERS`), Open311's
 public reads and, unless `JIESU_EVENTS_PERSONAL_DATA` is set, the events see them masked: the digits between
 the first and the last few are replaced by `*`, so a reader can still tell a phone number from a card and
-match one the citizen reads out, but cannot call or use it. Stored tickets keep the text as written.
+match one the citizen reads out, but cannot call or use it. The notes downstream systems write with status
+changes are masked alike (an operator copies the callback number into them). Stored tickets and status
+history keep the text as written.
 
 What is masked (ASCII digits: the text is NFKC-normalised on intake, so full-width digits are ASCII here):
 - an 18-character ID-card number (six digits of region, a birth date, three digits, a digit or X): first 4
@@ -35,8 +37,10 @@ _KEEP = {"id": (4, 4), "card": (4, 4), "phone": (3, 4)}
 # Quick reject: no run of seven digits, nothing to mask (most texts).
 _SEVEN_DIGITS = re.compile(r"[0-9][0-9 -]{6,}")
 
-# The free-text fields of tickets and their events that hold the citizen's words.
-TEXT_FIELDS = ("title", "content", "address", "urgency_reason")
+# The free-text fields that reach reads and events: the citizen's words in tickets and their events, and
+# what a downstream system writes with a status change (its note, a department and, on an open read API, the
+# actor it claims), which readers and subscribers see beside them.
+TEXT_FIELDS = ("title", "content", "address", "urgency_reason", "note", "department", "actor")
 
 
 def _masked(match: re.Match[str]) -> str:

@@ -95,10 +95,18 @@ class Settings(BaseSettings):
     read_rate_per_s: float = Field(
         default=50.0,
         ge=0,
-        description="Ticket reads per second per adapter or downstream key in each gateway process (token "
-        "bucket of read_burst); 0 = no limit",
+        description="Reads (tickets, histories, reports) per second per adapter or downstream key in each "
+        "gateway process (token bucket of read_burst); 0 = no limit",
     )
     read_burst: int = Field(default=500, ge=1, description="Token-bucket size of the read rate")
+    public_read_rate_per_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Open311's public reads (GET requests, requests/{id}, tokens/{token}) per second per "
+        "client address (an IPv6 address's /64) in each gateway process (token bucket of "
+        "public_read_burst); 0 = no limit",
+    )
+    public_read_burst: int = Field(default=60, ge=1, description="Token-bucket size of the public read rate")
     invalid_rate_per_s: float = Field(
         default=5.0,
         ge=0,

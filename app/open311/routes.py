@@ -6,7 +6,9 @@ the bus acknowledged it and answered with a `token`, which `tokens/{token}` reso
 `service_request_id` once a worker stored the ticket. The submitted `service_code` is kept on the ticket
 (`tickets.service_code`) and is what GET requests serves and filters on; the classifier's category stays on
 the jiesu API. GET requests and requests/{id} are public, as the spec has them, and show only the spec's
-public fields (no name, phone, email or openid). A `jurisdiction_id` other than this gateway's is 404.
+public fields (no name, phone, email or openid); they and tokens/{token}, which read the database, are
+rate-limited per client address (JIESU_PUBLIC_READ_RATE_PER_S). A `jurisdiction_id` other than this gateway's
+is 404.
 Every answer is JSON or XML as the path's suffix asks, and every error — unknown paths under `/open311/v2/`
 included — is a GeoReport error list (`[{"code", "description"}]`) with the HTTP status as its code.
 """
@@ -23,9 +25,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.auth import Adapter
+from app.auth import Adapter, charge_public_read
 from app.deps import Resources, ResourcesDep
 from app.open311 import catalogue, render
 from app.open311.models import (
@@ -42,6 +43,7 @@ from app.open311.models import (
 )
 from app.open311.queries import CLOSED_STATUSES, RequestFilter, find_requests
 from app.personal_data import shown
+from app.problems import DATABASE_UNAVAILABLE, database_unavailable_detail
 from app.refusals import InvalidSubmission, SubmissionRefused, error_fields
 from app.routes.complaints import intake_of
 from app.routes.downstream import within_years
@@ -94,7 +96,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "api_key missing or invalid, or not a web adapter's key",
         404: "Not found, or a jurisdiction_id this gateway does not serve",
         413: "Body too large",
-        429: "Over the adapter's rate limit; retry after Retry-After",
+        429: "Over the adapter's rate (POST) or the client address's public read rate (GET); retry after "
+        "Retry-After",
         503: "The bus (POST) or the database (GET) is unavailable; retry after Retry-After",
     }
     out: dict[int | str, dict[str, Any]] = {}
@@ -132,9 +135,10 @@ async def _read(query: Awaitable[list[dict[str, Any]]], retry_after_s: int) -> l
     try:
         async with asyncio.timeout(_DB_TIMEOUT_S):
             return await query
-    except (OSError, TimeoutError, SQLAlchemyError) as exc:
+    except DATABASE_UNAVAILABLE as exc:
+        # GeoReport's error format, so not the app's problem+json handler of the same errors.
         raise HTTPException(
-            503, f"database unavailable: {type(exc).__name__}", {"Retry-After": str(retry_after_s)}
+            503, database_unavailable_detail(exc), {"Retry-After": str(retry_after_s)}
         ) from exc
 
 
@@ -357,7 +361,7 @@ def _list(value: str | None) -> list[str]:
 @router.get(
     "/requests.{format}",
     response_model=list[ServiceRequest],
-    responses={**_ok("Matching service requests, newest first"), **_errors(400, 404, 503)},
+    responses={**_ok("Matching service requests, newest first"), **_errors(400, 404, 429, 503)},
     summary="Open311 query service requests (filters and paging)",
 )
 async def list_requests(
@@ -376,8 +380,9 @@ async def list_requests(
     page: Annotated[int, Query(ge=1, le=10_000, description="Extension: page number, from 1")] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000, description="Extension: results per page")] = 100,
 ) -> Response:
-    """Stored tickets as service requests (public: no key needed, public fields only); without dates the
-    last 90 days (as the spec says)."""
+    """Stored tickets as service requests (public: no key needed, public fields only, rate-limited per
+    client address); without dates the last 90 days (as the spec says)."""
+    charge_public_read(request)
     _served(resources, jurisdiction_id)
     statuses = _list(status)
     if any(s not in ("open", "closed") for s in statuses):
@@ -431,17 +436,20 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 @router.get(
     "/requests/{service_request_id}.{format}",
     response_model=list[ServiceRequest],
-    responses={**_ok("The service request"), **_errors(400, 404, 503)},
+    responses={**_ok("The service request"), **_errors(400, 404, 429, 503)},
     summary="Open311 one service request",
 )
 async def get_request(
     *,
     service_request_id: Annotated[str, Path(max_length=64)],
     format: Fmt,
+    request: Request,
     resources: ResourcesDep,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
-    """The stored ticket as a service request (public, as GET requests); 404 until a worker stored it."""
+    """The stored ticket as a service request (public and rate-limited, as GET requests); 404 until a worker
+    stored it."""
+    charge_public_read(request)
     _served(resources, jurisdiction_id)
     if not is_issued_ticket_id(resources.settings.ticket_secret, service_request_id):
         raise HTTPException(404, f"service_request_id {service_request_id!r} not found")
@@ -456,17 +464,20 @@ async def get_request(
 @router.get(
     "/tokens/{token}.{format}",
     response_model=list[TokenReply],
-    responses={**_ok("The token, with service_request_id once stored"), **_errors(400, 404, 503)},
+    responses={**_ok("The token, with service_request_id once stored"), **_errors(400, 404, 429, 503)},
     summary="Open311 resolve a token to its service_request_id",
 )
 async def get_token(
     *,
     token: Annotated[str, Path(max_length=64)],
     format: Fmt,
+    request: Request,
     resources: ResourcesDep,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
-    """`service_request_id` once the worker stored the ticket; only the token until then."""
+    """`service_request_id` once the worker stored the ticket; only the token until then (public and
+    rate-limited, as GET requests)."""
+    charge_public_read(request)
     _served(resources, jurisdiction_id)
     if not is_issued_ticket_id(resources.settings.ticket_secret, token):
         raise HTTPException(404, f"token {token!r} not found")

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
 
-from app.auth_downstream import DownstreamDep, DownstreamReader, DownstreamReaderDep
+from app.auth_downstream import DownstreamReader, DownstreamReaderDep
 from app.deps import ResourcesDep
 from app.downstream_queries import (
     BadCursor,
@@ -168,9 +168,15 @@ def _bad_cursor(cursor: str) -> Any:
 
 
 def _shown(
-    resources: ResourcesDep, rows: list[dict[str, Any]], reader: DownstreamReader, route: str
+    resources: ResourcesDep,
+    rows: list[dict[str, Any]],
+    reader: DownstreamReader,
+    route: str,
+    beside: tuple[dict[str, Any], ...] = (),
 ) -> list[dict[str, Any]]:
-    return shown(resources.settings, rows, reader=reader.name, verified=reader.verified, route=route)
+    return shown(
+        resources.settings, rows, reader=reader.name, verified=reader.verified, route=route, beside=beside
+    )
 
 
 @router.get(
@@ -242,8 +248,9 @@ async def read_incident(
     incident, rows, next_cursor = await find_incident(resources.engine, incident_id, after, limit)
     if incident is None and not rows:
         return problem(404, "Not found", f"no incident {incident_id!r}")
-    rows = _shown(resources, rows, reader, "/v1/incidents/{incident_id}")
+    # The summary's title is its first ticket's: masked as the tickets are.
     summary = {k: v for k, v in (incident or {}).items() if k in Incident.model_fields}
+    rows = _shown(resources, rows, reader, "/v1/incidents/{incident_id}", beside=(summary,))
     return Incident(
         **{**summary, "incident_id": incident_id},
         tickets=[TicketItem.model_validate(r) for r in rows],
@@ -259,7 +266,7 @@ async def read_incident(
 )
 async def hourly(
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    _reader: DownstreamReaderDep,
     day: Annotated[IsoDate, Query(alias="date", description="the day, YYYY-MM-DD")],
     timezone: Annotated[str, Query(max_length=64, description="IANA zone of the day")] = DEFAULT_TIMEZONE,
 ) -> Any:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from app.auth_downstream import DownstreamDep
+from app.auth_downstream import DownstreamReaderDep
 from app.deps import ResourcesDep
 from app.problems import problem
 from app.reports_csv import brief_csv
@@ -61,7 +61,7 @@ ZoneQuery = Annotated[
 )
 async def brief(
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    _reader: DownstreamReaderDep,
     hour: Annotated[
         str | None,
         Query(pattern=HOUR_PATTERN, description="local hour YYYY-MM-DDTHH; the current hour if left out"),
@@ -100,7 +100,7 @@ async def brief(
 )
 async def day_report(
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    _reader: DownstreamReaderDep,
     day: Annotated[
         IsoDate | None, Query(alias="date", description="the local day, YYYY-MM-DD; today if left out")
     ] = None,
@@ -126,7 +126,7 @@ async def day_report(
 )
 async def monthly_issues(
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    _reader: DownstreamReaderDep,
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="the local month, YYYY-MM")],
     timezone: ZoneQuery = None,
     min_weeks: Annotated[int, Query(ge=1, le=6, description="fewest weeks of the month with tickets")] = 3,
@@ -163,7 +163,7 @@ MAX_RATES_PERIOD = timedelta(days=366)
 )
 async def rates(
     resources: ResourcesDep,
-    _actor: DownstreamDep,
+    _reader: DownstreamReaderDep,
     since: Annotated[IsoDatetime, Query(alias="from", description="received at or after (ISO 8601)")],
     until: Annotated[IsoDatetime, Query(alias="to", description="received before (ISO 8601)")],
     by: Dimension = "department",

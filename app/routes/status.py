@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field, model_validator
 
-from app.auth_downstream import DownstreamDep
+from app.auth_downstream import DownstreamDep, DownstreamReaderDep
 from app.deps import ResourcesDep
 from app.downstream_queries import ticket_history
+from app.personal_data import shown
 from app.problems import problem
 from app.status_changes import Archived, NotStored, Refused, change_status
 from app.ticket_lookup import find_archived
@@ -23,6 +24,7 @@ from ingest.bus import BusUnavailable
 from ingest.lifecycle import Status
 from ingest.schemas import descriptions as d
 from ingest.schemas.events import FollowUp
+from ingest.schemas.submission import Text
 from ingest.tickets import is_issued_ticket_id
 from ingest.topics import EVENTS, topic_name
 
@@ -38,8 +40,11 @@ class StatusChange(BaseModel):
     expected_status: Status | None = Field(
         default=None, description="Refuse (409) unless the ticket is in this status now: optimistic locking"
     )
-    department: str | None = Field(default=None, max_length=128, description="Assigned department, if any")
-    note: str | None = Field(default=None, max_length=2000, description="A note kept with the change")
+    # Free text as everywhere (ingest/normalise.py): NFKC-folded, so that the masking of personal numbers sees
+    # full-width digits as the digits they are, and control characters dropped (U+0000 among them, which
+    # Postgres would refuse with a 500).
+    department: Text | None = Field(default=None, max_length=128, description="Assigned department, if any")
+    note: Text | None = Field(default=None, max_length=2000, description="A note kept with the change")
     follow_up: FollowUp | None = Field(
         default=None,
         description="The follow-up call (回访), with `closed` only: solved or not, and how satisfied; "
@@ -76,7 +81,11 @@ class HistoryEntry(BaseModel):
     actor: str = Field(
         description="Who made the step: the gateway, a worker, or the downstream system's name"
     )
-    note: str | None = Field(default=None, description="The note given with the step, if any")
+    note: str | None = Field(
+        default=None,
+        description="The note given with the step, if any; phone, ID-card and bank-card numbers in it masked "
+        "unless the key is in JIESU_PERSONAL_DATA_READERS",
+    )
     department: str | None = Field(default=None, description="The department named with the step, if any")
 
 
@@ -134,6 +143,7 @@ async def set_status(
             expected=change.expected_status,
             trace_id=x_trace_id or uuid.uuid4().hex,
             follow_up=change.follow_up,
+            mask_event=not settings.events_personal_data,
         )
     except NotStored:
         return problem(
@@ -170,8 +180,9 @@ async def set_status(
     responses={**_NOT_FOUND, **_GONE},
     summary="A ticket's status history",
 )
-async def history(ticket_id: str, resources: ResourcesDep, _actor: DownstreamDep) -> Any:
-    """Received, processed, then every status change in order."""
+async def history(ticket_id: str, resources: ResourcesDep, reader: DownstreamReaderDep) -> Any:
+    """Received, processed, then every status change in order (a read: charged, audited, its notes masked
+    for a reader without the personal-data scope)."""
     if (missing := _unknown(resources, ticket_id)) is not None:
         return missing
     found = await ticket_history(resources.engine, ticket_id)
@@ -180,6 +191,13 @@ async def history(ticket_id: str, resources: ResourcesDep, _actor: DownstreamDep
             return problem(410, "Archived", archived.detail(), month=f"{archived.month:%Y-%m}")
         return problem(404, "Not found", f"ticket {ticket_id} is not stored yet (not processed yet)")
     head, changes = found
+    changes = shown(
+        resources.settings,
+        changes,
+        reader=reader.name,
+        verified=reader.verified,
+        route="/v1/complaints/{ticket_id}/history",
+    )
     entries = [
         HistoryEntry(seq=0, status="received", from_status=None, at=head["received_at"], actor="gateway"),
         HistoryEntry(

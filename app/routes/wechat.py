@@ -11,6 +11,7 @@ the JSON API's 503 (429) and nothing was accepted.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any
 
@@ -48,6 +49,9 @@ XML = "application/xml"
 # The callback as the submission service sees it: WeChat's servers are one caller (one adapter rate bucket,
 # besides each user's own: wechat_openid_per_minute), and submit on the WeChat channel only.
 CALLBACK = Adapter(name="wechat-callback", channel="wechat")
+# WeChat waits 5 s for an answer: the replay check and the bus's acknowledgement (JIESU_PRODUCE_TIMEOUT_S,
+# 2 s) must both fit, so a database that hangs is given up on like one that refuses.
+LEDGER_TIMEOUT_S = 2.0
 
 Signature = Annotated[str, Query(max_length=64, description="sha1 of the sorted token, timestamp and nonce")]
 Timestamp = Annotated[str, Query(max_length=16)]
@@ -88,9 +92,13 @@ async def _refuse_replay(
     request: Request, resources: Resources, timestamp: str, nonce: str, body: bytes
 ) -> None:
     try:
-        replay = await _ledger(request, resources).is_replay(timestamp, nonce, body)
-    except (SQLAlchemyError, OSError) as exc:
-        # Without the ledger a replay cannot be told from a first push: WeChat retries after a 503.
+        async with asyncio.timeout(LEDGER_TIMEOUT_S):
+            replay = await _ledger(request, resources).is_replay(timestamp, nonce, body)
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        # Fail closed: without the ledger a replay cannot be told from a first push, and a leaked callback URL
+        # would file complaints under any openid. Nothing is accepted, so nothing is lost; WeChat retries a
+        # little, then the citizen is told to try again (docs/runbook.md, section 7).
+        REJECTIONS.labels(reason="wechat_replay_check_unavailable").inc()
         retry = str(resources.settings.retry_after_s)
         raise HTTPException(503, "the WeChat replay check is unavailable", {"Retry-After": retry}) from exc
     if replay:

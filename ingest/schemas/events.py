@@ -112,7 +112,11 @@ class TicketStatusChanged(BaseModel):
     to_status: Status = Field(description="The ticket's status after the change")
     changed_at: datetime = Field(description="When the change was committed")
     actor: str = Field(description="The downstream system that made the change")
-    note: str | None = Field(description="The note the downstream system gave with the change, if any")
+    note: str | None = Field(
+        description="The note the downstream system gave with the change, if any; phone, ID-card and "
+        "bank-card numbers in it masked as in the tickets' texts unless the gateway runs with "
+        "JIESU_EVENTS_PERSONAL_DATA"
+    )
     department: str | None = Field(
         description="The ticket's department after the change: the one named with it, else the one it had"
     )

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -17,10 +18,13 @@ from typing import Any
 
 import asyncpg
 import httpx
+import uvicorn
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
+from app.__main__ import server_options
 from app.main import create_app
+from ingest.bus.factory import in_process_broker
 from ingest.bus.memory import InProcessBroker
 from ingest.settings import REPO_ROOT, Settings
 from loadtest.config import RunConfig
@@ -193,3 +197,24 @@ async def read_intake(
         bootstrap, topic_name(INTAKE, prefix), expect - len(urgent), timeout_s, gateway_only=True
     )
     return normal + urgent
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[int]:
+    """The gateway (in-process bus) served by uvicorn with the gateway's own options (app/__main__.py: the
+    header and body deadlines, the connection limit), in a thread on 127.0.0.1; its port."""
+    app = create_app(settings, broker=in_process_broker(settings))
+    options = server_options(settings, graceful_shutdown_s=1)
+    options["loop"] = "asyncio"
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        yield settings.port
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -71,6 +71,9 @@ CONFIG = Settings(
     wechat_token=WECHAT_TOKEN,
     rate_limit_per_s=100_000,
     rate_limit_burst=100_000,
+    # Every generated read comes from one key and one address: limited, most would only be told 429.
+    read_rate_per_s=0,
+    public_read_rate_per_s=0,
     downstream_keys=f"dispatch:{DOWNSTREAM_KEY}",
 )
 APP: FastAPI = create_app(CONFIG, broker=in_process_broker(CONFIG))

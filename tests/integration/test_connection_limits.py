@@ -4,20 +4,15 @@ bodies are cut off, idle connections do not slow the others, and a keyless body 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from app.__main__ import server_options
-from app.main import create_app
-from ingest.bus.factory import in_process_broker
 from ingest.settings import Settings
 from tests.api_support import API_KEYS, UNREACHABLE_DB, WEB_KEY
-from tests.integration.helpers import free_port
+from tests.integration.helpers import free_port, served
 
 HEADER_TIMEOUT_S, BODY_TIMEOUT_S = 1.0, 1.5
 
@@ -35,19 +30,8 @@ def gateway() -> Iterator[int]:
         body_timeout_s=BODY_TIMEOUT_S,
         log_level="WARNING",
     )
-    app = create_app(settings, broker=in_process_broker(settings))
-    options = server_options(settings, graceful_shutdown_s=1)
-    options["loop"] = "asyncio"
-    server = uvicorn.Server(uvicorn.Config(app, **options))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield settings.port
-    server.should_exit = True
-    thread.join(10)
+    with served(settings) as port:
+        yield port
 
 
 def _closed_after(sock: socket.socket, trickle: bytes, every_s: float, limit_s: float) -> float | None:
@@ -86,16 +70,22 @@ def test_a_stalled_body_is_cut_off(gateway: int) -> None:
     assert took is not None and took < BODY_TIMEOUT_S + 1
 
 
+def healthz_timings(port: int, count: int) -> list[float]:
+    """Seconds each of `count` GET /healthz took on one kept-alive connection (after a first, untimed)."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        http.get("/healthz")
+        timings = []
+        for _ in range(count):
+            started = time.perf_counter()
+            assert http.get("/healthz").status_code == 200
+            timings.append(time.perf_counter() - started)
+    return timings
+
+
 def test_a_thousand_idle_connections_leave_healthz_fast_and_are_closed(gateway: int) -> None:
     idle = [socket.create_connection(("127.0.0.1", gateway)) for _ in range(1000)]
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{gateway}") as http:
-            http.get("/healthz")
-            timings = []
-            for _ in range(20):
-                started = time.perf_counter()
-                assert http.get("/healthz").status_code == 200
-                timings.append(time.perf_counter() - started)
+        timings = healthz_timings(gateway, 20)
         assert max(timings) < 0.1, timings
         time.sleep(HEADER_TIMEOUT_S + 1)
         for sock in idle:
@@ -118,3 +108,25 @@ def test_a_large_body_without_a_key_is_refused_before_it_is_read(gateway: int) -
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
     assert b"missing API key" in answer
+
+
+def test_past_the_connection_limit_requests_get_503() -> None:
+    settings = Settings(
+        kafka_bootstrap_servers="",
+        database_url=UNREACHABLE_DB,
+        host="127.0.0.1",
+        port=free_port(),
+        max_connections=20,
+        log_level="WARNING",
+    )
+    with served(settings) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        assert http.get("/healthz").status_code == 200
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(settings.max_connections)]
+        try:
+            time.sleep(0.2)  # the server has taken them in
+            assert http.get("/healthz").status_code == 503
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.2)
+        assert http.get("/healthz").status_code == 200

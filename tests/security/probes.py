@@ -22,7 +22,7 @@ import orjson
 from tests.api_support import PHONE_KEY, SIGNED_KEY, WEB_KEY, WECHAT_TOKEN, bearer, signed_headers
 
 DOWNSTREAM_KEY = "dispatch-desk-key-0123456789"
-# The probes' gateway allows this many reads at once (JIESU_READ_BURST).
+# The probes' gateway allows this many reads at once (JIESU_READ_BURST, JIESU_PUBLIC_READ_BURST).
 READ_BURST = 5
 WEB = {"channel": "web", "content": "小区门口的路灯坏了一个星期", "citizen": {"phone": "13800138000"}}
 
@@ -295,6 +295,26 @@ PROBES: list[Probe] = [
         429,
         lambda: [
             Request("GET", "/v1/complaints", headers=bearer(DOWNSTREAM_KEY), params={"cursor": "x"})
+            for _ in range(READ_BURST + 1)
+        ],
+    ),
+    Probe(
+        "report_flood",
+        "one downstream key asking for the hourly report (an aggregate query) past its read rate",
+        429,
+        lambda: [
+            Request(
+                "GET", "/v1/reports/hourly", headers=bearer(DOWNSTREAM_KEY), params={"date": "2024-03-10"}
+            )
+            for _ in range(READ_BURST + 1)
+        ],
+    ),
+    Probe(
+        "open311_public_read_flood",
+        "keyless Open311 reads from one address past its public read rate",
+        429,
+        lambda: [
+            Request("GET", "/open311/v2/tokens/JSAAAAAAAAAAAAAAAAAAAAAAAA.json")
             for _ in range(READ_BURST + 1)
         ],
     ),

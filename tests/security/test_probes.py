@@ -1,37 +1,24 @@
 """Every probe of tests/security/probes.py against the gateway, and the probes of start-up and source; the
-results go to .data/security-report.json (each probe, what it tries, expected, actual, what was stored)."""
+results go to .data/security-report.json (each probe, what it tries, expected, actual, what was stored;
+tests/security/conftest.py writes it)."""
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import AsyncIterator, Iterator
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from app import auth, auth_downstream, wechat, wechat_crypto
 from app.__main__ import refuse_open_beyond_loopback
 from ingest.settings import REPO_ROOT, Settings
-from tests.api_support import accepted_records, gateway, settings
-from tests.security.probes import DOWNSTREAM_KEY, PROBES, READ_BURST, Probe
-
-REPORT = REPO_ROOT / ".data" / "security-report.json"
-
-
-@pytest.fixture(scope="module")
-def results() -> Iterator[list[dict[str, Any]]]:
-    """The probes' results, written to the report once the module's probes have run."""
-    found: list[dict[str, Any]] = []
-    yield found
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "probes": len(found),
-        "as_expected": sum(r["ok"] for r in found),
-        "results": sorted(found, key=lambda r: r["probe"]),
-    }
-    REPORT.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+from tests.api_support import WEB_KEY, accepted_records, bearer, gateway, settings
+from tests.security.probes import DOWNSTREAM_KEY, PROBES, READ_BURST, WEB, Probe
 
 
 @pytest.fixture
@@ -42,6 +29,8 @@ async def http() -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
         invalid_rate_per_s=0.01,
         read_burst=READ_BURST,
         read_rate_per_s=0.01,
+        public_read_burst=READ_BURST,
+        public_read_rate_per_s=0.01,
     )
     async with gateway(config) as (client, broker, _):
         yield client, broker
@@ -76,21 +65,74 @@ async def test_probe(
     assert len(stored) <= probe.may_store, stored
 
 
+def _record(results: list[dict[str, Any]], probe: str, tries: str, expected: Any, actual: Any) -> bool:
+    """A probe without HTTP requests of its own (start-up, configuration, source) in the report."""
+    ok = bool(actual == expected)
+    results.append(
+        {"probe": probe, "tries": tries, "expected": expected, "actual": actual, "stored": [], "ok": ok}
+    )
+    return ok
+
+
 def test_probe_open_beyond_loopback_refuses_to_start(results: list[dict[str, Any]]) -> None:
     config = Settings(host="0.0.0.0", api_keys="", downstream_keys="")
     with pytest.raises(SystemExit) as exited:
         refuse_open_beyond_loopback(config)
-    results.append(
-        {
-            "probe": "open_gateway_beyond_loopback",
-            "tries": "start the gateway on 0.0.0.0 without adapter keys, downstream keys or a ticket secret",
-            "expected": 78,
-            "actual": exited.value.code,
-            "stored": [],
-            "ok": exited.value.code == 78,
-        }
+    tries = "start the gateway on 0.0.0.0 without adapter keys, downstream keys or a ticket secret"
+    assert _record(results, "open_gateway_beyond_loopback", tries, 78, exited.value.code)
+
+
+def test_probe_an_allowed_open_gateway_says_so_at_start_up(
+    results: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    config = Settings(host="0.0.0.0", api_keys="", downstream_keys="", allow_open=True)
+    with caplog.at_level(logging.WARNING, logger="jiesu.gateway"):
+        refuse_open_beyond_loopback(config)
+    warned = [r.getMessage() for r in caplog.records if r.name == "jiesu.gateway"]
+    named = bool(warned) and all(gap in warned[0] for gap in config.open_to)
+    tries = "start the gateway on 0.0.0.0 without keys but with JIESU_ALLOW_OPEN=true"
+    assert _record(
+        results,
+        "open_gateway_allowed_warns",
+        tries,
+        "a warning naming what is open",
+        ("a warning naming what is open" if named else f"warned: {warned}"),
     )
-    assert exited.value.code == 78
+
+
+async def test_probe_an_allowed_open_gateway_says_so_in_readyz(
+    database_url: str, results: list[dict[str, Any]]
+) -> None:
+    config = Settings(
+        kafka_bootstrap_servers="", database_url=database_url, host="0.0.0.0", api_keys="", allow_open=True
+    )
+    async with gateway(config) as (client, _, _app):
+        ready = (await client.get("/readyz")).json()
+    tries = "/readyz of a gateway on 0.0.0.0 left open with JIESU_ALLOW_OPEN=true"
+    assert _record(results, "open_gateway_allowed_in_readyz", tries, config.open_to, ready.get("open_to"))
+
+
+def test_probe_compose_requires_its_secrets(results: list[dict[str, Any]]) -> None:
+    compose = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    environment = compose["services"]["gateway"]["environment"]
+    required = ("JIESU_TICKET_SECRET", "JIESU_API_KEYS", "JIESU_DOWNSTREAM_KEYS", "DATABASE_URL")
+    # `${NAME:?message}`: compose refuses to start while NAME is unset or empty.
+    missing = [name for name in required if ":?" not in str(environment.get(name, ""))]
+    tries = "compose.yaml's gateway without its ticket secret, keys or database password"
+    assert _record(results, "compose_requires_secrets", tries, [], missing)
+
+
+async def test_probe_the_intake_key_is_a_keyed_hash(
+    http: tuple[httpx.AsyncClient, Any], results: list[dict[str, Any]]
+) -> None:
+    client, broker = http
+    body = {**WEB, "external_id": "key-probe"}
+    assert (await client.post("/v1/complaints", json=body, headers=bearer(WEB_KEY))).status_code == 202
+    [record] = accepted_records(broker)
+    key = (record.key or b"").decode()
+    plain = "13800138000" in key or key.startswith(("tel:", "wx:"))
+    tries = "read the intake topic's record key of a submission with a phone number"
+    assert _record(results, "intake_key_hashed", tries, "c:<keyed hash>", key if plain else "c:<keyed hash>")
 
 
 def test_probe_secrets_are_compared_in_constant_time(results: list[dict[str, Any]]) -> None:
@@ -99,14 +141,6 @@ def test_probe_secrets_are_compared_in_constant_time(results: list[dict[str, Any
     modules = (auth, auth_downstream, wechat, wechat_crypto)
     sources = {m.__name__: inspect.getsource(m) for m in modules}
     missing = [name for name, source in sources.items() if "hmac.compare_digest" not in source]
-    results.append(
-        {
-            "probe": "constant_time_comparisons",
-            "tries": "read the key, signature and AppID comparisons of " + ", ".join(sources),
-            "expected": "hmac.compare_digest in each",
-            "actual": f"missing in {missing}" if missing else "hmac.compare_digest in each",
-            "stored": [],
-            "ok": not missing,
-        }
-    )
-    assert not missing
+    tries = "read the key, signature and AppID comparisons of " + ", ".join(sources)
+    actual = f"missing in {missing}" if missing else "hmac.compare_digest in each"
+    assert _record(results, "constant_time_comparisons", tries, "hmac.compare_digest in each", actual)

@@ -4,9 +4,12 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import httpx
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
+from app.auth import client_network
 from app.open311 import catalogue
 from tests import open311_spec as spec
 from tests.api_support import WEB_KEY, WECHAT_KEY, accepted_records, gateway, settings
@@ -284,3 +287,66 @@ async def test_unknown_paths_answer_in_georeport_format(method: str, path: str, 
     else:
         [error] = resp.json()
         assert set(error) == {"code", "description"} and error["code"] == status
+
+
+def _public_limited() -> float:
+    labels = {"reason": "public_read_rate_limited"}
+    return REGISTRY.get_sample_value("jiesu_gateway_rejections_total", labels) or 0.0
+
+
+def _from(app: Any, host: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(host, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://gateway")
+
+
+async def test_public_reads_are_rate_limited_per_client_address() -> None:
+    unknown = "JSAAAAAAAAAAAAAAAAAAAAAAAA"
+    reads = [
+        (f"{V2}/requests.json", {"service_request_id": unknown}, 200),
+        (f"{V2}/requests/{unknown}.json", {}, 404),
+        (f"{V2}/tokens/{unknown}.json", {}, 404),
+    ]
+    config = settings(public_read_rate_per_s=0.01, public_read_burst=3)
+    async with gateway(config) as (_, _broker, app), _from(app, "198.51.100.7") as http:
+        for path, params, status in reads:
+            assert (await http.get(path, params=params)).status_code == status
+        before = _public_limited()
+        limited = await http.get(f"{V2}/requests.json", params={"service_request_id": unknown})
+        assert limited.status_code == 429
+        # One read comes back in 1 / 0.01 s.
+        assert limited.headers["retry-after"] == "100"
+        [error] = limited.json()
+        assert error["code"] == 429 and "198.51.100.7" in error["description"]
+        as_xml = await http.get(f"{V2}/tokens/{unknown}.xml")
+        assert as_xml.status_code == 429
+        assert ElementTree.fromstring(as_xml.content).findtext("error/code") == "429"
+        assert _public_limited() - before == 2
+        # The catalogue reads no database and stays unlimited.
+        assert (await http.get(f"{V2}/services.json")).status_code == 200
+        # Another address has a bucket of its own.
+        async with _from(app, "198.51.100.8") as other:
+            assert (await other.get(f"{V2}/tokens/{unknown}.json")).status_code == 404
+
+
+async def test_an_ipv6_caller_is_limited_by_its_64() -> None:
+    unknown = "JSAAAAAAAAAAAAAAAAAAAAAAAA"
+    config = settings(public_read_rate_per_s=0.01, public_read_burst=2)
+    async with gateway(config) as (_, _broker, app):
+        for host, status in (("2001:db8:0:1::1", 404), ("2001:db8:0:1::2", 404), ("2001:db8:0:1::3", 429)):
+            async with _from(app, host) as http:
+                assert (await http.get(f"{V2}/tokens/{unknown}.json")).status_code == status
+        async with _from(app, "2001:db8:0:2::1") as http:
+            assert (await http.get(f"{V2}/tokens/{unknown}.json")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("host", "caller"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.5", "203.0.113.5"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_client_network(host: str, caller: str) -> None:
+    assert client_network(host) == caller

@@ -1,5 +1,6 @@
 """The WeChat official-account callback on the running gateway: signature, push, passive reply, no XXE."""
 
+import asyncio
 import hashlib
 import time
 import uuid
@@ -8,7 +9,9 @@ from xml.etree import ElementTree
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
+from app.routes import wechat as wechat_routes
 from app.wechat_crypto import WechatCrypto
 from ingest.bus import BusUnavailable
 from tests.api_support import WECHAT_TOKEN, accepted_records, gateway, settings
@@ -176,7 +179,8 @@ async def test_bus_down_is_503_and_no_reply(monkeypatch: pytest.MonkeyPatch) -> 
 async def test_a_stale_or_future_timestamp_is_refused() -> None:
     async with gateway(settings(wechat_max_age_s=300)) as (http, broker, _):
         body = push("text", Content="红绿灯坏了")
-        for at in (time.time() - 301, time.time() + 301):
+        # Beyond the window by more than the second the timestamp loses to truncation (and a slow machine).
+        for at in (time.time() - 305, time.time() + 305):
             resp = await http.post(URL, params=signed_query(at=at), content=body)
             assert resp.status_code == 403
             assert "timestamp" in resp.json()["detail"]
@@ -270,3 +274,36 @@ def test_tencents_published_test_vector_decrypts() -> None:
     )
     assert reply_fields(message)["Content"] == "hello"
     assert reply_fields(message)["MsgId"] == "4561255354251345929"
+
+
+class HangingLedger:
+    """A replay ledger on a database that does not answer."""
+
+    async def is_replay(self, timestamp: str, nonce: str, body: bytes) -> bool:
+        await asyncio.sleep(3600)
+        return False
+
+
+def _unavailable() -> float:
+    labels = {"reason": "wechat_replay_check_unavailable"}
+    return REGISTRY.get_sample_value("jiesu_gateway_rejections_total", labels) or 0.0
+
+
+@pytest.mark.parametrize("database", ["refusing", "hanging"])
+async def test_without_the_replay_check_a_push_is_503_and_nothing_is_accepted(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The unit settings' database is unreachable: the real ledger's connection is refused at once.
+    monkeypatch.setattr(wechat_routes, "LEDGER_TIMEOUT_S", 0.2)
+    async with gateway(settings()) as (http, broker, app):
+        if database == "refusing":
+            del app.state.wechat_ledger
+        else:
+            app.state.wechat_ledger = HangingLedger()
+        before = _unavailable()
+        resp = await http.post(URL, params=signed_query(), content=push("text", Content="路灯坏了"))
+        assert resp.status_code == 503
+        assert resp.headers["retry-after"] == "2"
+        assert "replay check is unavailable" in resp.json()["detail"]
+        assert _unavailable() - before == 1
+        assert accepted_records(broker) == []

