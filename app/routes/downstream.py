@@ -132,6 +132,11 @@ class Incident(BaseModel):
     size: int | None = Field(default=None, description="How many tickets it holds")
     first_seen: datetime | None = Field(default=None, description="When its first ticket was sent")
     last_seen: datetime | None = Field(default=None, description="When its latest ticket was sent")
+    merged_into: str | None = Field(
+        default=None,
+        description="Set when later reports showed this incident to be part of another: the incident its "
+        "tickets moved to (read that one); null for an incident in its own right",
+    )
     tickets: list[TicketItem] = Field(description="One page of its tickets, oldest first")
     next_cursor: str | None = Field(description=_NEXT_CURSOR)
 
