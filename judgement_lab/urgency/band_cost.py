@@ -1,12 +1,12 @@
-"""`python -m judgement_lab.urgency.band_cost FOLDER`: what asking a fine-tuned encoder about a band of the
-urgency model's scores would add to each message's judgement on everyday traffic.
+"""`python -m judgement_lab.urgency.band_cost`: what the fine-tuned encoder's second opinion (`make
+urgency-encoder`) adds to each message's urgency judgement on everyday traffic.
 
-For each band's lower bound: the share of everyday messages the committed urgency model scores in the band
-(the reference data's `messages_unlabelled.csv` and the surge simulator's `loadtest.texts.everyday`), the
-int8 ONNX encoder's time per message on those very messages (one thread, one message at a time as a worker
-would ask, and in batches of 8), the urgency model's own time per message, and the average added cost per
-message (share × time). FOLDER holds a fine-tuned `params.npz` (`finetune_band`'s cache); it is exported to
-int8 ONNX there once.
+On the reference data's `messages_unlabelled.csv` and the surge simulator's `loadtest.texts.everyday`: the
+share of messages in the band (the encoder is asked) and of messages the committed urgency model scores at the
+band's lower bound or more, the encoder's time per message asked (one thread, one message at a time as a
+worker's small batches mostly ask), and the urgency model's time per message one at a time alone, with the
+second opinion unbounded, and with the default per-process budget. Best of `--repeats` passes (the machine is
+shared).
 """
 
 from __future__ import annotations
@@ -15,87 +15,84 @@ import argparse
 import json
 import random
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from judgement_lab.dataset import default_data_dir, read_raw
-from judgement_lab.finetune import OnnxTeacher, _restrict_threads, export_teacher, fp32_dir
+from judgement_lab.finetune import _restrict_threads
 from loadtest.texts import everyday
 from workers.judgement.urgency.features import focus_text
 from workers.judgement.urgency.model import UrgencyModel
+from workers.judgement.urgency.second_opinion import SecondOpinion, default_rate
+
+UNBOUNDED = 1e9
 
 
-def _per_message(seconds: float, n: int) -> float:
-    return round(seconds / max(n, 1) * 1000, 3)
-
-
-def encoder_ms(teacher: OnnxTeacher, texts: Sequence[str], batch_size: int, repeats: int) -> float:
-    """Milliseconds per message, the best of `repeats` passes (this machine is shared)."""
+def best_ms(run: Callable[[], None], n: int, repeats: int) -> float:
+    """Milliseconds per message of `run` over n messages, the best of `repeats` passes."""
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
-        for start in range(0, len(texts), batch_size):
-            teacher.probabilities(texts[start : start + batch_size], batch_size=batch_size)
+        run()
         best = min(best, time.perf_counter() - started)
-    return _per_message(best, len(texts))
+    return round(best / max(n, 1) * 1000, 4)
 
 
-def model_ms(model: UrgencyModel, messages: Sequence[tuple[str, str]], repeats: int) -> float:
-    """The urgency model's milliseconds per message, one message at a time (best of `repeats`)."""
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
+def one_at_a_time(model: UrgencyModel, messages: Sequence[tuple[str, str]]) -> Callable[[], None]:
+    def run() -> None:
         for title, content in messages:
             model.assess(title, content)
-        best = min(best, time.perf_counter() - started)
-    return _per_message(best, len(messages))
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the shares, times and average added cost as JSON."""
+    """Print the shares and times as JSON."""
     parser = argparse.ArgumentParser(prog="python -m judgement_lab.urgency.band_cost")
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--band", type=float, action="append", default=None)
-    parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--simulated", type=int, default=1500)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     _restrict_threads(1)
-    base = fp32_dir()
-    teacher = OnnxTeacher(
-        export_teacher(args.folder, base), ["normal", "urgent"], base / "tokenizer.json", args.max_tokens
-    )
-    model = UrgencyModel.load()
+    unbounded = SecondOpinion.load(rate=UNBOUNDED)
+    if unbounded is None:
+        raise SystemExit("no fine-tuned urgency encoder: run `make urgency-encoder` first")
+    band = unbounded.band
+    alone = UrgencyModel.load()
     rng = random.Random(0)
+    raw = read_raw(default_data_dir(), "messages_unlabelled.csv")
     traffic: dict[str, list[tuple[str, str]]] = {
-        "reference_everyday": [
-            (m.title, m.content) for m in read_raw(default_data_dir(), "messages_unlabelled.csv")
-        ],
+        "reference_everyday": [(m.title, m.content) for m in raw],
         "simulator_everyday": [(t.title, t.content) for t in (everyday(rng) for _ in range(args.simulated))],
     }
-    out: dict[str, Any] = {"model_version": model.meta["model_version"], "threshold": model.threshold}
+    out: dict[str, Any] = {
+        "urgency_model": alone.meta["model_version"],
+        "urgency_encoder": unbounded.version,
+        "band": {"lower": band.lower, "upper": round(band.upper, 4), "threshold": band.threshold},
+        "default_rate": default_rate(),
+    }
     for name, messages in traffic.items():
-        scores = np.array([u.score for u in model.assess_many(messages)])
-        part: dict[str, Any] = {
-            "messages": len(messages),
-            "model_ms": model_ms(model, messages, args.repeats),
+        scores = [u.score for u in alone.assess_many(messages)]
+        asked = [focus_text(*messages[i]) for i, s in enumerate(scores) if band.asks(s)]
+        n = len(messages)
+
+        def encode(texts: list[str] = asked) -> None:
+            for text in texts:
+                unbounded.scores([text])
+
+        models = {
+            "alone": alone,
+            "unbounded": UrgencyModel.load(None, unbounded),
+            "default_budget": UrgencyModel.load(None, SecondOpinion.load(rate=default_rate())),
         }
-        for lower in args.band or [0.05, 0.1, 0.15, model.threshold]:
-            band = [focus_text(*messages[i]) for i in np.flatnonzero(scores >= lower).tolist()]
-            share = len(band) / len(messages)
-            one = encoder_ms(teacher, band, 1, args.repeats) if band else 0.0
-            eight = encoder_ms(teacher, band, 8, args.repeats) if band else 0.0
-            part[f"band_{lower}"] = {
-                "share": round(share, 4),
-                "encoder_ms_one_at_a_time": one,
-                "encoder_ms_batches_of_8": eight,
-                "added_ms_per_message": round(share * one, 4),
-                "added_share_of_model": round(share * one / part["model_ms"], 3),
-            }
-        out[name] = part
+        out[name] = {
+            "messages": n,
+            "share_at_or_above_lower": round(sum(s >= band.lower for s in scores) / n, 4),
+            "share_asked": round(len(asked) / n, 4),
+            "encoder_ms_per_message_asked": best_ms(encode, len(asked), args.repeats),
+            "model_ms_per_message": {
+                k: best_ms(one_at_a_time(m, messages), n, args.repeats) for k, m in models.items()
+            },
+        }
     print(json.dumps(out, indent=1))
 
 
