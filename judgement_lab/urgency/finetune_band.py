@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ingest.urgency.catalogue import CATALOGUE_PATH, parse_catalogue
-from judgement_lab.dataset import default_data_dir
+from judgement_lab.dataset import add_data_dir_option, default_data_dir
 from judgement_lab.finetune import (
     REPO_ROOT,
     Settings,
@@ -203,12 +203,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-tokens", type=int, default=DEFAULT_SETTINGS.max_tokens)
     parser.add_argument("--band", type=float, action="append", default=None)
     parser.add_argument("--folds", type=int, default=len(FOLDS), help="only the first N folds")
+    add_data_dir_option(parser)
     args = parser.parse_args(argv)
     _restrict_threads(args.threads)
     settings = replace(DEFAULT_SETTINGS, epochs=args.epochs, max_tokens=args.max_tokens)
     catalogue_text = CATALOGUE_PATH.read_text(encoding="utf-8")
     reader = Reader(parse_catalogue(catalogue_text))
-    ts = training_set(catalogue_text, default_data_dir())
+    ts = training_set(catalogue_text, args.data_dir or default_data_dir())
     base = fetch_base_model()
     root = CACHE_ROOT / _key(settings, ts)
     folds = FOLDS[: args.folds]
