@@ -92,6 +92,20 @@ def test_a_spent_budget_leaves_the_decision_to_the_character_model_and_says_so(
     assert flagged and all("budget is spent" in str(u.reason) for u in flagged)
 
 
+class BrokenOpinion(FakeOpinion):
+    def scores(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        raise RuntimeError("onnxruntime failed")
+
+
+def test_a_failing_encoder_leaves_the_decision_to_the_character_model(artefact_model: UrgencyModel) -> None:
+    broken = BrokenOpinion(Band(lower=0.0, threshold=0.51), score=0.0, rate=1000)
+    both = UrgencyModel(load_artefact(URGENCY_MODEL_PATH), broken).assess_many(MESSAGES)
+    alone = artefact_model.assess_many(MESSAGES)
+    assert [u.level for u in both] == [u.level for u in alone]
+    flagged = [u for u in both if u.level != NORMAL]
+    assert flagged and all("the encoder failed" in str(u.reason) for u in flagged)
+
+
 def test_the_budget_grants_at_most_its_burst_at_once() -> None:
     fake = FakeOpinion(Band(0.0, 0.51), score=0.0, rate=3)
     assert fake.grant(10) == 3

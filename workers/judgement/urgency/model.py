@@ -30,7 +30,13 @@ from workers.judgement.urgency.features import (
     feature_matrix,
     focus_text,
 )
-from workers.judgement.urgency.second_opinion import ASKED, BUDGET_SPENT, SECOND_OPINIONS, SecondOpinion
+from workers.judgement.urgency.second_opinion import (
+    ASKED,
+    BUDGET_SPENT,
+    FAILED,
+    SECOND_OPINIONS,
+    SecondOpinion,
+)
 
 log = logging.getLogger("jiesu.worker")
 
@@ -159,15 +165,22 @@ class UrgencyModel:
         if not wanted:
             return by_chars, {}
         asked = wanted[: self.second.grant(len(wanted))]
+        spent = "; character model alone: the encoder's budget is spent"
+        notes = dict.fromkeys(wanted[len(asked) :], spent)
+        SECOND_OPINIONS.labels(BUDGET_SPENT).inc(len(wanted) - len(asked))
+        try:
+            opinions = self.second.scores([texts[i] for i in asked]).tolist()
+        except Exception:
+            # A message is never lost to the second opinion: the character model's call stands.
+            log.exception("the urgency encoder failed: the character model decides alone for this batch")
+            SECOND_OPINIONS.labels(FAILED).inc(len(asked))
+            notes.update(dict.fromkeys(asked, "; character model alone: the encoder failed"))
+            return by_chars, notes
         urgent = by_chars.copy()
-        notes: dict[int, str] = {}
-        for i, e in zip(asked, self.second.scores([texts[i] for i in asked]).tolist(), strict=True):
+        for i, e in zip(asked, opinions, strict=True):
             urgent[i] = band.urgent(scores[i], e)
             notes[i] = f"; second opinion: {e:.2f}"
-        for i in wanted[len(asked) :]:
-            notes[i] = "; character model alone: the encoder's budget is spent"
         SECOND_OPINIONS.labels(ASKED).inc(len(asked))
-        SECOND_OPINIONS.labels(BUDGET_SPENT).inc(len(wanted) - len(asked))
         return urgent, notes
 
     def assess(self, title: str, content: str) -> Urgency:

@@ -39,10 +39,11 @@ DEFAULT_RATE = 10.0
 
 ASKED = "asked"
 BUDGET_SPENT = "budget_spent"
+FAILED = "failed"
 SECOND_OPINIONS = Counter(
     "jiesu_worker_urgency_second_opinions_total",
     "Messages in the urgency model's band: `asked` the fine-tuned encoder, or judged by the character model "
-    "alone because the encoder's budget was spent (`budget_spent`)",
+    "alone because the encoder's budget was spent (`budget_spent`) or it raised an error (`failed`)",
     ["outcome"],
 )
 
