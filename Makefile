@@ -8,7 +8,7 @@ SERVICES_ENV := .data/services.env
 service_var = $$(grep -s '^$(1)=' $(SERVICES_ENV) | cut -d= -f2-)
 
 .PHONY: help venv run up services services-down migrate test test-unit lint clean-data readme dashboard \
-	train finetune finetune-blend evaluate urgency-model bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench security
+	train finetune finetune-blend evaluate urgency-model urgency-encoder bench-judgement partitions retention bench-store contract loadtest surge chaos fuzz bench security
 
 help:
 	@echo "make run            the whole pipeline in one process (embedded bus, local Postgres) on 127.0.0.1:\$${PORT:-8000}"
@@ -28,6 +28,7 @@ help:
 	@echo "                    that make train TEACHER=1 distils into the fast model"
 	@echo "make evaluate       category, incident-grouping and urgency figures on held-out messages"
 	@echo "make urgency-model  rebuild the urgency model from ingest/urgency/situations.toml and corpus/urgency/"
+	@echo "make urgency-encoder  fine-tune the urgency model's second opinion into .data/models (~45 min, cached)"
 	@echo "make loadtest       a surge day against the running gateway (ARGS=… passes options)"
 	@echo "make surge          the full surge day (1.2 million in 15 min) end to end → .data/surge.json (~20 min)"
 	@echo "make bench          every stage side by side → .data/bench.json (ARGS=--workers 1,2,3; needs wrk)"
@@ -127,6 +128,14 @@ finetune-blend: venv
 evaluate: venv
 	$(PY) -m judgement_lab.evaluate $(DATA_ARG)
 	$(PY) -m judgement_lab.urgency.evaluate $(DATA_ARG)
+
+# The fine-tuned encoder that gives the urgency model a second opinion in its band (docs/judgement.md,
+# "A fine-tuned encoder as a second opinion"): bge-small-zh-v1.5 fp32 from the pinned jar, fine-tuned per fold
+# of writers (the band's threshold) and on every training example, int8 ONNX into .data/models/urgency-encoder/
+# (~45 min on 2 shared cores the first time; folds and final model cached in .data/models/urgency-finetune/).
+urgency-encoder: venv
+	scripts/encoder.sh fetch fp32
+	$(PY) -m judgement_lab.urgency.finetune_band build --threads 2 $(DATA_ARG)
 
 # The urgency model, rebuilt from the situation catalogue (ingest/urgency/situations.toml) and corpus/urgency/.
 urgency-model: venv

@@ -21,9 +21,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
-from tokenizers.normalizers import BertNormalizer
 
 from judgement_lab import dataset as ds
+from workers.judgement.word_pieces import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DIR_ENV = "JIESU_ENCODER_DIR"
@@ -44,19 +44,6 @@ def default_dir() -> Path:
     """`$JIESU_ENCODER_DIR` if set, else `<repo>/.data/models/bge-small-zh-v15-q`."""
     env = os.environ.get(DIR_ENV)
     return Path(env) if env else DEFAULT_DIR
-
-
-def load_tokenizer(path: Path) -> Tokenizer:
-    """The model's word-piece tokenizer from `tokenizer.json`, lower-casing, without truncation or padding."""
-    tokenizer = Tokenizer.from_file(str(path))
-    # The vocabulary is lower-case only (BAAI's tokenizer lower-cases); the tokenizer.json in the jar does
-    # not, which would turn every capital letter (the data's "A市", "A1区") into [UNK].
-    tokenizer.normalizer = BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
-    )
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
 
 
 @dataclass(frozen=True, eq=False)

@@ -254,7 +254,7 @@ def train_teacher(
     import optax
 
     from judgement_lab import bert
-    from judgement_lab.encoder import load_tokenizer
+    from workers.judgement.word_pieces import load_tokenizer
 
     tokenizer = load_tokenizer(base / "tokenizer.json")
     size = settings.max_tokens - 2
@@ -330,7 +330,7 @@ class Teacher:
         import jax
 
         from judgement_lab import bert
-        from judgement_lab.encoder import load_tokenizer
+        from workers.judgement.word_pieces import load_tokenizer
 
         self.params = jax.tree_util.tree_map(jax.numpy.asarray, params)
         self.classes = list(classes)
@@ -378,7 +378,7 @@ class OnnxTeacher:
     def __init__(self, model: Path, classes: Sequence[str], tokenizer_path: Path, max_tokens: int) -> None:
         import onnxruntime as ort
 
-        from judgement_lab.encoder import load_tokenizer
+        from workers.judgement.word_pieces import load_tokenizer
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1

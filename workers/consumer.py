@@ -152,6 +152,10 @@ def model_versions(judge: Judge) -> dict[str, str]:
     return {
         "judgement_model": judge.model_version,
         "urgency_model": str(judge.urgency.meta.get("model_version", "unknown")),
+        # The fine-tuned encoder that clears the urgency model's false alarms, or why there is none.
+        "urgency_encoder": (
+            judge.urgency.second.version if judge.urgency.second else "missing (make urgency-encoder)"
+        ),
     }
 
 

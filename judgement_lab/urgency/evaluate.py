@@ -17,6 +17,10 @@ from ingest.urgency.screen import default_screen
 from judgement_lab.dataset import add_data_dir_option, default_data_dir, read_raw
 from judgement_lab.urgency.corpus import Example, examples
 from workers.judgement.urgency.model import Urgency, UrgencyModel
+from workers.judgement.urgency.second_opinion import SecondOpinion
+
+# Encodings a second: more than any evaluation asks for.
+UNLIMITED = 1e9
 
 
 def _share(numerator: int, denominator: int) -> float | None:
@@ -103,10 +107,16 @@ def main(argv: list[str] | None = None) -> None:
     add_data_dir_option(parser)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--split", default="test", choices=["test", "train"])
+    parser.add_argument(
+        "--chars-only", action="store_true", help="without the fine-tuned encoder's second opinion"
+    )
     args = parser.parse_args(argv)
     data_dir = args.data_dir or default_data_dir()
     items = examples(args.split, data_dir if data_dir.exists() else None)
-    report = evaluate(UrgencyModel.load(args.model), items)
+    # As a worker judges, but with no budget: every message in the band gets its second opinion.
+    second = None if args.chars_only else SecondOpinion.load(rate=UNLIMITED)
+    report = evaluate(UrgencyModel.load(args.model, second), items)
+    report["urgency_encoder"] = second.version if second else None
     report["screen"] = screen_figures(items, data_dir if data_dir.exists() else None)
     print(json.dumps(report, ensure_ascii=False, indent=1))
 

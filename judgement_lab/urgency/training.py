@@ -158,21 +158,31 @@ class HeldOut:
     background: npt.NDArray[np.float64]
 
 
+def writers(ts: TrainingSet) -> list[str]:
+    """The training writers (the groups left out in turn)."""
+    return sorted({g for g in ts.groups if g.startswith("train_")})
+
+
+def held_background(ts: TrainingSet) -> list[int]:
+    """The fifth of the background held out throughout (never trained on while leaving writers out)."""
+    return [i for i, g in enumerate(ts.groups) if g == "background"][::5]
+
+
 def held_out_scores(
     ts: TrainingSet,
     matrices: Matrices,
     fit: Callable[[sparse.csr_matrix, npt.NDArray[np.bool_]], Any],
+    folds: Sequence[Sequence[str]] | None = None,
 ) -> HeldOut:
     """Each training writer scored by an urgent head trained without them (their messages and a fifth of the
-    background held out)."""
-    writers = sorted({g for g in ts.groups if g.startswith("train_")})
+    background held out); `folds`: writers left out together (by default each writer alone)."""
     scores: list[float] = []
     background: list[float] = []
     held: list[int] = []
-    held_bg = set([i for i, g in enumerate(ts.groups) if g == "background"][::5])
-    for writer in writers:
-        train = [i for i, g in enumerate(ts.groups) if g != writer and i not in held_bg]
-        test = [i for i, g in enumerate(ts.groups) if g == writer] + sorted(held_bg)
+    held_bg = set(held_background(ts))
+    for fold in folds or [[w] for w in writers(ts)]:
+        train = [i for i, g in enumerate(ts.groups) if g not in fold and i not in held_bg]
+        test = [i for i, g in enumerate(ts.groups) if g in fold] + sorted(held_bg)
         x_train, x_test = matrices([ts.texts[i] for i in train], [ts.texts[i] for i in test])
         model = fit(x_train, np.array([ts.labels[i] != NONE for i in train]))
         p = model.predict_proba(x_test)[:, 1]

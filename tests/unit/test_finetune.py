@@ -161,7 +161,7 @@ def test_jax_bert_reproduces_the_onnx_graph_and_exports_back(fp32_dir: Path, tmp
     written back, plus the head) gives the JAX logits."""
     import onnxruntime as ort
 
-    from judgement_lab.encoder import load_tokenizer
+    from workers.judgement.word_pieces import load_tokenizer
 
     tokenizer = load_tokenizer(fp32_dir / "tokenizer.json")
     texts = ["楼道里煤气味特别重", "小区停车收费太贵，物业乱收费，请相关部门调查处理"]

@@ -141,7 +141,10 @@ def test_a_lane_logs_its_group_topics_partitions_metrics_and_models(caplog: pyte
     settings = Settings(worker_metrics_port=9107, topic_prefix="test.")
     lane = urgent_lane(settings)
     judge: Any = SimpleNamespace(
-        model_version="judgement-v1+abc", urgency=SimpleNamespace(meta={"model_version": "urgency-v1+2"})
+        model_version="judgement-v1+abc",
+        urgency=SimpleNamespace(
+            meta={"model_version": "urgency-v1+2"}, second=SimpleNamespace(version="enc+1")
+        ),
     )
     announce = LaneAnnouncer(
         lane, ["test.complaints.intake.urgent"], metrics_url(settings), model_versions(judge)
@@ -157,6 +160,7 @@ def test_a_lane_logs_its_group_topics_partitions_metrics_and_models(caplog: pyte
     assert fields.partitions == ["test.complaints.intake.urgent:0", "test.complaints.intake.urgent:2"]
     assert fields.metrics == "http://127.0.0.1:9107/metrics"
     assert (fields.judgement_model, fields.urgency_model) == ("judgement-v1+abc", "urgency-v1+2")
+    assert fields.urgency_encoder == "enc+1"
     assert second.getMessage() == "lane partitions reassigned"
     later: Any = second
     assert later.partitions == ["test.complaints.intake.urgent:2"]
@@ -166,6 +170,8 @@ def test_the_committed_models_versions_are_named() -> None:
     versions = model_versions(Judge.load())
     assert versions["judgement_model"].startswith("judgement-v")
     assert versions["urgency_model"].startswith("urgency-v")
+    # The fine-tuned encoder is built by make urgency-encoder, not committed: named, or said to be missing.
+    assert versions["urgency_encoder"].startswith(("urgency-encoder+", "missing"))
     assert metrics_url(Settings(worker_metrics_port=0)).startswith("off")
 
 

@@ -17,6 +17,7 @@ from workers.judgement.signature import IssueSignature, SignatureBuilder
 from workers.judgement.text import Tokenizer
 from workers.judgement.topic import TopicModel
 from workers.judgement.urgency.model import UrgencyModel
+from workers.judgement.urgency.second_opinion import SecondOpinion
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ class Judge:
     ) -> Judge:
         """Load the artefacts (default: the committed ones in workers/judgement/model/) and routing table."""
         return cls(
-            load_artefact(model_path), RoutingTable.load(routing_path), UrgencyModel.load(urgency_path)
+            load_artefact(model_path),
+            RoutingTable.load(routing_path),
+            UrgencyModel.load(urgency_path, SecondOpinion.load()),
         )
 
     @property

@@ -30,6 +30,13 @@ from workers.judgement.urgency.features import (
     feature_matrix,
     focus_text,
 )
+from workers.judgement.urgency.second_opinion import (
+    ASKED,
+    BUDGET_SPENT,
+    FAILED,
+    SECOND_OPINIONS,
+    SecondOpinion,
+)
 
 log = logging.getLogger("jiesu.worker")
 
@@ -61,11 +68,13 @@ class Urgency:
 
 
 class UrgencyModel:
-    """Loaded once per process with the catalogue it was trained on; assessing is pure."""
+    """Loaded once per process with the catalogue it was trained on; assessing is pure but for the second
+    opinion's budget (`second`, see second_opinion.py; None: the character model decides alone)."""
 
-    def __init__(self, artefact: Artefact) -> None:
+    def __init__(self, artefact: Artefact, second: SecondOpinion | None = None) -> None:
         a, m = artefact.arrays, artefact.meta
         self.meta = m
+        self.second = second
         # The catalogue the model was built from, so features and classes always match the weights.
         self.catalogue: Catalogue = parse_catalogue(m["catalogue"])
         self.reader = Reader(self.catalogue)
@@ -86,9 +95,9 @@ class UrgencyModel:
         self.situation_intercept = intercept[1:]
 
     @classmethod
-    def load(cls, path: Path | None = None) -> UrgencyModel:
+    def load(cls, path: Path | None = None, second: SecondOpinion | None = None) -> UrgencyModel:
         """The committed model (workers/judgement/model/urgency-v1.npz) unless a path is given."""
-        model = cls(load_artefact(path or URGENCY_MODEL_PATH))
+        model = cls(load_artefact(path or URGENCY_MODEL_PATH), second)
         live = load_catalogue()
         if live != model.catalogue:
             log.warning(
@@ -124,7 +133,8 @@ class UrgencyModel:
             return []
         texts = [focus_text(title, content) for title, content in messages]
         p_urgent, readings, situation_scores = self._scored(texts)
-        flagged = np.flatnonzero(p_urgent >= self.threshold)
+        decided, notes = self._decide(texts, p_urgent)
+        flagged = np.flatnonzero(decided)
         best: dict[int, int] = {}
         if flagged.size:
             best = dict(zip(flagged.tolist(), situation_scores(flagged).argmax(axis=1).tolist(), strict=True))
@@ -137,10 +147,41 @@ class UrgencyModel:
             situation = self.catalogue.by_id(self.classes[1 + best[i]])
             circumstances = [g for g in situation.escalate_if if reading.words(g)]
             level = CRITICAL if situation.level == CRITICAL or circumstances else HIGH
-            out.append(
-                Urgency(level, situation.id, self._reason(situation.id, text, reading), round(urgent, 4))
-            )
+            reason = self._reason(situation.id, text, reading) + notes.get(i, "")
+            out.append(Urgency(level, situation.id, reason, round(urgent, 4)))
         return out
+
+    def _decide(
+        self, texts: Sequence[str], p_urgent: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
+        """Which messages are urgent, and what the reason of some of them adds: the character model's
+        threshold, or in the second opinion's band the two stages' decision while its budget lasts."""
+        by_chars = p_urgent >= self.threshold
+        if self.second is None:
+            return by_chars, {}
+        band = self.second.band
+        scores = p_urgent.tolist()
+        wanted = [i for i, p in enumerate(scores) if band.asks(p)]
+        if not wanted:
+            return by_chars, {}
+        asked = wanted[: self.second.grant(len(wanted))]
+        spent = "; character model alone: the encoder's budget is spent"
+        notes = dict.fromkeys(wanted[len(asked) :], spent)
+        SECOND_OPINIONS.labels(BUDGET_SPENT).inc(len(wanted) - len(asked))
+        try:
+            opinions = self.second.scores([texts[i] for i in asked]).tolist()
+        except Exception:
+            # A message is never lost to the second opinion: the character model's call stands.
+            log.exception("the urgency encoder failed: the character model decides alone for this batch")
+            SECOND_OPINIONS.labels(FAILED).inc(len(asked))
+            notes.update(dict.fromkeys(asked, "; character model alone: the encoder failed"))
+            return by_chars, notes
+        urgent = by_chars.copy()
+        for i, e in zip(asked, opinions, strict=True):
+            urgent[i] = band.urgent(scores[i], e)
+            notes[i] = f"; second opinion: {e:.2f}"
+        SECOND_OPINIONS.labels(ASKED).inc(len(asked))
+        return urgent, notes
 
     def assess(self, title: str, content: str) -> Urgency:
         """The urgency of one message."""
