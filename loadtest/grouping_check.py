@@ -98,21 +98,28 @@ def check(
         partition_order(recs, partitions, batch, seed) if order == "partitions" else _in_batches(recs, batch)
     )
     resubmissions: Counter[str] = Counter()
+    # A repeat grouped before its original is linked when the original comes (GroupingResult.repeats).
+    late: dict[str, str] = {}
+    links: dict[int, str | None] = {}
     burst_incidents: Counter[str] = Counter()
     for chunk in batches:
         judged = judge.judge_many([(r.msg.title, r.msg.content, r.msg.district) for r in chunk])
         for rec, judgement in zip(chunk, judged, strict=True):
             result = engine.process(rec.msg, category=judgement.category)
+            late.update((repeat, result.id) for repeat in result.repeats)
             if rec.kind == Kind.RESUBMIT:
-                resubmissions["sent"] += 1
-                if result.duplicate_of is None:
-                    resubmissions["unlinked"] += 1
-                elif result.duplicate_of == str(int(plan.msg_ref[rec.m])):
-                    resubmissions["linked"] += 1
-                else:
-                    resubmissions["linked_elsewhere"] += 1
+                links[rec.m] = result.duplicate_of
             elif rec.kind == Kind.BURST:
                 burst_incidents[result.incident_id] += 1
+    for m, linked_at_once in links.items():
+        duplicate_of = linked_at_once or late.get(str(m))
+        resubmissions["sent"] += 1
+        if duplicate_of is None:
+            resubmissions["unlinked"] += 1
+        elif duplicate_of == str(int(plan.msg_ref[m])):
+            resubmissions["linked"] += 1
+        else:
+            resubmissions["linked_elsewhere"] += 1
     # A merge later in the run moves earlier reports to the surviving incident, as it moves stored tickets.
     resolved: Counter[str] = Counter()
     for incident_id, n in burst_incidents.items():

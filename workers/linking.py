@@ -19,10 +19,10 @@ import asyncpg
 import orjson
 
 from workers.incident_cache import IncidentCache
-from workers.judgement.grouping import GroupingMessage, build_engine
+from workers.judgement.grouping import GroupingMessage, GroupingResult, build_engine
 from workers.judgement.judge import Judge
 from workers.judgement.resubmission import InMemoryResubmissionStore, PriorMessage, says_repeat
-from workers.metrics import BUCKET_LOCK_HELD, BUCKET_LOCK_WAIT, MERGED_INCIDENTS
+from workers.metrics import BUCKET_LOCK_HELD, BUCKET_LOCK_WAIT, LATE_REPEATS, MERGED_INCIDENTS
 from workers.ticket import TicketRow
 
 # Sorted, so two workers needing the same buckets take their locks in the same order and never deadlock: the
@@ -56,6 +56,21 @@ ON CONFLICT (incident_id) DO UPDATE SET
     city = COALESCE(incidents.city, EXCLUDED.city), district = COALESCE(incidents.district, EXCLUDED.district)
 RETURNING bucket, version
 """
+# Tickets stored after the batch's first that may be repeats still waiting for their original (the batch's
+# messages' content keys; says_repeat is checked on their content): their partition ran ahead of this one.
+_WAITING = """
+SELECT t.ticket_id, t.citizen_key, t.title, t.content, t.received_at, t.incident_id, t.content_key, i.bucket
+FROM tickets t LEFT JOIN incidents i ON i.incident_id = t.incident_id
+WHERE t.received_at >= $2 AND t.duplicate_of IS NULL AND t.incident_id IS NOT NULL
+  AND t.content_key = ANY($1::bigint[])
+ORDER BY t.received_at, t.ticket_id
+"""
+# A repeat grouped before its original: linked when the original comes.
+_LINK_LATE = """
+UPDATE tickets t SET duplicate_of = l.original
+FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS l(ticket_id, received_at, original)
+WHERE t.ticket_id = l.ticket_id AND t.received_at = l.received_at AND t.duplicate_of IS NULL
+"""
 # A merge moves the merged incident's tickets, and the incidents merged into it earlier, to the survivor.
 _MOVE_TICKETS = """
 UPDATE tickets t SET incident_id = m.survivor
@@ -76,6 +91,16 @@ class Link:
     duplicate_of: str | None
     incident_id: str
     created_incident: bool
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A stored repeat that found no original, as the batch may link it."""
+
+    received_at: datetime
+    content_key: int
+    incident_id: str
+    bucket: str | None
 
 
 class BatchLinker:
@@ -123,10 +148,14 @@ class BatchLinker:
         # changes. Only during a rebalance can the partition's old owner still commit one; that resubmission
         # is then grouped as a message of its own instead of linked, as a read under the locks could miss too.
         # An original sent through another channel is on another citizen's partition: if its worker has not
-        # committed it yet (a repeat within seconds of its original), the repeat is likewise grouped alone.
+        # committed it yet (a repeat within seconds of its original, or that partition lags behind), the
+        # repeat is grouped alone, and waits: the original's batch finds it (_seed_waiting) and links it.
         # So is a repeat of a ticket the urgent lane stored that the normal lane has not linked yet (its
         # incident is not known): an unlinked ticket, the batch's own included, is never an original here.
-        originals = await self._seed_prior(conn, prior, ordered, earliest)
+        waiting = await self._seed_waiting(conn, prior, ordered, earliest)
+        waiting_keys = sorted({w.content_key for w in waiting.values()})
+        originals = await self._seed_prior(conn, prior, ordered, earliest, waiting_keys)
+        originals += [(w.incident_id, w.bucket) for w in waiting.values()]
         others = sorted({bucket for _, bucket in originals if bucket is not None} - set(buckets))
         locked = sorted(buckets + others)
         asked = time.perf_counter()
@@ -144,6 +173,7 @@ class BatchLinker:
         ]
         await self._write_incidents(conn, cache)
         await self._move_merged(conn, cache)
+        await self._link_late(conn, results, waiting)
         # Resolved once all are grouped: a later message may have merged an earlier one's incident.
         return {r.id: Link(r.duplicate_of, cache.resolve(r.incident_id), r.created_incident) for r in results}
 
@@ -153,12 +183,17 @@ class BatchLinker:
         prior: InMemoryResubmissionStore,
         rows: list[TicketRow],
         earliest: datetime,
+        waiting_keys: Sequence[int],
     ) -> list[tuple[str, str | None]]:
         """Remember the recent original tickets the batch's may repeat: the same citizens', and those with
         the content key of a ticket that says it is a repeat (sent through another channel, so under another
-        citizen key); their incidents and those incidents' buckets."""
+        citizen key) or of a waiting repeat (`waiting_keys`: whether another original matches it);
+        their incidents and those incidents' buckets."""
         citizens = sorted({r.citizen_key for r in rows if r.citizen_key})
-        keys = sorted({r.content_key for r in rows if r.content_key is not None and says_repeat(r.content)})
+        keys = sorted(
+            {r.content_key for r in rows if r.content_key is not None and says_repeat(r.content)}
+            | set(waiting_keys)
+        )
         if not citizens and not keys:
             return []
         originals: list[tuple[str, str | None]] = []
@@ -174,6 +209,49 @@ class BatchLinker:
             if rec["incident_id"] is not None:
                 originals.append((rec["incident_id"], rec["bucket"]))
         return originals
+
+    @staticmethod
+    async def _seed_waiting(
+        conn: asyncpg.Connection, prior: InMemoryResubmissionStore, rows: list[TicketRow], earliest: datetime
+    ) -> dict[str, Waiting]:
+        """Remember the stored repeats that found no original and may repeat one of the batch's tickets."""
+        keys = sorted(
+            {r.content_key for r in rows if r.content_key is not None and not says_repeat(r.content)}
+        )
+        if not keys:
+            return {}
+        batch = {r.ticket_id for r in rows}
+        waiting: dict[str, Waiting] = {}
+        for rec in await conn.fetch(_WAITING, keys, earliest):
+            if rec["ticket_id"] in batch or not says_repeat(rec["content"]):
+                continue
+            text = f"{rec['title']}\n{rec['content']}"
+            message = PriorMessage(
+                rec["ticket_id"], text, rec["received_at"], rec["incident_id"], rec["citizen_key"]
+            )
+            prior.wait(message, rec["content_key"])
+            waiting[rec["ticket_id"]] = Waiting(
+                rec["received_at"], rec["content_key"], rec["incident_id"], rec["bucket"]
+            )
+        return waiting
+
+    @staticmethod
+    async def _link_late(
+        conn: asyncpg.Connection,
+        results: Sequence[GroupingResult],
+        waiting: dict[str, Waiting],
+    ) -> None:
+        """Link the stored repeats whose original the batch held."""
+        late = [(repeat, r.id) for r in results for repeat in r.repeats if repeat in waiting]
+        if not late:
+            return
+        await conn.execute(
+            _LINK_LATE,
+            [repeat for repeat, _ in late],
+            [waiting[repeat].received_at for repeat, _ in late],
+            [original for _, original in late],
+        )
+        LATE_REPEATS.inc(len(late))
 
     @staticmethod
     async def _move_merged(conn: asyncpg.Connection, cache: IncidentCache) -> None:

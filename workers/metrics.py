@@ -52,6 +52,10 @@ DUPLICATES = Counter(
     "jiesu_worker_duplicates_total", "Tickets linked to an earlier ticket of the same citizen"
 )
 INCIDENTS = Counter("jiesu_worker_incidents_created_total", "Incidents opened")
+LATE_REPEATS = Counter(
+    "jiesu_worker_repeats_linked_late_total",
+    "Tickets that said they repeat an earlier one, linked when that one was grouped after them",
+)
 MERGED_INCIDENTS = Counter(
     "jiesu_worker_incidents_merged_total", "Incidents found to be part of another and merged into it"
 )

@@ -401,3 +401,46 @@ async def test_incidents_merged_by_one_worker_are_one_for_the_other(
     assert by_id[survivor]["merged_into"] is None and by_id[survivor]["size"] == len(records)
     merged = [r for r in rows if r["incident_id"] != survivor]
     assert merged and all(r["merged_into"] == survivor for r in merged)
+
+
+async def test_a_repeat_grouped_before_its_original_is_linked_when_the_original_comes(
+    fresh_database_url: str, judge: Judge
+) -> None:
+    """A citizen wrote on WeChat, then called to say it again; the call's partition was ahead, so the repeat
+    was grouped first and found nothing. When the WeChat original is grouped, the repeat gets it as its
+    `duplicate_of`, and the original joins the repeat's incident."""
+    settings = Settings(database_url=fresh_database_url)
+    run = uuid.uuid4().hex[:6]
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    words = "朝阳区望京西园三区门口的路灯坏了一个多星期了，晚上出行很不安全，请相关部门尽快处理。"
+
+    def record(n: int, content: str, at: datetime, citizen: str) -> IntakeRecord:
+        return IntakeRecord(
+            ticket_id=f"{run}-{n}",
+            channel="wechat" if citizen.startswith("wx:") else "phone",
+            external_id=f"{run}-{n}",
+            received_at=at,
+            title="",
+            content=content,
+            citizen_key=citizen,
+            trace_id=uuid.uuid4().hex,
+            submission={"channel": "wechat"},
+        )
+
+    original = record(1, words, t0, f"wx:{run}")
+    repeat = record(2, "再次反映：" + words, t0 + timedelta(minutes=40), f"tel:{run}")
+    producer = InProcessProducer(in_process_broker(settings))
+    pool = await open_pool(settings)
+    try:
+        first, second = (
+            BatchProcessor(pool, producer, judge, DeadLetters(producer, "", 100, 60)) for _ in "ab"
+        )
+        await first.process(_batch([repeat], 0))
+        before = await _links(settings, [repeat.ticket_id])
+        assert before[repeat.ticket_id][1] is None  # the precondition: nothing to link to yet
+        await second.process(_batch([original], 0))
+    finally:
+        await pool.close()
+    after = await _links(settings, [original.ticket_id, repeat.ticket_id])
+    assert after[repeat.ticket_id] == (before[repeat.ticket_id][0], original.ticket_id)
+    assert after[original.ticket_id] == (before[repeat.ticket_id][0], None)

@@ -167,3 +167,33 @@ def test_group_cli_round_trips_json_lines() -> None:
     assert out["2"] == {"id": "2", "incident_id": "inc-1", "duplicate_of": "1", "merged": []}
     assert out["3"]["incident_id"] == "inc-1" and out["3"]["duplicate_of"] is None
     assert out["4"]["incident_id"] == "inc-4"
+
+
+_LAMP = "朝阳区望京西园三区门口的路灯坏了一个多星期了，晚上出行很不安全，请相关部门尽快处理。"
+
+
+def test_a_repeat_grouped_before_its_original_is_linked_by_the_original(judge: Judge) -> None:
+    engine = build_engine(judge)
+    repeat = engine.process(
+        GroupingMessage("r", "", "再次反映：" + _LAMP, T0 + timedelta(hours=1), citizen="tel:1")
+    )
+    assert repeat.duplicate_of is None
+    original = engine.process(GroupingMessage("o", "", _LAMP, T0, citizen="wx:1"))
+    assert original.repeats == ("r",)
+    assert original.incident_id == repeat.incident_id
+    # It waits no more: a second copy of the original does not claim it again.
+    again = engine.process(GroupingMessage("o2", "", _LAMP, T0 + timedelta(minutes=5), citizen="wx:2"))
+    assert again.repeats == ()
+
+
+def test_a_repeat_linked_at_once_or_late_is_not_claimed_again(judge: Judge) -> None:
+    engine = build_engine(judge)
+    engine.process(GroupingMessage("r", "", "再次反映：" + _LAMP, T0 + timedelta(hours=1), citizen="tel:1"))
+    first = engine.process(GroupingMessage("a", "", _LAMP, T0, citizen="wx:1"))
+    assert first.repeats == ("r",)
+    engine2 = build_engine(judge)
+    engine2.process(GroupingMessage("a", "", _LAMP, T0, citizen="wx:1"))
+    engine2.process(GroupingMessage("r", "", "再次反映：" + _LAMP, T0 + timedelta(hours=1), citizen="tel:1"))
+    # A forward link was made (one original); a late twin must not take it.
+    twin = engine2.process(GroupingMessage("b", "", _LAMP, T0 + timedelta(minutes=1), citizen="wx:3"))
+    assert twin.repeats == ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from workers.judgement.incidents import GroupingInput, IncidentGrouper, IncidentStore
+from workers.judgement.incidents import Assignment, GroupingInput, IncidentGrouper, IncidentStore
 from workers.judgement.judge import Judge
 from workers.judgement.memory_store import InMemoryIncidentStore
 from workers.judgement.resubmission import (
@@ -41,6 +41,8 @@ class GroupingResult:
     score: float
     # Incidents this message showed to be its own, merged into it (their earlier members now belong to it).
     merged: tuple[str, ...] = ()
+    # Earlier-grouped messages that say they repeat an earlier one and found none: this is their original.
+    repeats: tuple[str, ...] = ()
 
 
 class GroupingEngine:
@@ -71,15 +73,31 @@ class GroupingEngine:
             incident_id = self.resolve(original.incident_id)
             self.grouper.attach_resubmission(incident_id, msg.id, msg.submitted_at)
             return GroupingResult(msg.id, incident_id, original.id, False, 1.0)
-        sig = signature or self.signature(msg)
-        assignment = self.grouper.assign(GroupingInput(msg.id, msg.title, msg.submitted_at, sig, category))
+        repeats = self.resubmissions.find_repeats(text, msg.content, msg.submitted_at)
+        first_incident = next((r.incident_id for r in repeats if r.incident_id is not None), None)
+        if first_incident is not None:
+            # Its repeats came first and were grouped: the original joins their incident, as they would
+            # have joined its own.
+            incident_id = self.resolve(first_incident)
+            self.grouper.attach_resubmission(incident_id, msg.id, msg.submitted_at)
+            assignment = Assignment(incident_id, False, 1.0)
+        else:
+            sig = signature or self.signature(msg)
+            grouped = GroupingInput(msg.id, msg.title, msg.submitted_at, sig, category)
+            assignment = self.grouper.assign(grouped)
         self.resubmissions.remember(
             msg.citizen,
             PriorMessage(msg.id, text, msg.submitted_at, assignment.incident_id, msg.citizen),
             msg.content,
         )
         return GroupingResult(
-            msg.id, assignment.incident_id, None, assignment.created, assignment.score, assignment.merged
+            msg.id,
+            assignment.incident_id,
+            None,
+            assignment.created,
+            assignment.score,
+            assignment.merged,
+            tuple(r.id for r in repeats),
         )
 
     def resolve(self, incident_id: str) -> str:

@@ -121,6 +121,19 @@ class ResubmissionStore(Protocol):
         """Record an original message."""
         ...
 
+    def waiting(self, key: int, since: datetime) -> Sequence[PriorMessage]:
+        """Messages with this content key that say they repeat an earlier one and found none, submitted at or
+        after `since`, oldest first."""
+        ...
+
+    def wait(self, message: PriorMessage, key: int) -> None:
+        """Record a message that says it repeats an earlier one and found none (yet)."""
+        ...
+
+    def found(self, message_id: str) -> None:
+        """A waiting message's original came: it waits no more."""
+        ...
+
 
 class InMemoryResubmissionStore:
     """Per-citizen and per-content-key lists of original messages, in submission order."""
@@ -128,6 +141,7 @@ class InMemoryResubmissionStore:
     def __init__(self) -> None:
         self._by_citizen: dict[str, list[PriorMessage]] = {}
         self._by_content: dict[int, list[PriorMessage]] = {}
+        self._waiting: dict[int, list[PriorMessage]] = {}
 
     def recent(self, citizen: str, since: datetime) -> Sequence[PriorMessage]:
         """The citizen's original messages submitted at or after `since`, oldest first."""
@@ -143,6 +157,21 @@ class InMemoryResubmissionStore:
             self._by_citizen.setdefault(citizen, []).append(message)
         if key is not None:
             self._by_content.setdefault(key, []).append(message)
+
+    def waiting(self, key: int, since: datetime) -> Sequence[PriorMessage]:
+        """Waiting repeats with this content key submitted at or after `since`, oldest first."""
+        return [m for m in self._waiting.get(key, ()) if m.submitted_at >= since]
+
+    def wait(self, message: PriorMessage, key: int) -> None:
+        """Record a repeat that found no original."""
+        self._waiting.setdefault(key, []).append(message)
+
+    def found(self, message_id: str) -> None:
+        """Stop waiting for the original of `message_id`."""
+        for key, messages in list(self._waiting.items()):
+            kept = [m for m in messages if m.id != message_id]
+            if len(kept) != len(messages):
+                self._waiting[key] = kept
 
 
 class ResubmissionDetector:
@@ -181,7 +210,40 @@ class ResubmissionDetector:
         return None
 
     def remember(self, citizen: str | None, message: PriorMessage, content: str | None = None) -> None:
-        """Record an original message (resubmissions are not recorded: later ones link to the first)."""
+        """Record an original message (resubmissions are not recorded: later ones link to the first). One
+        that says it repeats an earlier one is an original until that one comes: it also waits for it."""
         key = content_key(content) if content is not None else None
         if citizen or key is not None:
             self.store.remember(citizen, message, key)
+        if key is not None and content is not None and says_repeat(content):
+            self.store.wait(message, key)
+
+    def find_repeats(self, text: str, content: str, at: datetime) -> list[PriorMessage]:
+        """The waiting repeats that this original, grouped after them, is the one they repeat: sent later
+        (within the window), their words containing its words, and no other original known to match them
+        (the rule of `find_original`, applied when the original comes last: a repeat sent through another
+        channel is on another partition, which may be ahead of this one's)."""
+        if says_repeat(content) or (key := content_key(content)) is None:
+            return []
+        mine = shingles(text)
+        found: list[PriorMessage] = []
+        for repeat in self.store.waiting(key, at):
+            if repeat.submitted_at - at > self.window:
+                continue
+            theirs = shingles(without_marker(repeat.text.partition("\n")[2]))
+            if containment(theirs, mine) < self.threshold:
+                continue
+            others = [
+                prior
+                for prior in self.store.same_content(key, repeat.submitted_at - self.window)
+                if prior.id != repeat.id
+                and prior.submitted_at <= repeat.submitted_at
+                and not says_repeat(prior.text.partition("\n")[2])
+                and containment(theirs, shingles(prior.text)) >= self.threshold
+            ]
+            # Another original in the same words: which one is repeated cannot be told; no link.
+            if not others:
+                found.append(repeat)
+        for repeat in found:
+            self.store.found(repeat.id)
+        return found
