@@ -39,7 +39,14 @@ OUT = REPO_ROOT / ".data" / "surge.json"
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m loadtest.surge", description=__doc__.splitlines()[0])
-    p.add_argument("--scale", type=float, default=1.0, help="share of the 1.2 million-message day (1.0)")
+    p.add_argument(
+        "--profile",
+        choices=("surge-day", "normal-day"),
+        default="surge-day",
+        help="the day to replay: the surge day with its burst (default), or a normal day (how many alerts a "
+        "day without a burst raises)",
+    )
+    p.add_argument("--scale", type=float, default=1.0, help="share of the profile's day (1.0)")
     p.add_argument("--replay-minutes", type=float, default=15.0, help="the day replayed in (15) minutes")
     p.add_argument("--workers", type=int, default=2, help="worker processes (2)")
     p.add_argument(
@@ -106,7 +113,7 @@ def _simulate(
     report_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "loadtest",
-        "--profile", "surge-day",
+        "--profile", args.profile,
         "--scale", str(args.scale),
         "--replay-minutes", str(args.replay_minutes),
         "--seed", str(args.seed),
