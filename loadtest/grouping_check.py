@@ -19,7 +19,7 @@ import json
 import random
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +28,7 @@ from pydantic import TypeAdapter
 from ingest.schemas.submission import AnySubmission, Submission, intake_text
 from loadtest.bodies import Messages
 from loadtest.plan import Kind, Plan, PlanSpec, build_plan
-from workers.judgement.grouping import GroupingMessage, build_engine
+from workers.judgement.grouping import GroupingEngine, GroupingMessage, GroupingResult, build_engine
 from workers.judgement.judge import Judge
 
 _SUBMISSION: TypeAdapter[AnySubmission] = TypeAdapter(Submission)
@@ -82,6 +82,16 @@ def partition_order(recs: list[Record], partitions: int, batch: int, seed: int) 
         yield sorted(chunk, key=lambda r: (r.msg.submitted_at, r.msg.id))
 
 
+def grouped(
+    batches: Iterable[list[Record]], judge: Judge, engine: GroupingEngine
+) -> Iterator[tuple[Record, GroupingResult]]:
+    """Each record with what the workers' grouping step decides for it, batch by batch."""
+    for chunk in batches:
+        judged = judge.judge_many([(r.msg.title, r.msg.content, r.msg.district) for r in chunk])
+        for rec, judgement in zip(chunk, judged, strict=True):
+            yield rec, engine.process(rec.msg, category=judgement.category)
+
+
 def check(
     scale: float, replay_minutes: float, seed: int, *, order: str, partitions: int, batch: int
 ) -> dict[str, object]:
@@ -95,22 +105,19 @@ def check(
     judge = Judge.load()
     engine = build_engine(judge)
     batches = (
-        partition_order(recs, partitions, batch, seed) if order == "partitions" else _in_batches(recs, batch)
+        partition_order(recs, partitions, batch, seed) if order == "partitions" else in_batches(recs, batch)
     )
     resubmissions: Counter[str] = Counter()
     # A repeat grouped before its original is linked when the original comes (GroupingResult.repeats).
     late: dict[str, str] = {}
     links: dict[int, str | None] = {}
     burst_incidents: Counter[str] = Counter()
-    for chunk in batches:
-        judged = judge.judge_many([(r.msg.title, r.msg.content, r.msg.district) for r in chunk])
-        for rec, judgement in zip(chunk, judged, strict=True):
-            result = engine.process(rec.msg, category=judgement.category)
-            late.update((repeat, result.id) for repeat in result.repeats)
-            if rec.kind == Kind.RESUBMIT:
-                links[rec.m] = result.duplicate_of
-            elif rec.kind == Kind.BURST:
-                burst_incidents[result.incident_id] += 1
+    for rec, result in grouped(batches, judge, engine):
+        late.update((repeat, result.id) for repeat in result.repeats)
+        if rec.kind == Kind.RESUBMIT:
+            links[rec.m] = result.duplicate_of
+        elif rec.kind == Kind.BURST:
+            burst_incidents[result.incident_id] += 1
     for m, linked_at_once in links.items():
         duplicate_of = linked_at_once or late.get(str(m))
         resubmissions["sent"] += 1
@@ -142,7 +149,7 @@ def check(
     }
 
 
-def _in_batches(recs: list[Record], batch: int) -> Iterator[list[Record]]:
+def in_batches(recs: list[Record], batch: int) -> Iterator[list[Record]]:
     for start in range(0, len(recs), batch):
         yield recs[start : start + batch]
 
