@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter, defaultdict
+from typing import Any
 
 from ingest.settings import Settings
 from loadtest.bodies import Messages
@@ -22,7 +23,7 @@ from workers.judgement.grouping import build_engine
 from workers.judgement.judge import Judge
 
 
-def check(profile: str, scale: float, seed: int) -> dict[str, object]:
+def check(profile: str, scale: float, seed: int) -> dict[str, Any]:
     """The incident alerts of the plan's day, by rule and hour."""
     plan = build_plan(PlanSpec(profile=profile, scale=scale, compression=1.0, urgent_share=0.0, seed=seed))
     recs = records(plan, Messages(plan, "alerts"))
