@@ -25,7 +25,7 @@ from workers.errors import TransientError
 from workers.events import publish_processed, publish_urgent, send_all
 from workers.judgement.incidents import incident_id_for
 from workers.judgement.judge import Judge, Judgement
-from workers.judgement.resubmission import content_key
+from workers.judgement.resubmission import content_key, says_repeat
 from workers.lane_headers import FORWARDED_HEADER, copied, from_another_lane
 from workers.linking import BatchLinker
 from workers.metrics import (
@@ -216,6 +216,7 @@ class BatchProcessor:
             urgency_situation=verdict.urgency_situation,
             urgent_screen=rec.urgent_screen,
             content_key=content_key(rec.content),
+            says_repeat=says_repeat(rec.content),
             adapter_district=rec.district,
         )
 

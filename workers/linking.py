@@ -56,13 +56,14 @@ ON CONFLICT (incident_id) DO UPDATE SET
     city = COALESCE(incidents.city, EXCLUDED.city), district = COALESCE(incidents.district, EXCLUDED.district)
 RETURNING bucket, version
 """
-# Tickets stored after the batch's first that may be repeats still waiting for their original (the batch's
-# messages' content keys; says_repeat is checked on their content): their partition ran ahead of this one.
+# Repeats stored after the batch's first ticket that still wait for their original, with the batch's
+# messages' content keys: their partition ran ahead of this one. The partial index tickets_waiting_repeats
+# (migration 0011) holds only unlinked repeats.
 _WAITING = """
 SELECT t.ticket_id, t.citizen_key, t.title, t.content, t.received_at, t.incident_id, t.content_key, i.bucket
 FROM tickets t LEFT JOIN incidents i ON i.incident_id = t.incident_id
-WHERE t.received_at >= $2 AND t.duplicate_of IS NULL AND t.incident_id IS NOT NULL
-  AND t.content_key = ANY($1::bigint[])
+WHERE t.says_repeat AND t.duplicate_of IS NULL AND t.content_key = ANY($1::bigint[])
+  AND t.received_at >= $2 AND t.incident_id IS NOT NULL
 ORDER BY t.received_at, t.ticket_id
 """
 # A repeat grouped before its original: linked when the original comes.
@@ -223,7 +224,7 @@ class BatchLinker:
         batch = {r.ticket_id for r in rows}
         waiting: dict[str, Waiting] = {}
         for rec in await conn.fetch(_WAITING, keys, earliest):
-            if rec["ticket_id"] in batch or not says_repeat(rec["content"]):
+            if rec["ticket_id"] in batch:
                 continue
             text = f"{rec['title']}\n{rec['content']}"
             message = PriorMessage(

@@ -34,6 +34,7 @@ COLUMNS = (
     "urgency_situation",
     "urgent_screen",
     "content_key",
+    "says_repeat",
 )
 
 
@@ -71,6 +72,9 @@ class TicketRow:
     # The first words of the content as a key (workers/judgement/resubmission.py): how a resubmission through
     # another channel finds this ticket.
     content_key: int | None = None
+    # It opens by saying it repeats an earlier one: when no original is found, it waits for one
+    # (workers/linking.py).
+    says_repeat: bool = False
     # Not a column: the district as the adapter sent it, which incident grouping still goes by (a district
     # implied by a road can differ between reports of one incident; grouping by real sites is yet to come).
     adapter_district: str | None = None

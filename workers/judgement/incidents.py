@@ -203,11 +203,6 @@ class IncidentGrouper:
         """The bucket a message's incident lives in (lock this before calling assign)."""
         return bucket_for(signature, self.default_city, self.by_district)
 
-    def best_match(self, message: GroupingInput) -> tuple[IncidentCandidate | None, float]:
-        """The best candidate incident and its score (None if there is no candidate)."""
-        best, score, _ = self.matches(message)
-        return best, score
-
     def matches(
         self, message: GroupingInput
     ) -> tuple[IncidentCandidate | None, float, list[IncidentCandidate]]:
